@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+OUT    := out
+DB     := $(OUT)/sample.duckdb
+SAMPLE := data/sample
+
+.PHONY: run test venv bench lock clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+# The main job on the real sample shipped in the repo.
+run: venv
+	@mkdir -p $(OUT)
+	@rm -f $(DB) $(DB).wal
+	$(BIN)/trollscope ingest $(SAMPLE)/ira_sample.csv.gz $(SAMPLE)/twitter15 --db $(DB)
+	$(BIN)/trollscope ingest $(SAMPLE)/gopdebate_sample.csv --db $(DB) \
+		--map handle=name,time=tweet_created,text=text,post_id=tweet_id
+	$(BIN)/trollscope info --db $(DB)
+	@echo "store written to $(DB)"
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/ingest.py
+
+# Re-pin the dependencies (needs the registry); commit requirements.lock afterwards.
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,365 @@
+"""Ingest files into the store: choose a reader, stage, canonicalise, validate, commit.
+
+Each file is one transaction: a process killed mid-file leaves the store as it was before that
+file, and running the ingest again completes it. Post ids are deterministic, so a file ingested
+twice adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import time
+from dataclasses import dataclass, asdict
+from pathlib import Path
+from typing import Callable, Iterable
+
+from trollscope.errors import FormatError, UserError
+from trollscope.ingest import stage as stg
+from trollscope.ingest.base import Reader, StageResult
+from trollscope.ingest.cascades import CASCADE
+from trollscope.ingest.csv_formats import IO_ARCHIVE, IRA
+from trollscope.ingest.csvload import read_head
+from trollscope.ingest.generic import TABLE, parse_mapping
+from trollscope.ingest.twitter_json import TWITTER_V1, TWITTER_V2
+from trollscope.store import Store
+
+# Order matters: the first reader whose sniff accepts a file reads it; `table` is the fallback.
+READERS: dict[str, Reader] = {r.name: r for r in (IRA, IO_ARCHIVE, TWITTER_V2, TWITTER_V1, CASCADE, TABLE)}
+
+
+@dataclass
+class FileReport:
+    """What happened to one file: rows_read = rows_stored + rows_quarantined + rows_already_present."""
+
+    path: str
+    format: str
+    rows_read: int
+    rows_stored: int
+    rows_quarantined: int
+    rows_already_present: int
+    accounts_seen: int
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, globbed, or found under named directories (sorted, hidden files skipped)."""
+    out: list[Path] = []
+    for given in paths:
+        text = str(given)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise UserError(f"{text}: no file matches this pattern")
+            out += [Path(m) for m in matches if Path(m).is_file()]
+            continue
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            out += found
+        elif path.is_file():
+            out.append(path)
+        elif path.exists():
+            raise UserError(f"{text}: not a regular file")
+        else:
+            raise UserError(f"{text}: no such file or directory")
+    return out
+
+
+def choose_reader(path: Path, fmt: str | None = None, mapping: dict | None = None) -> Reader:
+    """The reader for `path`: the one asked for, else the first whose sniff accepts the file."""
+    if fmt:
+        if fmt not in READERS:
+            raise FormatError(f"unknown format {fmt!r}; formats are: {', '.join(READERS)}")
+        return READERS[fmt]
+    if mapping:
+        return TABLE
+    head = read_head(path)
+    for reader in READERS.values():
+        if reader is TABLE:
+            continue
+        try:
+            if reader.sniff(path, head):
+                return reader
+        except Exception:  # noqa: BLE001 - a sniff that cannot tell is a no
+            continue
+    if not head.strip():
+        return TABLE if path.suffix.lower() in TABLE.extensions else IRA  # empty: nothing to read anyway
+    raise FormatError(
+        f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)}) "
+        "or give a column mapping with --map account=COL,time=COL,..."
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest(
+    store: Store,
+    paths: Iterable[str | Path],
+    fmt: str | None = None,
+    mapping: str | dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    skip_unrecognised: bool | None = None,
+) -> list[FileReport]:
+    """Ingest files into `store`; one report per file.
+
+    `progress(path, done, total)` is called after each file. Files under a directory that no
+    reader recognises are skipped (reported with format `skipped`); a file named directly must
+    be readable.
+    """
+    mapping_dict = parse_mapping(mapping) if mapping else None
+    files = expand_paths(paths)
+    named_dirs = skip_unrecognised if skip_unrecognised is not None else any(Path(str(p)).is_dir() or any(
+        ch in str(p) for ch in "*?[") for p in paths)
+    plan: list[tuple[Path, Reader | None]] = []
+    for path in files:
+        try:
+            plan.append((path, choose_reader(path, fmt, mapping_dict)))
+        except FormatError:
+            if not named_dirs:
+                raise
+            plan.append((path, None))
+    reports = []
+    for i, (path, reader) in enumerate(plan, start=1):
+        if reader is None:
+            reports.append(FileReport(str(path.resolve()), "skipped", 0, 0, 0, 0, 0, 0.0))
+        else:
+            reports.append(ingest_file(store, path, reader, {"mapping": mapping_dict}))
+        if progress:
+            progress(str(path), i, len(plan))
+    return reports
+
+
+def ingest_file(store: Store, path: Path, reader: Reader, options: dict) -> FileReport:
+    """Ingest one file in one transaction."""
+    started = time.perf_counter()
+    con = store.con
+    source = str(path.resolve())
+    sha = file_sha256(path)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        stg.install_macros(con)
+        stg.create_stage(con)
+        result = reader.stage(con, path, options)
+        counts = _canonicalise(con, reader.name, source, result)
+        con.execute(
+            "INSERT INTO ingests VALUES (?, ?, ?, now(), ?, ?, ?, ?)",
+            [source, sha, reader.name, result.rows_read, counts["stored"], counts["quarantined"],
+             counts["present"]],
+        )
+        _drop_temps(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return FileReport(
+        path=source, format=reader.name, rows_read=result.rows_read, rows_stored=counts["stored"],
+        rows_quarantined=counts["quarantined"], rows_already_present=counts["present"],
+        accounts_seen=counts["accounts"], seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _drop_temps(con) -> None:
+    temps = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in temps:
+        if name != "_lang_names":
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def _q(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
+    time_field, account_field = _q(result.time_field), _q(result.account_field)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _checked AS
+        WITH p AS (
+          SELECT *, ts_parse_time(created_raw) AS created_at,
+                 coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct
+          FROM _stage
+        )
+        SELECT *,
+          CASE
+            WHEN err_reason IS NOT NULL THEN err_reason
+            WHEN acct IS NULL THEN 'missing account'
+            WHEN created_raw IS NULL OR trim(created_raw) = '' THEN 'missing time'
+            WHEN created_at IS NULL THEN 'unreadable time ' || left(created_raw, 60)
+            WHEN created_at < TIMESTAMPTZ '{stg.EARLIEST}' OR created_at >= TIMESTAMPTZ '{stg.LATEST}'
+              THEN 'time out of range ({stg.EARLIEST[:4]}-{stg.LATEST[:4]}): ' || left(created_raw, 60)
+            WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply')
+              THEN 'unknown kind ' || left(kind, 40)
+          END AS q_reason,
+          CASE
+            WHEN err_reason IS NOT NULL THEN err_field
+            WHEN acct IS NULL THEN {account_field}
+            WHEN created_at IS NULL OR created_at < TIMESTAMPTZ '{stg.EARLIEST}'
+                 OR created_at >= TIMESTAMPTZ '{stg.LATEST}' THEN {time_field}
+            WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply') THEN 'kind'
+          END AS q_field
+        FROM p
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _good0 AS
+        SELECT
+          coalesce(nullif(trim(post_id), ''),
+                   'h' || left(md5(concat_ws(chr(31), {_q(fmt)}, acct, created_raw, coalesce(text, ''),
+                     CAST(row_number() OVER (PARTITION BY acct, created_raw, text ORDER BY source_line) AS VARCHAR))), 24)
+          ) AS post_id,
+          acct AS account_id,
+          coalesce(nullif(trim(handle), ''), acct) AS handle,
+          nullif(trim(display_name), '') AS display_name,
+          created_at,
+          text,
+          coalesce(ln.code,
+                   CASE WHEN regexp_full_match(lower(trim(lang_raw)), '[a-z]{{2,3}}(-[a-z0-9]+)?')
+                             AND lower(trim(lang_raw)) NOT IN ('und', 'zxx', 'qme', 'qht', 'qam', 'qct', 'art')
+                        THEN split_part(lower(trim(lang_raw)), '-', 1) END) AS lang,
+          CASE WHEN kind IS NOT NULL THEN kind
+               WHEN text LIKE 'RT @%' THEN 'repost' ELSE 'post' END AS kind,
+          nullif(trim(ref_post_id), '') AS ref_post_id,
+          coalesce(nullif(lower(trim(ref_account)), ''),
+                   CASE WHEN text LIKE 'RT @%'
+                        THEN nullif(lower(regexp_extract(text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) AS ref_account,
+          ts_norm_urls(coalesce(urls, ts_urls(text))) AS urls,
+          list_filter(coalesce(hashtags, ts_hashtags(text)), lambda h: h IS NOT NULL AND h <> '') AS hashtags,
+          list_filter(list_transform(coalesce(mentions, ts_mentions(text)), lambda m: lower(ltrim(m, '@'))),
+                      lambda m: m IS NOT NULL AND m <> '') AS mentions,
+          {_q(fmt)} AS source_format,
+          {_q(source)} AS source_file,
+          source_line,
+          ts_parse_time(acct_created_raw) AS acct_created_at,
+          ts_int(followers_raw) AS followers,
+          ts_int(following_raw) AS following,
+          ts_int(post_count_raw) AS post_count,
+          nullif(trim(location), '') AS location,
+          labels
+        FROM _checked c LEFT JOIN _lang_names ln ON ln.name = lower(trim(c.lang_raw))
+        WHERE q_reason IS NULL
+        """
+    )
+    # Lists made distinct in a second pass over stored columns: a macro repeats its argument.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _good AS
+        SELECT * REPLACE (
+          CASE WHEN len(urls) > 1 THEN ts_distinct(urls) ELSE urls END AS urls,
+          CASE WHEN len(hashtags) > 1 THEN ts_distinct(hashtags) ELSE hashtags END AS hashtags,
+          CASE WHEN len(mentions) > 1 THEN ts_distinct(mentions) ELSE mentions END AS mentions)
+        FROM _good0
+        """
+    )
+    con.execute("DROP TABLE _good0")
+    # Sources with ids may list one post on several rows (one per URL, say): keep the first
+    # row, with the entities of all of them.
+    dup = con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _good").fetchall()[0][0]
+    posts_source = "_good"
+    if dup:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _dedup AS
+            SELECT * REPLACE (
+              (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good g2 WHERE g2.post_id = g.post_id) AS urls,
+              (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good g2 WHERE g2.post_id = g.post_id) AS hashtags,
+              (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good g2 WHERE g2.post_id = g.post_id) AS mentions)
+            FROM _good g
+            QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_line) = 1
+            """
+        )
+        posts_source = "_dedup"
+    good = con.execute("SELECT count(*) FROM _good").fetchall()[0][0]
+    before = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
+    post_cols = ", ".join(c.name for c in __import__("trollscope.schema", fromlist=["POSTS"]).POSTS)
+    con.execute(
+        f"""
+        INSERT INTO posts SELECT {post_cols} FROM {posts_source} g
+        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)
+        """
+    )
+    stored = con.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
+    quarantined = _quarantine(con, fmt, source, result)
+    accounts = _upsert_accounts(con, fmt)
+    present = good - stored
+    return {"stored": stored, "quarantined": quarantined, "present": present, "accounts": accounts}
+
+
+def _quarantine(con, fmt: str, source: str, result: StageResult) -> int:
+    raw = "c.raw"
+    join = ""
+    if result.raw_table and result.raw_expr:
+        join = f"LEFT JOIN {result.raw_table} r ON r.source_line = c.source_line AND c.raw IS NULL"
+        raw = f"coalesce(c.raw, {result.raw_expr})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _bad AS
+        SELECT {_q(source)} AS source_file, c.source_line, c.q_field AS field, c.q_reason AS reason,
+               left({raw}, 2000) AS raw, {_q(fmt)} AS source_format
+        FROM _checked c {join}
+        WHERE c.q_reason IS NOT NULL
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO quarantine SELECT * FROM _bad b WHERE NOT EXISTS (
+          SELECT 1 FROM quarantine q WHERE q.source_file = b.source_file
+            AND q.source_line IS NOT DISTINCT FROM b.source_line AND q.reason = b.reason)
+        """
+    )
+    return con.execute("SELECT count(*) FROM _bad").fetchall()[0][0]
+
+
+def _upsert_accounts(con, fmt: str) -> int:
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _acc AS
+        SELECT account_id,
+          arg_max(handle, created_at) AS handle,
+          arg_max(display_name, created_at) FILTER (WHERE display_name IS NOT NULL) AS display_name,
+          min(acct_created_at) AS created_at,
+          arg_max(followers, created_at) FILTER (WHERE followers IS NOT NULL) AS followers,
+          arg_max(following, created_at) FILTER (WHERE following IS NOT NULL) AS following,
+          arg_max(post_count, created_at) FILTER (WHERE post_count IS NOT NULL) AS post_count,
+          arg_max(location, created_at) FILTER (WHERE location IS NOT NULL) AS location,
+          arg_max(labels, created_at) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0) AS labels,
+          {_q(fmt)} AS source_format
+        FROM _good GROUP BY account_id
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _acc_merged AS
+        SELECT n.account_id,
+          coalesce(n.handle, o.handle) AS handle,
+          coalesce(n.display_name, o.display_name) AS display_name,
+          coalesce(n.created_at, o.created_at) AS created_at,
+          coalesce(n.followers, o.followers) AS followers,
+          coalesce(n.following, o.following) AS following,
+          coalesce(n.post_count, o.post_count) AS post_count,
+          coalesce(n.location, o.location) AS location,
+          CASE WHEN o.labels IS NULL THEN n.labels WHEN n.labels IS NULL THEN o.labels
+               ELSE map_concat(o.labels, n.labels) END AS labels,
+          coalesce(o.source_format, n.source_format) AS source_format
+        FROM _acc n LEFT JOIN accounts o USING (account_id)
+        """
+    )
+    con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM _acc)")
+    con.execute("INSERT INTO accounts SELECT * FROM _acc_merged")
+    return con.execute("SELECT count(*) FROM _acc").fetchall()[0][0]

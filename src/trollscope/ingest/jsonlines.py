@@ -1,0 +1,74 @@
+"""Read JSON lines (or one JSON document) record by record, never failing on one bad record."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Iterator
+
+from trollscope.ingest.csvload import is_gzip
+
+Record = tuple[int, object, str | None]  # (line, object or raw text, error or None)
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def _first_content(path: Path) -> tuple[bytes, bool]:
+    """The first non-blank line, and whether the file's first line alone is valid JSON."""
+    with _open(path) as fh:
+        for raw in fh:
+            if raw.strip():
+                try:
+                    json.loads(raw)
+                    return raw, True
+                except (ValueError, UnicodeDecodeError):
+                    return raw, False
+    return b"", True
+
+
+def iter_json_records(path: Path) -> Iterator[Record]:
+    """JSON lines; a file holding one pretty-printed document (or array) is read whole."""
+    first, first_ok = _first_content(path)
+    if first and not first_ok and first.lstrip()[:1] in (b"{", b"["):
+        with _open(path) as fh:
+            data = fh.read()
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            # Not one document either: fall back to line by line, quarantining what fails.
+            yield from iter_json_lines(path)
+            return
+        if isinstance(doc, list):
+            for i, item in enumerate(doc, start=1):
+                if isinstance(item, dict):
+                    yield i, item, None
+                else:
+                    yield i, json.dumps(item)[:2000], "array element is not a JSON object"
+        else:
+            yield 1, doc, None
+        return
+    yield from iter_json_lines(path)
+
+
+def iter_json_lines(path: Path) -> Iterator[Record]:
+    with _open(path) as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield line_no, raw.decode("utf-8", "replace")[:2000], f"not UTF-8: {exc.reason} at byte {exc.start}"
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                yield line_no, text[:2000], f"invalid JSON: {exc}"
+                continue
+            if not isinstance(obj, dict):
+                yield line_no, text[:2000], f"JSON line is not an object (found {type(obj).__name__})"
+                continue
+            yield line_no, obj, None

@@ -1,0 +1,198 @@
+"""The staging table every reader fills, and the one SQL step that turns it into canonical rows.
+
+Readers only map their fields onto the staging columns below (raw strings, lists where the
+source lists things); parsing times, extracting entities from text, normalising URLs, deriving
+ids and validating happen here, once, in DuckDB, for every format.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# name -> DuckDB type of the staging table `_stage`
+STAGE_COLUMNS: dict[str, str] = {
+    "source_line": "BIGINT",
+    "post_id": "VARCHAR",
+    "account_id": "VARCHAR",
+    "handle": "VARCHAR",
+    "display_name": "VARCHAR",
+    "created_raw": "VARCHAR",
+    "text": "VARCHAR",
+    "lang_raw": "VARCHAR",
+    "kind": "VARCHAR",
+    "ref_post_id": "VARCHAR",
+    "ref_account": "VARCHAR",
+    "urls": "VARCHAR[]",
+    "hashtags": "VARCHAR[]",
+    "mentions": "VARCHAR[]",
+    "acct_created_raw": "VARCHAR",
+    "followers_raw": "VARCHAR",
+    "following_raw": "VARCHAR",
+    "post_count_raw": "VARCHAR",
+    "location": "VARCHAR",
+    "labels": "MAP(VARCHAR, VARCHAR)",
+    "raw": "VARCHAR",
+    "err_field": "VARCHAR",
+    "err_reason": "VARCHAR",
+}
+
+_ARROW_TYPES = {
+    "BIGINT": pa.int64(),
+    "VARCHAR": pa.string(),
+    "VARCHAR[]": pa.list_(pa.string()),
+    "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
+}
+
+STAGE_ARROW_SCHEMA = pa.schema([(n, _ARROW_TYPES[t]) for n, t in STAGE_COLUMNS.items()])
+
+# strptime formats tried in order; the first group has no zone (read as UTC), the second has one.
+NAIVE_TIME_FORMATS = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%Y-%m-%d",
+]
+ZONED_TIME_FORMATS = [
+    "%a %b %d %H:%M:%S %z %Y",  # Twitter API v1.1
+    "%Y-%m-%d %H:%M:%S %z",  # GOP debate stream
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%Y-%m-%dT%H:%M:%SZ",
+]
+
+# Times outside this range are quarantined: they come from shifted columns or zero epochs.
+EARLIEST, LATEST = "1995-01-01", "2100-01-01"
+
+# Query parameters that only track the click; dropped so the same page is one URL.
+TRACKING_PARAMS = r"^(utm_[a-z_]+|fbclid|gclid|dclid|igshid|mc_cid|mc_eid|ref_src|ref_url|cmpid|_ga)(=|$)"
+
+_W = r"[\p{L}\p{M}\p{N}_]"
+
+MACROS = [
+    # Distinct elements in order of first appearance (list_distinct does not keep order).
+    """
+    CREATE OR REPLACE TEMP MACRO ts_distinct(l) AS (
+      list_filter(l, lambda x, i: list_position(l, x) = i)
+    )
+    """,
+    # Seconds or milliseconds since the epoch, or one of the formats above.
+    f"""
+    CREATE OR REPLACE TEMP MACRO ts_parse_time(x) AS (
+      CASE
+        WHEN x IS NULL OR trim(x) = '' THEN NULL
+        WHEN regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
+          CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11
+               THEN to_timestamp(TRY_CAST(trim(x) AS DOUBLE) / 1000)
+               ELSE to_timestamp(TRY_CAST(trim(x) AS DOUBLE)) END
+        ELSE coalesce(
+          try_strptime(trim(x), {ZONED_TIME_FORMATS!r}),
+          CAST(try_strptime(trim(x), {NAIVE_TIME_FORMATS!r}) AS TIMESTAMPTZ),
+          TRY_CAST(trim(x) AS TIMESTAMPTZ))
+      END)
+    """,
+    f"""
+    CREATE OR REPLACE TEMP MACRO ts_url_join(m, u) AS (
+      CASE
+        WHEN u IS NULL OR trim(u) = '' THEN NULL
+        WHEN m.scheme = '' THEN lower(trim(u))
+        ELSE
+          (CASE WHEN lower(m.scheme) IN ('http', 'https') THEN 'https' ELSE lower(m.scheme) END)
+          || '://'
+          || regexp_replace(regexp_replace(lower(m.host), '^www\\.', ''), ':(80|443)$', '')
+          || regexp_replace(m.path, '/+$', '')
+          || CASE WHEN m.query = '' THEN '' ELSE coalesce('?' || nullif(array_to_string(list_filter(
+               string_split(ltrim(m.query, '?'), '&'),
+               lambda q: q <> '' AND NOT regexp_matches(lower(q), '{TRACKING_PARAMS}')), '&'), ''), '') END
+      END)
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ts_url_parts(u) AS (
+      struct_insert(regexp_extract(
+          regexp_replace(trim(u), '[.,;:!?)\\]}''"…]+$', ''),
+          '^([A-Za-z][A-Za-z0-9+.\\-]*)://([^/?#]*)([^?#]*)(\\?[^#]*)?',
+          ['scheme', 'host', 'path', 'query']), u := u)
+    )
+    """,
+    # Applied to lists in two passes so that each URL is parsed once (a macro repeats its argument).
+    """
+    CREATE OR REPLACE TEMP MACRO ts_norm_urls(l) AS (
+      list_filter(list_transform(list_transform(l, lambda u: ts_url_parts(u)), lambda m: ts_url_join(m, m.u)),
+                  lambda u: u IS NOT NULL)
+    )
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ts_norm_url(u) AS (
+      ts_norm_urls([u])[1]
+    )
+    """,
+    # A hashtag or mention must not follow a word character ("a#b" is no hashtag): match one
+    # optional leading character and keep the matches that did not need it (RE2 has no look-behind).
+    f"""
+    CREATE OR REPLACE TEMP MACRO ts_hashtags(t) AS (
+      list_filter(list_transform(
+        list_filter(regexp_extract_all(t, '[\\p{{L}}\\p{{M}}\\p{{N}}_&/]?[#＃]{_W}+'), lambda h: h[1] IN ('#', '＃')),
+        lambda h: lower(h[2:])), lambda h: NOT regexp_full_match(h, '[0-9]+'))
+    )
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ts_mentions(t) AS (
+      list_transform(
+        list_filter(regexp_extract_all(t, '[\\p{L}\\p{M}\\p{N}_]?[@＠][A-Za-z0-9_]{1,15}'), lambda m: m[1] IN ('@', '＠')),
+        lambda m: lower(m[2:]))
+    )
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ts_urls(t) AS (
+      regexp_extract_all(t, '[Hh][Tt][Tt][Pp][Ss]?://[^\\s<>"“”‘’]+')
+    )
+    """,
+    # A list given by the source: "[a, b]", "['a', 'b']", "a,b" or "a b" -> ['a', 'b'].
+    """
+    CREATE OR REPLACE TEMP MACRO ts_split_list(x) AS (
+      CASE WHEN x IS NULL OR trim(x) IN ('', '[]') THEN NULL ELSE
+        list_filter(list_transform(
+          regexp_split_to_array(regexp_replace(trim(x), '^\\[|\\]$', '', 'g'), '[,;\\s]+'),
+          lambda s: trim(s, '''" ')), lambda s: s <> '')
+      END)
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ts_int(x) AS (
+      TRY_CAST(TRY_CAST(nullif(trim(x), '') AS DOUBLE) AS BIGINT)
+    )
+    """,
+]
+
+
+def install_macros(con) -> None:
+    for macro in MACROS:
+        con.execute(macro)
+    con.execute("CREATE OR REPLACE TEMP TABLE _lang_names (name VARCHAR, code VARCHAR)")
+    con.executemany("INSERT INTO _lang_names VALUES (?, ?)", list(LANG_NAMES.items()))
+
+
+def create_stage(con) -> None:
+    cols = ", ".join(f"{n} {t}" for n, t in STAGE_COLUMNS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage ({cols})")
+
+
+# The IRA CSV names languages in English; the canonical `lang` is ISO 639-1.
+LANG_NAMES = {
+    "english": "en", "russian": "ru", "german": "de", "ukrainian": "uk", "italian": "it",
+    "bulgarian": "bg", "serbian": "sr", "uzbek": "uz", "macedonian": "mk", "arabic": "ar",
+    "french": "fr", "spanish": "es", "norwegian": "no", "romanian": "ro", "vietnamese": "vi",
+    "farsi (persian)": "fa", "persian": "fa", "dutch": "nl", "swedish": "sv", "estonian": "et",
+    "portuguese": "pt", "croatian": "hr", "catalan": "ca", "albanian": "sq", "pushto": "ps",
+    "icelandic": "is", "finnish": "fi", "japanese": "ja", "turkish": "tr", "polish": "pl",
+    "lithuanian": "lt", "tagalog (filipino)": "tl", "somali": "so", "latvian": "lv",
+    "kurdish": "ku", "czech": "cs", "slovak": "sk", "hungarian": "hu", "malay": "ms",
+    "indonesian": "id", "danish": "da", "urdu": "ur", "hebrew": "he", "slovenian": "sl",
+    "hindi": "hi", "korean": "ko", "thai": "th", "gujarati": "gu", "greek": "el",
+    "simplified chinese": "zh", "traditional chinese": "zh", "chinese": "zh", "bengali": "bn",
+    "armenian": "hy", "georgian": "ka", "kazakh": "kk", "belarusian": "be", "azerbaijani": "az",
+    "tamil": "ta", "welsh": "cy", "basque": "eu", "galician": "gl", "amharic": "am",
+}

@@ -1,0 +1,111 @@
+"""The CLI's promises: one clear line for user mistakes, accounting printed, help with examples."""
+
+import gzip
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from trollscope import schema
+from trollscope.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+IRA_HEADER = ("external_author_id,author,content,region,language,publish_date,harvested_date,following,"
+              "followers,updates,post_type,account_type,retweet,account_category,new_june_2018\n")
+
+
+def _ira_file(tmp_path: Path) -> Path:
+    rows = [
+        '1,alice_bot,"Vote! #MAGA https://Example.com/x/?utm_source=tw",United States,English,'
+        "2016-10-01 12:00:00,2016-10-01 12:00:00,10,20,30,,Right,0,RightTroll,0",
+        '2,bob_bot,"RT @alice_bot: Vote! #MAGA",United States,English,2016-10-01 12:01:00,'
+        "2016-10-01 12:01:00,10,20,30,RETWEET,Right,1,RightTroll,0",
+        '3,carl_bot,"no date",United States,English,not-a-date,x,1,1,1,,Left,0,LeftTroll,0',
+    ]
+    path = tmp_path / "ira.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(IRA_HEADER + "\n".join(rows) + "\n")
+    return path
+
+
+def test_ingest_prints_the_accounting_and_is_idempotent(tmp_path):
+    src, db = _ira_file(tmp_path), str(tmp_path / "s.duckdb")
+    first = runner.invoke(app, ["ingest", str(src), "--db", db])
+    assert first.exit_code == 0, first.output
+    assert "read 3 = stored 2 + quarantined 1 + already present 0" in first.output
+    again = runner.invoke(app, ["ingest", str(src), "--db", db, "--json"])
+    report = json.loads(again.output)[0]
+    assert (report["rows_read"], report["rows_stored"], report["rows_already_present"]) == (3, 0, 2)
+
+
+def test_quarantine_lists_file_line_field_and_reason(tmp_path):
+    src, db = _ira_file(tmp_path), str(tmp_path / "s.duckdb")
+    runner.invoke(app, ["ingest", str(src), "--db", db])
+    result = runner.invoke(app, ["quarantine", "--db", db, "--format", "json"])
+    rows = json.loads(result.output)
+    assert [(r["source_line"], r["field"]) for r in rows] == [(4, "publish_date")]
+    assert rows[0]["reason"] == "unreadable time not-a-date"
+    assert rows[0]["source_file"] == str(src.resolve())
+
+
+def test_info_json_counts_sources_and_labels(tmp_path):
+    src, db = _ira_file(tmp_path), str(tmp_path / "s.duckdb")
+    runner.invoke(app, ["ingest", str(src), "--db", db])
+    info = json.loads(runner.invoke(app, ["info", "--db", db, "--json"]).output)
+    assert info["posts"] == 2 and info["sources"][0]["format"] == "ira"
+    assert info["top_hashtags"] == {"maga": 2}
+    assert info["top_domains"] == {"example.com": 1}
+    assert {"label": "account_category", "value": "RightTroll", "accounts": 2} in info["labels"]
+
+
+def test_export_parquet_and_csv(tmp_path):
+    import pyarrow.parquet as pq
+
+    src, db = _ira_file(tmp_path), str(tmp_path / "s.duckdb")
+    runner.invoke(app, ["ingest", str(src), "--db", db])
+    assert runner.invoke(app, ["export", "posts", "-o", str(tmp_path / "p.parquet"), "--db", db]).exit_code == 0
+    table = pq.read_table(tmp_path / "p.parquet")
+    assert table.num_rows == 2 and table.column_names == [c.name for c in schema.POSTS]
+    assert runner.invoke(app, ["export", "accounts", "-o", str(tmp_path / "a.csv"), "--db", db]).exit_code == 0
+    assert (tmp_path / "a.csv").read_text().splitlines()[0].startswith("account_id,handle,")
+
+
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path):
+    db = str(tmp_path / "s.duckdb")
+    cases = [
+        (["ingest", str(tmp_path / "missing.csv"), "--db", db], "no such file or directory"),
+        (["ingest", str(_ira_file(tmp_path)), "--format", "nope", "--db", db], "unknown format 'nope'"),
+        (["ingest", str(_ira_file(tmp_path)), "--map", "account", "--db", db], "is not FIELD=COLUMN"),
+        (["info", "--db", str(tmp_path / "none.duckdb")], "no such store"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_unknown_csv_layout_asks_for_a_mapping(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    result = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2 and "--map" in result.output
+
+
+def test_bad_mapping_names_the_missing_column(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("user,when\nann,2020-01-01 10:00\n")
+    result = runner.invoke(app, ["ingest", str(path), "--map", "handle=user,time=ts", "--db", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2 and "'ts' not in the file" in result.output
+
+
+def test_every_command_has_help_with_an_example():
+    for command in ("ingest", "info", "quarantine", "export"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_schema_doc_is_generated_from_the_code():
+    assert (ROOT / "docs" / "schema.md").read_text() == schema.markdown() + "\n"
