@@ -23,7 +23,7 @@ run: venv
 	@rm -f $(DB) $(DB).wal
 	$(BIN)/trollscope ingest $(SAMPLE)/ira_sample.csv.gz $(SAMPLE)/twitter15 --db $(DB)
 	$(BIN)/trollscope ingest $(SAMPLE)/gopdebate_sample.csv --db $(DB) \
-		--map handle=name,time=tweet_created,text=text,post_id=tweet_id
+		--map handle=name,time=tweet_created,text=text
 	$(BIN)/trollscope info --db $(DB)
 	@echo "store written to $(DB)"
 

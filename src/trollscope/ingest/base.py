@@ -20,6 +20,8 @@ class StageResult:
     account_field: str = "account_id"
     raw_table: str | None = None  # temp table with `source_line` and a `raw` rendering, if any
     raw_expr: str | None = None
+    # SQL giving staging columns, read in place of (and besides) `_stage`: saves a copy of big tables.
+    stage_sql: str | None = None
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
+from trollscope import schema
 from trollscope.errors import FormatError, UserError
 from trollscope.ingest import stage as stg
 from trollscope.ingest.base import Reader, StageResult
@@ -173,6 +174,11 @@ def ingest_file(store: Store, path: Path, reader: Reader, options: dict) -> File
 
 
 def _drop_temps(con) -> None:
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE '\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in views:
+        con.execute(f'DROP VIEW IF EXISTS "{name}"')
     temps = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_%' ESCAPE '\\'"
     ).fetchall()
@@ -187,13 +193,16 @@ def _q(value: str) -> str:
 
 def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
     time_field, account_field = _q(result.time_field), _q(result.account_field)
+    staged = "_stage"
+    if result.stage_sql:
+        staged = f"(SELECT * FROM _stage UNION ALL BY NAME ({result.stage_sql}))"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
         WITH p AS (
           SELECT *, ts_parse_time(created_raw) AS created_at,
                  coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct
-          FROM _stage
+          FROM {staged}
         )
         SELECT *,
           CASE
@@ -212,17 +221,30 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
             WHEN created_at IS NULL OR created_at < TIMESTAMPTZ '{stg.EARLIEST}'
                  OR created_at >= TIMESTAMPTZ '{stg.LATEST}' THEN {time_field}
             WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply') THEN 'kind'
-          END AS q_field
+          END AS q_field,
+          -- Entities are extracted here and made distinct in the next pass, over stored columns:
+          -- a macro repeats its argument, and the regexes are the costly part.
+          CASE WHEN urls IS NOT NULL THEN ts_norm_urls(urls)
+               WHEN contains(lower(text), 'http') THEN ts_norm_urls_fast(ts_urls(text))
+               ELSE [] END AS urls_x,
+          CASE WHEN hashtags IS NOT NULL THEN list_filter(hashtags, lambda h: h IS NOT NULL AND h <> '')
+               WHEN contains(text, '#') OR contains(text, '＃') THEN ts_hashtags(text)
+               ELSE [] END AS tags_x,
+          CASE WHEN mentions IS NOT NULL THEN list_filter(list_transform(mentions, lambda m: lower(ltrim(m, '@'))),
+                                                          lambda m: m IS NOT NULL AND m <> '')
+               WHEN contains(text, '@') OR contains(text, '＠') THEN ts_mentions(text)
+               ELSE [] END AS ments_x
         FROM p
         """
     )
+    quarantined = _quarantine(con, fmt, source, result)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _good0 AS
+        CREATE OR REPLACE TEMP TABLE _good AS
         SELECT
           coalesce(nullif(trim(post_id), ''),
                    'h' || left(md5(concat_ws(chr(31), {_q(fmt)}, acct, created_raw, coalesce(text, ''),
-                     CAST(row_number() OVER (PARTITION BY acct, created_raw, text ORDER BY source_line) AS VARCHAR))), 24)
+                     CAST(row_number() OVER (PARTITION BY acct, created_raw, hash(text) ORDER BY source_line) AS VARCHAR))), 24)
           ) AS post_id,
           acct AS account_id,
           coalesce(nullif(trim(handle), ''), acct) AS handle,
@@ -239,10 +261,9 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
           coalesce(nullif(lower(trim(ref_account)), ''),
                    CASE WHEN text LIKE 'RT @%'
                         THEN nullif(lower(regexp_extract(text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) AS ref_account,
-          ts_norm_urls(coalesce(urls, ts_urls(text))) AS urls,
-          list_filter(coalesce(hashtags, ts_hashtags(text)), lambda h: h IS NOT NULL AND h <> '') AS hashtags,
-          list_filter(list_transform(coalesce(mentions, ts_mentions(text)), lambda m: lower(ltrim(m, '@'))),
-                      lambda m: m IS NOT NULL AND m <> '') AS mentions,
+          CASE WHEN len(urls_x) > 1 THEN ts_distinct(urls_x) ELSE urls_x END AS urls,
+          CASE WHEN len(tags_x) > 1 THEN ts_distinct(tags_x) ELSE tags_x END AS hashtags,
+          CASE WHEN len(ments_x) > 1 THEN ts_distinct(ments_x) ELSE ments_x END AS mentions,
           {_q(fmt)} AS source_format,
           {_q(source)} AS source_file,
           source_line,
@@ -256,18 +277,7 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
         WHERE q_reason IS NULL
         """
     )
-    # Lists made distinct in a second pass over stored columns: a macro repeats its argument.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _good AS
-        SELECT * REPLACE (
-          CASE WHEN len(urls) > 1 THEN ts_distinct(urls) ELSE urls END AS urls,
-          CASE WHEN len(hashtags) > 1 THEN ts_distinct(hashtags) ELSE hashtags END AS hashtags,
-          CASE WHEN len(mentions) > 1 THEN ts_distinct(mentions) ELSE mentions END AS mentions)
-        FROM _good0
-        """
-    )
-    con.execute("DROP TABLE _good0")
+    con.execute("DROP TABLE _checked")
     # Sources with ids may list one post on several rows (one per URL, say): keep the first
     # row, with the entities of all of them.
     dup = con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _good").fetchall()[0][0]
@@ -287,35 +297,35 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
         posts_source = "_dedup"
     good = con.execute("SELECT count(*) FROM _good").fetchall()[0][0]
     before = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
-    post_cols = ", ".join(c.name for c in __import__("trollscope.schema", fromlist=["POSTS"]).POSTS)
-    con.execute(
-        f"""
-        INSERT INTO posts SELECT {post_cols} FROM {posts_source} g
-        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)
-        """
-    )
+    post_cols = ", ".join(c.name for c in schema.POSTS)
+    new_only = "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)" if before else ""
+    con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source} g {new_only}")
     stored = con.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
-    quarantined = _quarantine(con, fmt, source, result)
     accounts = _upsert_accounts(con, fmt)
     present = good - stored
     return {"stored": stored, "quarantined": quarantined, "present": present, "accounts": accounts}
 
 
 def _quarantine(con, fmt: str, source: str, result: StageResult) -> int:
-    raw = "c.raw"
-    join = ""
-    if result.raw_table and result.raw_expr:
-        join = f"LEFT JOIN {result.raw_table} r ON r.source_line = c.source_line AND c.raw IS NULL"
-        raw = f"coalesce(c.raw, {result.raw_expr})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _bad AS
-        SELECT {_q(source)} AS source_file, c.source_line, c.q_field AS field, c.q_reason AS reason,
-               left({raw}, 2000) AS raw, {_q(fmt)} AS source_format
-        FROM _checked c {join}
-        WHERE c.q_reason IS NOT NULL
+        SELECT {_q(source)} AS source_file, source_line, q_field AS field, q_reason AS reason,
+               left(raw, 2000) AS raw, {_q(fmt)} AS source_format
+        FROM _checked WHERE q_reason IS NOT NULL
         """
     )
+    missing_raw = con.execute("SELECT count(*) FROM _bad WHERE raw IS NULL").fetchall()[0][0]
+    if missing_raw and result.raw_table and result.raw_expr:
+        # Render the offending records from the source table, for these few lines only.
+        con.execute(
+            f"""
+            UPDATE _bad SET raw = left(r.rendered, 2000)
+            FROM (SELECT source_line, {result.raw_expr} AS rendered FROM {result.raw_table}
+                  WHERE source_line IN (SELECT source_line FROM _bad WHERE raw IS NULL)) r
+            WHERE _bad.source_line = r.source_line AND _bad.raw IS NULL
+            """
+        )
     con.execute(
         """
         INSERT INTO quarantine SELECT * FROM _bad b WHERE NOT EXISTS (
@@ -338,7 +348,9 @@ def _upsert_accounts(con, fmt: str) -> int:
           arg_max(following, created_at) FILTER (WHERE following IS NOT NULL) AS following,
           arg_max(post_count, created_at) FILTER (WHERE post_count IS NOT NULL) AS post_count,
           arg_max(location, created_at) FILTER (WHERE location IS NOT NULL) AS location,
-          arg_max(labels, created_at) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0) AS labels,
+          map_from_entries(list_filter(map_entries(
+            arg_max(labels, created_at) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0)),
+            lambda e: e.value IS NOT NULL AND e.value <> '')) AS labels,
           {_q(fmt)} AS source_format
         FROM _good GROUP BY account_id
         """

@@ -36,14 +36,11 @@ def _stage_ira(con, path: Path, options: dict) -> StageResult:
         return StageResult(rows_read=0)
     c = lambda name: _col(loaded.columns, name)  # noqa: E731
     label_cols = [k for k in ("account_type", "account_category", "new_june_2018") if k in loaded.columns]
+    # Empty values are dropped per account, not per row (far fewer of those).
     labels = (
-        "map_from_entries(list_filter(["
-        + ", ".join(f"struct_pack(k := '{k}', v := {c(k)})" for k in label_cols)
-        + "], lambda kv: kv.v IS NOT NULL AND kv.v <> ''))"
+        "MAP {" + ", ".join(f"'{k}': {c(k)}" for k in label_cols) + "}"
     ) if label_cols else "CAST(NULL AS MAP(VARCHAR, VARCHAR))"
-    con.execute(
-        f"""
-        INSERT INTO _stage BY NAME
+    sql = f"""
         SELECT source_line,
           lower(trim({c('author')})) AS account_id,
           trim({c('author')}) AS handle,
@@ -70,10 +67,9 @@ def _stage_ira(con, path: Path, options: dict) -> StageResult:
           END AS err_reason
         FROM {loaded.table}
         """
-    )
     return StageResult(
         rows_read=loaded.rows_read, time_field="publish_date", account_field="author",
-        raw_table=loaded.table, raw_expr=_raw_expr(loaded.columns),
+        raw_table=loaded.table, raw_expr=_raw_expr(loaded.columns), stage_sql=sql,
     )
 
 
@@ -83,9 +79,7 @@ def _stage_io(con, path: Path, options: dict) -> StageResult:
         return StageResult(rows_read=0)
     c = lambda name: _col(loaded.columns, name)  # noqa: E731
     true = "('true', 'True', 'TRUE', '1')"
-    con.execute(
-        f"""
-        INSERT INTO _stage BY NAME
+    sql = f"""
         SELECT source_line,
           nullif(trim({c('tweetid')}), '') AS post_id,
           nullif(trim({c('userid')}), '') AS account_id,
@@ -121,10 +115,9 @@ def _stage_io(con, path: Path, options: dict) -> StageResult:
                THEN 'unexpected value ' || left({c('is_retweet')}, 40) || ' (fields shifted?)' END AS err_reason
         FROM {loaded.table}
         """
-    )
     return StageResult(
         rows_read=loaded.rows_read, time_field="tweet_time", account_field="userid",
-        raw_table=loaded.table, raw_expr=_raw_expr(loaded.columns),
+        raw_table=loaded.table, raw_expr=_raw_expr(loaded.columns), stage_sql=sql,
     )
 
 

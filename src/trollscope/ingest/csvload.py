@@ -103,18 +103,24 @@ def load_csv(con, path: str | Path, reader_name: str) -> LoadedCsv | None:
     good = con.execute(f"SELECT count(*) FROM {table}_0").fetchall()[0][0]
     reject_lines = rejects.column("line").to_numpy() if rejects.num_rows else np.array([], np.int64)
     total = good + len(reject_lines)
-    # DuckDB numbers records counting the header as 1; the good ones are the numbers left over.
-    lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), reject_lines.astype(np.int64))
-    if len(lines) != good:  # numbering disagreed (should not happen): fall back to ordinals
-        lines = np.arange(2, good + 2, dtype=np.int64)
-    lines_tbl = pa.table({"source_line": pa.array(lines, pa.int64())})
-    con.register(f"_lines{n}", lines_tbl)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS "
-        f"SELECT * FROM {table}_0 POSITIONAL JOIN _lines{n}"
-    )
-    con.unregister(f"_lines{n}")
-    con.execute(f"DROP TABLE {table}_0")
+    # DuckDB numbers records counting the header as 1. Without rejects, record k (from 0) is
+    # line k + 2; otherwise the good records take the numbers the rejected ones left over.
+    if not len(reject_lines):
+        # rowids of a fresh table run contiguously in insertion (= file) order, from some offset.
+        first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {table}_0").fetchall()[0][0]
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT *, rowid - {first} + 2 AS source_line FROM {table}_0"
+        )
+    else:
+        lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), reject_lines.astype(np.int64))
+        if len(lines) != good:  # numbering disagreed (should not happen): fall back to ordinals
+            lines = np.arange(2, good + 2, dtype=np.int64)
+        con.register(f"_linesarrow{n}", pa.table({"source_line": pa.array(lines, pa.int64())}))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lines{n} AS SELECT * FROM _linesarrow{n}")
+        con.unregister(f"_linesarrow{n}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {table}_0 POSITIONAL JOIN _lines{n}"
+        )
     if rejects.num_rows:
         con.register(f"_rejarrow{n}", rejects)
         con.execute(

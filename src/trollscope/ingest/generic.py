@@ -147,10 +147,10 @@ def _stage_table(con, path: Path, options: dict) -> StageResult:
         table, columns, rows_read = loaded.table, loaded.columns, loaded.rows_read
         types = {c: "VARCHAR" for c in columns}
     _check_columns(path, mapping, columns)
-    con.execute(f"INSERT INTO _stage BY NAME SELECT {_select_list(mapping, types)} FROM {table}")
     raw_expr = "concat_ws(',', " + ", ".join(f"coalesce(CAST({ident(c)} AS VARCHAR), '')" for c in columns) + ")"
     return StageResult(rows_read, time_field=time_field, account_field=account_field,
-                       raw_table=table, raw_expr=raw_expr)
+                       raw_table=table, raw_expr=raw_expr,
+                       stage_sql=f"SELECT {_select_list(mapping, types)} FROM {table}")
 
 
 def _dig(obj, path: str):

@@ -90,9 +90,9 @@ MACROS = [
                THEN to_timestamp(TRY_CAST(trim(x) AS DOUBLE) / 1000)
                ELSE to_timestamp(TRY_CAST(trim(x) AS DOUBLE)) END
         ELSE coalesce(
+          TRY_CAST(trim(x) AS TIMESTAMPTZ),  -- ISO forms, the common case: fast
           try_strptime(trim(x), {ZONED_TIME_FORMATS!r}),
-          CAST(try_strptime(trim(x), {NAIVE_TIME_FORMATS!r}) AS TIMESTAMPTZ),
-          TRY_CAST(trim(x) AS TIMESTAMPTZ))
+          CAST(try_strptime(trim(x), {NAIVE_TIME_FORMATS!r}) AS TIMESTAMPTZ))
       END)
     """,
     f"""
@@ -125,6 +125,15 @@ MACROS = [
                   lambda u: u IS NOT NULL)
     )
     """,
+    # Shortened links (t.co: nearly all URLs in tweet text) are already normal: only the scheme
+    # and trailing punctuation change, so they skip the parse.
+    """
+    CREATE OR REPLACE TEMP MACRO ts_norm_urls_fast(l) AS (
+      list_transform(l, lambda u: CASE
+        WHEN regexp_full_match(u, 'https?://t\\.co/[A-Za-z0-9]+') THEN 'https' || u[strpos(u, '://'):]
+        ELSE ts_norm_urls([u])[1] END)
+    )
+    """,
     """
     CREATE OR REPLACE TEMP MACRO ts_norm_url(u) AS (
       ts_norm_urls([u])[1]
@@ -148,7 +157,8 @@ MACROS = [
     """,
     """
     CREATE OR REPLACE TEMP MACRO ts_urls(t) AS (
-      regexp_extract_all(t, '[Hh][Tt][Tt][Pp][Ss]?://[^\\s<>"“”‘’]+')
+      -- a link cut short by an ellipsis (retweet text is truncated) is no link
+      list_filter(regexp_extract_all(t, '[Hh][Tt][Tt][Pp][Ss]?://[^\\s<>"“”‘’]+'), lambda u: NOT suffix(u, '…'))
     )
     """,
     # A list given by the source: "[a, b]", "['a', 'b']", "a,b" or "a b" -> ['a', 'b'].

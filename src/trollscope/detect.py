@@ -1,0 +1,207 @@
+"""Detection: traces -> significant pairs -> fused account graph -> campaigns, all kept in the store.
+
+Tables written (replaced on each run):
+  detect_runs   the settings and window of the run
+  pair_tests    every tested pair per trace: shared items, expected, p, q, significant, weight
+  evidence      the co-actions behind each tested pair (up to `evidence_per_pair` per trace)
+  edges         significant pairs fused over traces, with per-trace strengths
+  campaigns     ranked campaigns with size, density, traces, time span and score
+  campaign_members  account -> campaign
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from trollscope import settings as st
+from trollscope.errors import StoreError
+from trollscope.network import significance as sig
+from trollscope.store import Store
+from trollscope.traces import base as tr
+from trollscope.traces.window import null_stats_sql, window_sql
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TraceResult:
+    trace: str
+    actions: int
+    accounts: int
+    within_pairs: float
+    tested: int
+    significant: int
+    seconds: float
+
+
+@dataclass
+class DetectResult:
+    window: int
+    window_estimated: bool
+    traces: list[TraceResult] = field(default_factory=list)
+    edges: int = 0
+    campaigns: int = 0
+    flagged_accounts: int = 0
+    seconds: float = 0.0
+
+
+def time_resolution(store: Store) -> int:
+    """60 when every timestamp is on a whole minute (the IRA CSV), else 1."""
+    off_minute = store.con.execute(
+        "SELECT count(*) FROM (SELECT created_at FROM posts LIMIT 200000) "
+        "WHERE second(created_at) <> 0 OR microsecond(created_at) % 1000000 <> 0"
+    ).fetchall()[0][0]
+    return 1 if off_minute else 60
+
+
+def estimate_window(store: Store) -> int:
+    """Δ from the data, as CooRnet estimates its coordination interval: among items shared by at
+    least two accounts, the gap between the first and second share; Δ is the 10th percentile of
+    those gaps (the fast end of ordinary resharing), rounded up to the time resolution and
+    clamped to [resolution, 1 hour]."""
+    resolution = time_resolution(store)
+    gap = store.con.execute(
+        f"""
+        WITH a AS ({tr._co_repost({})} UNION ALL {tr._co_link({})}),
+        firsts AS (SELECT item, account_id, min(t) AS t FROM a GROUP BY item, account_id),
+        ranked AS (SELECT item, t, row_number() OVER (PARTITION BY item ORDER BY t, account_id) AS r FROM firsts)
+        SELECT quantile_cont(t2 - t1, 0.1) FROM (
+          SELECT item, min(t) FILTER (WHERE r = 1) AS t1, min(t) FILTER (WHERE r = 2) AS t2
+          FROM ranked WHERE r <= 2 GROUP BY item) WHERE t2 IS NOT NULL
+        """
+    ).fetchall()[0][0]
+    if gap is None:
+        return max(resolution, 60)
+    window = int(np.ceil(max(float(gap), 1.0) / resolution) * resolution)
+    return int(min(max(window, resolution), 3600))
+
+
+def detect(store: Store, progress: Progress | None = None, **overrides) -> DetectResult:
+    """Run every selected trace, test pairs, fuse, find campaigns; results go to the store."""
+    started = time.perf_counter()
+    cfg = st.resolve(**overrides)
+    con = store.con
+    if not store.has_table("posts") or store.count("posts") == 0:
+        raise StoreError(f"{store.path}: no posts in the store; run `trollscope ingest` first")
+    say = progress or (lambda message: None)
+    estimated = cfg["window"] is None
+    window = estimate_window(store) if estimated else int(cfg["window"])
+    if window <= 0:
+        raise StoreError("the window must be a positive number of seconds")
+    result = DetectResult(window=window, window_estimated=estimated)
+    traces = tr.select(cfg["traces"])
+    if any("text_clusters" in t.needs for t in traces):
+        say("near-duplicate text: MinHash LSH")
+        from trollscope.traces.neardup import build_text_clusters
+
+        build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
+
+    tests, evidence = [], []
+    for trace in traces:
+        say(f"trace {trace.name}")
+        t0 = time.perf_counter()
+        tr_result, tested, ev = _run_trace(store, trace, window, cfg)
+        tr_result.seconds = round(time.perf_counter() - t0, 2)
+        result.traces.append(tr_result)
+        tests.append(tested)
+        evidence.append(ev)
+
+    say("fusing and finding campaigns")
+    _write_tables(store, cfg, window, estimated, tests, evidence)
+    from trollscope.network.campaigns import build_campaigns
+
+    result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
+    result.seconds = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _run_trace(store: Store, trace: tr.Trace, window: int, cfg: dict):
+    con = store.con
+    actions_sql = trace.actions(cfg).replace("{window}", str(window))
+    ws = window_sql(trace.name, actions_sql, window, cfg["max_bucket"], cfg["min_shared"])
+    for table, select in ws.statements:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+    stats = null_stats_sql(ws.actions, ws.item_buckets)
+    d, accounts, within = con.execute(stats["totals"]).fetchall()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_item_acc AS {stats['item_accounts']}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_activity AS {stats['activity']}")
+    pairs = con.sql(
+        f"""
+        SELECT p.a, p.b, p.shared, p.first_t, p.last_t, na.n AS n_a, nb.n AS n_b,
+               (SELECT sum(ln({max(accounts, 1)}.0 / ia.accounts)) FROM {ws.coactions} c
+                  JOIN _tr_item_acc ia ON ia.item = c.item WHERE c.a = p.a AND c.b = p.b) AS weight
+        FROM {ws.pairs} p
+        JOIN _tr_activity na ON na.account_id = p.a
+        JOIN _tr_activity nb ON nb.account_id = p.b
+        ORDER BY p.a, p.b
+        """
+    ).to_arrow_table()
+    n_a = pairs.column("n_a").to_numpy(zero_copy_only=False)
+    n_b = pairs.column("n_b").to_numpy(zero_copy_only=False)
+    shared = pairs.column("shared").to_numpy(zero_copy_only=False)
+    expected = sig.expected_coactions(n_a, n_b, d, within)
+    p = sig.p_values(shared, expected)
+    m = accounts * (accounts - 1) // 2
+    q = sig.benjamini_hochberg(p, m)
+    significant = q <= cfg["alpha"]
+    tested = pa.table({
+        "trace": pa.array([trace.name] * pairs.num_rows, pa.string()),
+        "a": pairs.column("a"), "b": pairs.column("b"),
+        "shared": pairs.column("shared"),
+        "expected": pa.array(expected, pa.float64()),
+        "p_value": pa.array(p, pa.float64()),
+        "q_value": pa.array(q, pa.float64()),
+        "significant": pa.array(significant, pa.bool_()),
+        "weight": pairs.column("weight"),
+        "first_t": pairs.column("first_t"), "last_t": pairs.column("last_t"),
+    })
+    con.register("_tested_now", tested)
+    ev = con.sql(
+        f"""
+        SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b FROM (
+          SELECT c.*, row_number() OVER (PARTITION BY c.a, c.b ORDER BY c.t_a, c.item) AS r
+          FROM {ws.coactions} c SEMI JOIN _tested_now t ON t.a = c.a AND t.b = c.b)
+        WHERE r <= {int(cfg['evidence_per_pair'])}
+        """
+    ).to_arrow_table()
+    con.unregister("_tested_now")
+    for table, _ in ws.statements:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    res = TraceResult(trace.name, int(d), int(accounts), float(within), pairs.num_rows,
+                      int(significant.sum()), 0.0)
+    return res, tested, ev
+
+
+def _write_tables(store: Store, cfg: dict, window: int, estimated: bool,
+                  tests: list[pa.Table], evidence: list[pa.Table]) -> None:
+    con = store.con
+    tested = pa.concat_tables(tests) if tests else None
+    ev = pa.concat_tables(evidence) if evidence else None
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE OR REPLACE TABLE detect_runs (run_at TIMESTAMPTZ, window_seconds BIGINT, "
+                    "window_estimated BOOLEAN, settings VARCHAR)")
+        con.execute("INSERT INTO detect_runs VALUES (now(), ?, ?, ?)",
+                    [window, estimated, json.dumps(cfg, default=str)])
+        con.register("_tested_all", tested)
+        con.execute("CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM _tested_all")
+        con.unregister("_tested_all")
+        con.register("_ev_all", ev)
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE evidence AS
+            SELECT trace, a, b, item, post_a, post_b,
+                   to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b FROM _ev_all
+            """
+        )
+        con.unregister("_ev_all")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,55 @@
+"""Every tunable setting in one table: name, default, help. The CLI's help and docs/settings.md
+are made from it, and a test checks that every setting is documented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("window", None,
+            "Coordination window Δ in seconds: two actions on the same item count as a co-action when "
+            "at most Δ apart. Default: estimated from the data (see docs/detection.md), never below the "
+            "data's time resolution."),
+    Setting("traces", "all",
+            "Comma-separated traces to compute (see `trollscope traces`); `all` for every one."),
+    Setting("alpha", 0.01,
+            "False discovery rate across account pairs (Benjamini-Hochberg), per trace."),
+    Setting("min_shared", 2,
+            "A pair needs at least this many distinct co-action items in a trace to be tested: one "
+            "shared item is never evidence."),
+    Setting("max_bucket", 300,
+            "An item with more actions than this in one window bucket (a viral item) is not paired "
+            "action by action; it still counts in the null model, so it can only make pairs less significant."),
+    Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
+    Setting("resolution", 1.0, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
+    Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
+    Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
+    Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),
+)
+
+DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def resolve(**overrides) -> dict:
+    """The defaults with the given (non-None) overrides; unknown names are an error."""
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise KeyError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    out = dict(DEFAULTS)
+    out.update({k: v for k, v in overrides.items() if v is not None})
+    return out
+
+
+def markdown() -> str:
+    lines = ["# Settings", "", "Generated from `src/trollscope/settings.py`.", "",
+             "| setting | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{s.name}` | `{s.default}` | {s.help} |" for s in SETTINGS]
+    return "\n".join(lines) + "\n"

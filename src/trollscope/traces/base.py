@@ -1,0 +1,156 @@
+"""What a trace is: a pure function from the posts table to the actions it counts.
+
+Every trace has the same shape. It names, for each post, the *item* the account acted on (the
+reposted post, a URL, a hashtag, a text cluster, ...) and when; the shared window join
+(`traces.window`) turns actions into account pairs with their evidence, and `network.significance`
+judges each pair against the null model. Adding a trace is adding one `Trace` to `TRACES`.
+
+The SQL is written once, in DuckDB's dialect, using only what `sqlglot` carries over to Spark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+# Link shorteners carry no domain information: a domain-level co-link on them means nothing.
+SHORTENERS = (
+    "t.co", "bit.ly", "ow.ly", "goo.gl", "tinyurl.com", "dlvr.it", "ift.tt", "buff.ly", "fb.me",
+    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "tiny.cc", "shar.es", "po.st", "wp.me",
+)
+
+# A post's text with what differs between copies of one message removed: the `RT @user:`
+# prefix, links (shorteners give each copy its own), mentions at the start, case and spacing.
+NORM_TEXT = (
+    "trim(regexp_replace(regexp_replace(regexp_replace(lower(text), "
+    "'^rt @[a-z0-9_]+:?\\s*', ''), 'https?://\\S+', ' ', 'g'), '\\s+', ' ', 'g'))"
+)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One behavioural trace.
+
+    `actions(settings)` returns SQL over `posts` giving columns account_id, item, t (epoch
+    seconds), post_id. `same_bin` traces (synchrony) pair actions in the same time bin only.
+    """
+
+    name: str
+    description: str
+    actions: Callable[[dict], str]
+    item_label: str  # what the item is, for evidence tables
+    needs: tuple[str, ...] = ()  # tables other than posts that the SQL reads
+
+
+def _t() -> str:
+    return "CAST(epoch(created_at) AS BIGINT)"
+
+
+def _co_repost(settings: dict) -> str:
+    # Where the source gives the reposted post's id, that is the item; where it does not (the
+    # IRA CSV), a repost carries the original text, so identical normalised text is the item.
+    return f"""
+        SELECT account_id,
+               coalesce(ref_post_id, 'text:' || md5({NORM_TEXT})) AS item,
+               {_t()} AS t, post_id
+        FROM posts
+        WHERE kind = 'repost' AND (ref_post_id IS NOT NULL OR length({NORM_TEXT}) >= 10)
+    """
+
+
+def _unnested(column: str, where: str = "kind <> 'repost'") -> str:
+    return f"""
+        SELECT account_id, item, t, post_id FROM (
+          SELECT account_id, unnest({column}) AS item, {_t()} AS t, post_id
+          FROM posts WHERE {where} AND len({column}) > 0)
+        WHERE item IS NOT NULL AND item <> ''
+    """
+
+
+def _co_link(settings: dict) -> str:
+    return _unnested("urls")
+
+
+def _co_domain(settings: dict) -> str:
+    shorteners = ", ".join(f"'{d}'" for d in SHORTENERS)
+    return f"""
+        SELECT account_id, item, min(t) AS t, min_by(post_id, t) AS post_id FROM (
+          SELECT account_id, regexp_extract(u, '^[a-z]+://([^/?#:]+)', 1) AS item, t, post_id FROM (
+            SELECT account_id, unnest(urls) AS u, {_t()} AS t, post_id
+            FROM posts WHERE kind <> 'repost' AND len(urls) > 0))
+        WHERE item <> '' AND item NOT IN ({shorteners})
+        GROUP BY account_id, item, post_id
+    """
+
+
+def _co_hashtag(settings: dict) -> str:
+    return _unnested("hashtags")
+
+
+def _hashtag_sequence(settings: dict) -> str:
+    return f"""
+        SELECT account_id, array_to_string(list_sort(list_distinct(hashtags)), ' ') AS item,
+               {_t()} AS t, post_id
+        FROM posts WHERE kind <> 'repost' AND len(list_distinct(hashtags)) >= 2
+    """
+
+
+def _co_mention(settings: dict) -> str:
+    return _unnested("mentions", "kind IN ('post', 'quote')")
+
+
+def _co_reply(settings: dict) -> str:
+    return f"""
+        SELECT account_id, coalesce(ref_account, ref_post_id) AS item, {_t()} AS t, post_id
+        FROM posts WHERE kind = 'reply' AND coalesce(ref_account, ref_post_id) IS NOT NULL
+    """
+
+
+def _near_duplicate(settings: dict) -> str:
+    # `text_clusters` (post_id, cluster) comes from traces.neardup, computed before the traces.
+    return f"""
+        SELECT p.account_id, 'ndup:' || c.cluster AS item, {_t()} AS t, p.post_id
+        FROM posts p JOIN text_clusters c ON c.post_id = p.post_id
+        WHERE p.kind <> 'repost'
+    """
+
+
+def _synchrony(settings: dict) -> str:
+    # The item is the time bin itself: two accounts co-act when both post in the same bin.
+    return f"""
+        SELECT account_id, 'bin:' || CAST({_t()} // {{window}} AS VARCHAR) AS item,
+               min({_t()}) AS t, min(post_id) AS post_id
+        FROM posts GROUP BY account_id, {_t()} // {{window}}
+    """
+
+
+TRACES: tuple[Trace, ...] = (
+    Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
+          "reposted post"),
+    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
+    Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain"),
+    Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag"),
+    Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
+          "hashtag set"),
+    Trace("near_duplicate", "Authored near-identical text (MinHash of word shingles, verified) within Δ.",
+          _near_duplicate, "text cluster", needs=("text_clusters",)),
+    Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account"),
+    Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account"),
+    Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity explains.",
+          _synchrony, "time bin"),
+)
+
+BY_NAME = {t.name: t for t in TRACES}
+
+
+def select(names: str | list[str] | None) -> list[Trace]:
+    """The traces named (comma-separated or a list), or all of them."""
+    if names is None or names == "all":
+        return list(TRACES)
+    wanted = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    unknown = [n for n in wanted if n not in BY_NAME]
+    if unknown:
+        from trollscope.errors import UserError
+
+        raise UserError(f"unknown trace(s) {', '.join(unknown)}; traces are: {', '.join(BY_NAME)}")
+    return [BY_NAME[n] for n in wanted]

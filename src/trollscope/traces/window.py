@@ -1,0 +1,98 @@
+"""The window join shared by every trace: actions -> co-acting account pairs, with evidence.
+
+Two actions on the same item co-act when at most Δ seconds apart. Instead of a range join
+(which explodes on viral items) time is cut into buckets of width Δ and actions are joined on
+(item, bucket) and (item, next bucket), then filtered to |Δt| <= Δ: two equi-joins.
+
+Item-buckets holding more than `max_bucket` actions (a viral item, a news burst) are not
+enumerated pair by pair; they still count in the null model's expected co-actions, so skipping
+them can only make pairs look less coordinated, never more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WindowSql:
+    """The statements that build one trace's tables, in order, and the names they create."""
+
+    statements: list[tuple[str, str]]  # (table name, SELECT ...)
+    actions: str
+    item_buckets: str
+    coactions: str
+    pairs: str
+
+
+def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_shared: int) -> WindowSql:
+    """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs.
+
+    Tables made (prefix `_tr_<trace>_`): actions (one per account, item and bucket: the
+    earliest), item_buckets (actions per item and bucket), coactions (the closest co-action of
+    each pair on each item: the evidence) and pairs (accounts a < b, shared items, time span).
+    """
+    p = f"_tr_{trace}_"
+    act, ib, co, pairs = p + "actions", p + "item_buckets", p + "coactions", p + "pairs"
+    w = int(window)
+    statements = [
+        (act, f"""
+            SELECT account_id, item, t // {w} AS b, min(t) AS t, min_by(post_id, t) AS post_id
+            FROM ({actions_sql}) src
+            WHERE account_id IS NOT NULL AND item IS NOT NULL
+            GROUP BY account_id, item, t // {w}
+        """),
+        (ib, f"SELECT item, b, count(*) AS c FROM {act} GROUP BY item, b"),
+        (co, f"""
+            WITH a AS (
+              SELECT x.account_id, x.item, x.b, x.t, x.post_id
+              FROM {act} x JOIN {ib} n ON n.item = x.item AND n.b = x.b
+              WHERE n.c <= {int(max_bucket)}
+            ), raw AS (
+              SELECT x.account_id AS a, y.account_id AS bb, x.item,
+                     x.post_id AS post_a, y.post_id AS post_b, x.t AS t_a, y.t AS t_b
+              FROM a x JOIN a y ON x.item = y.item AND x.b = y.b
+              WHERE x.account_id < y.account_id
+              UNION ALL
+              SELECT CASE WHEN x.account_id < y.account_id THEN x.account_id ELSE y.account_id END,
+                     CASE WHEN x.account_id < y.account_id THEN y.account_id ELSE x.account_id END,
+                     x.item,
+                     CASE WHEN x.account_id < y.account_id THEN x.post_id ELSE y.post_id END,
+                     CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_id END,
+                     CASE WHEN x.account_id < y.account_id THEN x.t ELSE y.t END,
+                     CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t END
+              FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
+              WHERE x.account_id <> y.account_id AND y.t - x.t <= {w}
+            )
+            SELECT a, bb AS b, item,
+                   min_by(post_a, abs(t_a - t_b)) AS post_a, min_by(post_b, abs(t_a - t_b)) AS post_b,
+                   min_by(t_a, abs(t_a - t_b)) AS t_a, min_by(t_b, abs(t_a - t_b)) AS t_b
+            FROM raw GROUP BY a, bb, item
+        """),
+        (pairs, f"""
+            SELECT a, b, count(*) AS shared,
+                   min(least(t_a, t_b)) AS first_t, max(greatest(t_a, t_b)) AS last_t
+            FROM {co} GROUP BY a, b HAVING count(*) >= {int(min_shared)}
+        """),
+    ]
+    return WindowSql(statements, act, ib, co, pairs)
+
+
+def null_stats_sql(act: str, ib: str) -> dict[str, str]:
+    """Queries for the null model's inputs: per-account activity, total actions, and the number
+    of action pairs on the same item within Δ (all of them, crowded buckets included).
+
+    Within-Δ pairs: all pairs in one bucket, and half of the pairs across neighbouring buckets
+    (for times spread evenly over the buckets, half of those are within Δ).
+    """
+    return {
+        "activity": f"SELECT account_id, count(*) AS n FROM {act} GROUP BY account_id",
+        "totals": f"""
+            SELECT (SELECT count(*) FROM {act}) AS d,
+                   (SELECT count(DISTINCT account_id) FROM {act}) AS accounts,
+                   (SELECT coalesce(sum(c * (c - 1) / 2.0), 0) FROM {ib})
+                 + (SELECT coalesce(sum(x.c * y.c) / 2.0, 0) FROM {ib} x JOIN {ib} y
+                      ON x.item = y.item AND y.b = x.b + 1) AS within_pairs
+        """,
+        "item_accounts": f"SELECT item, count(DISTINCT account_id) AS accounts FROM {act} GROUP BY item",
+    }
