@@ -39,13 +39,15 @@ class Reader:
 class StageBuffer:
     """Collects staging rows from Python readers and appends them to `_stage` in batches."""
 
-    def __init__(self, con, batch_size: int = 50_000):
+    def __init__(self, con, source_file: str, batch_size: int = 50_000):
         self.con = con
+        self.source_file = source_file
         self.batch_size = batch_size
         self.rows: list[dict] = []
         self._n = 0
 
     def add(self, row: dict) -> None:
+        row["source_file"] = self.source_file
         self.rows.append(row)
         if len(self.rows) >= self.batch_size:
             self.flush()
@@ -60,6 +62,6 @@ class StageBuffer:
         self._n += 1
         name = f"_buf{self._n}"
         self.con.register(name, table)
-        self.con.execute(f"INSERT INTO _stage SELECT * FROM {name}")
+        self.con.execute(f"INSERT INTO _stage BY NAME SELECT * FROM {name}")
         self.con.unregister(name)
         self.rows = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,26 +22,42 @@ TWITTER_EPOCH_MS = 1288834974657
 FIRST_SNOWFLAKE = 1 << 42  # ids below this predate snowflakes (late 2010)
 
 
+_ID = re.compile(r"^[0-9]{1,20}$")
+MAX_DELAY_MIN = 10 * 365 * 24 * 60
+
+
 def snowflake_time(tweet_id: int) -> datetime | None:
     if tweet_id < FIRST_SNOWFLAKE:
         return None
-    return datetime.fromtimestamp(((tweet_id >> 22) + TWITTER_EPOCH_MS) / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(((tweet_id >> 22) + TWITTER_EPOCH_MS) / 1000, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+_NODE = re.compile(r"^\[\s*'([^'\\]*)'\s*,\s*'([^'\\]*)'\s*,\s*'([^'\\]*)'\s*\]$")
 
 
 def _node(text: str):
-    node = ast.literal_eval(text)
+    simple = _NODE.match(text)  # the usual form, parsed without the cost of literal_eval
+    node = list(simple.groups()) if simple else ast.literal_eval(text)
     if not (isinstance(node, list) and len(node) == 3 and all(isinstance(x, str) for x in node)):
         raise ValueError("a node must be ['user', 'tweet', 'delay']")
-    return node[0].strip(), node[1].strip(), float(node[2])
+    delay = float(node[2])
+    if not (abs(delay) <= MAX_DELAY_MIN):  # also false for nan
+        raise ValueError(f"delay {node[2][:30]!r} is not a plausible number of minutes")
+    return node[0].strip(), node[1].strip(), delay
 
 
 def _stage(con, path: Path, options: dict) -> StageResult:
-    buf = StageBuffer(con)
+    buf = StageBuffer(con, options.get("source_file") or str(path.resolve()))
     rows = 0
     root_user = root_tweet = None
     root_time = None
-    with _open(path) as fh:
-        for line_no, raw_bytes in enumerate(fh, start=1):
+    line_no = 0
+    try:
+        lines = _lines(path)
+        for line_no, raw_bytes in lines:
             if not raw_bytes.strip():
                 continue
             rows += 1
@@ -51,11 +68,11 @@ def _stage(con, path: Path, options: dict) -> StageResult:
                 continue
             try:
                 parent, child = _node(match.group(1)), _node(match.group(2))
-            except (ValueError, SyntaxError) as exc:
+            except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
                 buf.quarantine(line_no, None, f"bad cascade node: {exc}", raw)
                 continue
             user, tweet, delay = child
-            if not tweet.isdigit() or not user:
+            if not _ID.match(tweet) or not user:
                 buf.quarantine(line_no, "tweet", f"tweet id {tweet[:40]!r} is not a number", raw)
                 continue
             if parent[0] == "ROOT":
@@ -64,7 +81,7 @@ def _stage(con, path: Path, options: dict) -> StageResult:
                 when = root_time
                 row = {"post_id": tweet, "kind": "post"}
             else:
-                if root_tweet is None and path.name.split(".")[0].isdigit():
+                if root_tweet is None and _ID.match(path.name.split(".")[0]):
                     # Some files lack the ROOT line: the file is named after the source tweet.
                     root_tweet = path.name.split(".")[0]
                     root_time = snowflake_time(int(root_tweet))
@@ -83,8 +100,16 @@ def _stage(con, path: Path, options: dict) -> StageResult:
                 urls=[], hashtags=[], mentions=[],
             )
             buf.add(row)
+    except (EOFError, OSError, zlib.error) as exc:
+        rows += 1
+        buf.quarantine(line_no + 1, None, f"file ends early or is corrupt after line {line_no}: {exc}", "")
     buf.flush()
     return StageResult(rows, time_field="tweet", account_field="user")
+
+
+def _lines(path: Path):
+    with _open(path) as fh:
+        yield from enumerate(fh, start=1)
 
 
 def _sniff(path: Path, head: bytes) -> bool:

@@ -133,44 +133,80 @@ def ingest(
             if not named_dirs:
                 raise
             plan.append((path, None))
-    reports = []
-    for i, (path, reader) in enumerate(plan, start=1):
+    reports: list[FileReport] = []
+    done = 0
+    for reader, batch in _batches(plan):
         if reader is None:
-            reports.append(FileReport(str(path.resolve()), "skipped", 0, 0, 0, 0, 0, 0.0))
+            reports += [FileReport(str(p.resolve()), "skipped", 0, 0, 0, 0, 0, 0.0) for p in batch]
         else:
-            reports.append(ingest_file(store, path, reader, {"mapping": mapping_dict}))
+            reports += ingest_batch(store, batch, reader, {"mapping": mapping_dict})
+        done += len(batch)
         if progress:
-            progress(str(path), i, len(plan))
+            progress(str(batch[-1]), done, len(plan))
     return reports
 
 
-def ingest_file(store: Store, path: Path, reader: Reader, options: dict) -> FileReport:
-    """Ingest one file in one transaction."""
+# Small files (a cascade tree, an API page) are ingested many to a transaction: the fixed cost of
+# one canonicalisation and one anti-join against the store is paid per batch, not per file.
+BATCH_FILES, BATCH_BYTES = 256, 64 * 1024 * 1024
+
+
+def _batches(plan: list[tuple[Path, Reader | None]]):
+    batch: list[Path] = []
+    current: Reader | None = None
+    size = 0
+    for path, reader in plan:
+        big = path.stat().st_size > BATCH_BYTES // 4
+        if batch and (reader is not current or big or len(batch) >= BATCH_FILES or size >= BATCH_BYTES):
+            yield current, batch
+            batch, size = [], 0
+        current = reader
+        batch.append(path)
+        size += path.stat().st_size
+        if big:
+            yield current, batch
+            batch, size = [], 0
+    if batch:
+        yield current, batch
+
+
+def ingest_batch(store: Store, paths: list[Path], reader: Reader, options: dict) -> list[FileReport]:
+    """Ingest files with one reader in one transaction; one report per file.
+
+    A killed process leaves the store as it was before the batch; running again completes it.
+    """
     started = time.perf_counter()
     con = store.con
-    source = str(path.resolve())
-    sha = file_sha256(path)
+    sources = [str(p.resolve()) for p in paths]
+    shas = [file_sha256(p) for p in paths]
+    results: dict[str, StageResult] = {}
     con.execute("BEGIN TRANSACTION")
     try:
         stg.install_macros(con)
         stg.create_stage(con)
-        result = reader.stage(con, path, options)
-        counts = _canonicalise(con, reader.name, source, result)
-        con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, now(), ?, ?, ?, ?)",
-            [source, sha, reader.name, result.rows_read, counts["stored"], counts["quarantined"],
-             counts["present"]],
-        )
+        for path, source in zip(paths, sources):
+            results[source] = reader.stage(con, path, {**options, "source_file": source})
+        counts = _canonicalise(con, reader.name, results)
+        for source, sha in zip(sources, shas):
+            c = counts[source]
+            con.execute(
+                "INSERT INTO ingests VALUES (?, ?, ?, now(), ?, ?, ?, ?)",
+                [source, sha, reader.name, results[source].rows_read, c["stored"], c["quarantined"],
+                 c["present"]],
+            )
         _drop_temps(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileReport(
-        path=source, format=reader.name, rows_read=result.rows_read, rows_stored=counts["stored"],
-        rows_quarantined=counts["quarantined"], rows_already_present=counts["present"],
-        accounts_seen=counts["accounts"], seconds=round(time.perf_counter() - started, 3),
-    )
+    seconds = round((time.perf_counter() - started) / max(len(paths), 1), 3)
+    return [
+        FileReport(path=source, format=reader.name, rows_read=results[source].rows_read,
+                   rows_stored=counts[source]["stored"], rows_quarantined=counts[source]["quarantined"],
+                   rows_already_present=counts[source]["present"], accounts_seen=counts[source]["accounts"],
+                   seconds=seconds)
+        for source in sources
+    ]
 
 
 def _drop_temps(con) -> None:
@@ -191,11 +227,17 @@ def _q(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
-    time_field, account_field = _q(result.time_field), _q(result.account_field)
+def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, dict]:
+    """Staged rows of the batch -> quarantine, posts, accounts; counts per source file."""
+    first = next(iter(results.values()))
+    time_field, account_field = _q(first.time_field), _q(first.account_field)
     staged = "_stage"
-    if result.stage_sql:
-        staged = f"(SELECT * FROM _stage UNION ALL BY NAME ({result.stage_sql}))"
+    in_place = [(src, r) for src, r in results.items() if r.stage_sql]
+    if in_place:
+        unions = " UNION ALL BY NAME ".join(
+            f"(SELECT *, {_q(src)} AS source_file FROM ({r.stage_sql}))" for src, r in in_place
+        )
+        staged = f"(SELECT * FROM _stage UNION ALL BY NAME {unions})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
@@ -237,14 +279,17 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
         FROM p
         """
     )
-    quarantined = _quarantine(con, fmt, source, result)
+    quarantined = _quarantine(con, fmt, results)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _good AS
         SELECT
-          coalesce(nullif(trim(post_id), ''),
+          -- An id in scientific notation (6.29697E+17) lost its digits in a spreadsheet: ids
+          -- like that collide, so the post gets a derived id instead.
+          coalesce(CASE WHEN NOT regexp_full_match(trim(post_id), '[0-9.]+[eE][+-]?[0-9]+')
+                        THEN nullif(trim(post_id), '') END,
                    'h' || left(md5(concat_ws(chr(31), {_q(fmt)}, acct, created_raw, coalesce(text, ''),
-                     CAST(row_number() OVER (PARTITION BY acct, created_raw, hash(text) ORDER BY source_line) AS VARCHAR))), 24)
+                     CAST(row_number() OVER (PARTITION BY source_file, acct, created_raw, hash(text) ORDER BY source_line) AS VARCHAR))), 24)
           ) AS post_id,
           acct AS account_id,
           coalesce(nullif(trim(handle), ''), acct) AS handle,
@@ -265,7 +310,7 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
           CASE WHEN len(tags_x) > 1 THEN ts_distinct(tags_x) ELSE tags_x END AS hashtags,
           CASE WHEN len(ments_x) > 1 THEN ts_distinct(ments_x) ELSE ments_x END AS mentions,
           {_q(fmt)} AS source_format,
-          {_q(source)} AS source_file,
+          source_file,
           source_line,
           ts_parse_time(acct_created_raw) AS acct_created_at,
           ts_int(followers_raw) AS followers,
@@ -291,41 +336,50 @@ def _canonicalise(con, fmt: str, source: str, result: StageResult) -> dict:
               (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good g2 WHERE g2.post_id = g.post_id) AS hashtags,
               (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good g2 WHERE g2.post_id = g.post_id) AS mentions)
             FROM _good g
-            QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_line) = 1
+            QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
             """
         )
         posts_source = "_dedup"
-    good = con.execute("SELECT count(*) FROM _good").fetchall()[0][0]
-    before = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
     post_cols = ", ".join(c.name for c in schema.POSTS)
-    new_only = "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)" if before else ""
-    con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source} g {new_only}")
-    stored = con.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
-    accounts = _upsert_accounts(con, fmt)
-    present = good - stored
-    return {"stored": stored, "quarantined": quarantined, "present": present, "accounts": accounts}
+    store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
+    new_only = "" if store_empty else "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g {new_only}")
+    con.execute(f"INSERT INTO posts SELECT * FROM _new")
+    per_file = lambda sql: dict(con.execute(sql).fetchall())  # noqa: E731
+    good = per_file("SELECT source_file, count(*) FROM _good GROUP BY ALL")
+    stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
+    accounts = per_file("SELECT source_file, count(DISTINCT account_id) FROM _good GROUP BY ALL")
+    _upsert_accounts(con, fmt)
+    return {
+        src: {"stored": stored.get(src, 0), "quarantined": quarantined.get(src, 0),
+              "present": good.get(src, 0) - stored.get(src, 0), "accounts": accounts.get(src, 0)}
+        for src in results
+    }
 
 
-def _quarantine(con, fmt: str, source: str, result: StageResult) -> int:
+def _quarantine(con, fmt: str, results: dict[str, StageResult]) -> dict[str, int]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _bad AS
-        SELECT {_q(source)} AS source_file, source_line, q_field AS field, q_reason AS reason,
+        SELECT source_file, source_line, q_field AS field, q_reason AS reason,
                left(raw, 2000) AS raw, {_q(fmt)} AS source_format
         FROM _checked WHERE q_reason IS NOT NULL
         """
     )
-    missing_raw = con.execute("SELECT count(*) FROM _bad WHERE raw IS NULL").fetchall()[0][0]
-    if missing_raw and result.raw_table and result.raw_expr:
-        # Render the offending records from the source table, for these few lines only.
-        con.execute(
-            f"""
-            UPDATE _bad SET raw = left(r.rendered, 2000)
-            FROM (SELECT source_line, {result.raw_expr} AS rendered FROM {result.raw_table}
-                  WHERE source_line IN (SELECT source_line FROM _bad WHERE raw IS NULL)) r
-            WHERE _bad.source_line = r.source_line AND _bad.raw IS NULL
-            """
-        )
+    for source, result in results.items():
+        missing_raw = con.execute(
+            "SELECT count(*) FROM _bad WHERE raw IS NULL AND source_file = ?", [source]
+        ).fetchall()[0][0]
+        if missing_raw and result.raw_table and result.raw_expr:
+            # Render the offending records from the source table, for these few lines only.
+            con.execute(
+                f"""
+                UPDATE _bad SET raw = left(r.rendered, 2000)
+                FROM (SELECT source_line, {result.raw_expr} AS rendered FROM {result.raw_table}
+                      WHERE source_line IN (SELECT source_line FROM _bad WHERE raw IS NULL)) r
+                WHERE _bad.source_line = r.source_line AND _bad.raw IS NULL AND _bad.source_file = {_q(source)}
+                """
+            )
     con.execute(
         """
         INSERT INTO quarantine SELECT * FROM _bad b WHERE NOT EXISTS (
@@ -333,7 +387,7 @@ def _quarantine(con, fmt: str, source: str, result: StageResult) -> int:
             AND q.source_line IS NOT DISTINCT FROM b.source_line AND q.reason = b.reason)
         """
     )
-    return con.execute("SELECT count(*) FROM _bad").fetchall()[0][0]
+    return dict(con.execute("SELECT source_file, count(*) FROM _bad GROUP BY ALL").fetchall())
 
 
 def _upsert_accounts(con, fmt: str) -> int:

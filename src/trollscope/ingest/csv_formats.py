@@ -31,7 +31,7 @@ def _raw_expr(columns: list[str]) -> str:
 
 
 def _stage_ira(con, path: Path, options: dict) -> StageResult:
-    loaded = load_csv(con, path, "ira")
+    loaded = load_csv(con, path, "ira", options.get("source_file"))
     if loaded is None:
         return StageResult(rows_read=0)
     c = lambda name: _col(loaded.columns, name)  # noqa: E731
@@ -74,7 +74,7 @@ def _stage_ira(con, path: Path, options: dict) -> StageResult:
 
 
 def _stage_io(con, path: Path, options: dict) -> StageResult:
-    loaded = load_csv(con, path, "io-archive")
+    loaded = load_csv(con, path, "io-archive", options.get("source_file"))
     if loaded is None:
         return StageResult(rows_read=0)
     c = lambda name: _col(loaded.columns, name)  # noqa: E731

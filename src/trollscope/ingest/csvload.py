@@ -69,7 +69,7 @@ class LoadedCsv:
     rejected: int
 
 
-def load_csv(con, path: str | Path, reader_name: str) -> LoadedCsv | None:
+def load_csv(con, path: str | Path, reader_name: str, source_file: str | None = None) -> LoadedCsv | None:
     """Read `path` into a temp table; rejected records go into `_stage` as quarantined rows.
 
     Returns None for an empty file (no header).
@@ -125,9 +125,10 @@ def load_csv(con, path: str | Path, reader_name: str) -> LoadedCsv | None:
         con.register(f"_rejarrow{n}", rejects)
         con.execute(
             f"""
-            INSERT INTO _stage (source_line, raw, err_field, err_reason)
-            SELECT line, raw, field, 'unreadable CSV record: ' || reason FROM _rejarrow{n}
-            """
+            INSERT INTO _stage (source_line, raw, err_field, err_reason, source_file)
+            SELECT line, raw, field, 'unreadable CSV record: ' || reason, ? FROM _rejarrow{n}
+            """,
+            [source_file or str(Path(path).resolve())],
         )
         con.unregister(f"_rejarrow{n}")
     con.execute(f"DROP TABLE IF EXISTS {rejects_table}")

@@ -139,9 +139,9 @@ def _stage_table(con, path: Path, options: dict) -> StageResult:
         columns = [c for c in types if c != "source_line"]
         rows_read = con.execute("SELECT count(*) FROM _rawpq").fetchall()[0][0]
     elif ".json" in suffix or ".ndjson" in suffix:
-        return _stage_json_lines(con, path, mapping)
+        return _stage_json_lines(con, path, mapping, options.get("source_file") or str(path.resolve()))
     else:
-        loaded = load_csv(con, path, "table")
+        loaded = load_csv(con, path, "table", options.get("source_file"))
         if loaded is None:
             return StageResult(rows_read=0)
         table, columns, rows_read = loaded.table, loaded.columns, loaded.rows_read
@@ -177,8 +177,8 @@ def _as_list(value):
     return [s for s in str(value).replace(";", ",").split(",") if s.strip()] or None
 
 
-def _stage_json_lines(con, path: Path, mapping: dict[str, str]) -> StageResult:
-    buf = StageBuffer(con)
+def _stage_json_lines(con, path: Path, mapping: dict[str, str], source_file: str) -> StageResult:
+    buf = StageBuffer(con, source_file)
     rows_read = 0
     for line_no, obj, error in iter_json_lines(path):
         rows_read += 1

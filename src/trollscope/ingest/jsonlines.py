@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -18,14 +19,17 @@ def _open(path: Path):
 
 def _first_content(path: Path) -> tuple[bytes, bool]:
     """The first non-blank line, and whether the file's first line alone is valid JSON."""
-    with _open(path) as fh:
-        for raw in fh:
-            if raw.strip():
-                try:
-                    json.loads(raw)
-                    return raw, True
-                except (ValueError, UnicodeDecodeError):
-                    return raw, False
+    try:
+        with _open(path) as fh:
+            for raw in fh:
+                if raw.strip():
+                    try:
+                        json.loads(raw)
+                        return raw, True
+                    except (ValueError, UnicodeDecodeError, RecursionError):
+                        return raw, False
+    except (EOFError, OSError, zlib.error):
+        pass
     return b"", True
 
 
@@ -33,11 +37,11 @@ def iter_json_records(path: Path) -> Iterator[Record]:
     """JSON lines; a file holding one pretty-printed document (or array) is read whole."""
     first, first_ok = _first_content(path)
     if first and not first_ok and first.lstrip()[:1] in (b"{", b"["):
-        with _open(path) as fh:
-            data = fh.read()
         try:
+            with _open(path) as fh:
+                data = fh.read()
             doc = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError, EOFError, OSError, zlib.error):
             # Not one document either: fall back to line by line, quarantining what fails.
             yield from iter_json_lines(path)
             return
@@ -54,21 +58,31 @@ def iter_json_records(path: Path) -> Iterator[Record]:
 
 
 def iter_json_lines(path: Path) -> Iterator[Record]:
-    with _open(path) as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield line_no, raw.decode("utf-8", "replace")[:2000], f"not UTF-8: {exc.reason} at byte {exc.start}"
-                continue
-            try:
-                obj = json.loads(text)
-            except ValueError as exc:
-                yield line_no, text[:2000], f"invalid JSON: {exc}"
-                continue
-            if not isinstance(obj, dict):
-                yield line_no, text[:2000], f"JSON line is not an object (found {type(obj).__name__})"
-                continue
-            yield line_no, obj, None
+    line_no = 0
+    try:
+        with _open(path) as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                yield from _parse_line(line_no, raw)
+    except (EOFError, OSError, zlib.error) as exc:
+        # A truncated or corrupt gzip: keep what was read, and account for the rest.
+        yield line_no + 1, "", f"file ends early or is corrupt after line {line_no}: {exc}"
+
+
+def _parse_line(line_no: int, raw: bytes) -> Iterator[Record]:
+    if not raw.strip():
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield line_no, raw.decode("utf-8", "replace")[:2000], f"not UTF-8: {exc.reason} at byte {exc.start}"
+        return
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+        yield line_no, text[:2000], reason
+        return
+    if not isinstance(obj, dict):
+        yield line_no, text[:2000], f"JSON line is not an object (found {type(obj).__name__})"
+        return
+    yield line_no, obj, None

@@ -34,6 +34,7 @@ STAGE_COLUMNS: dict[str, str] = {
     "raw": "VARCHAR",
     "err_field": "VARCHAR",
     "err_reason": "VARCHAR",
+    "source_file": "VARCHAR",
 }
 
 _ARROW_TYPES = {

@@ -112,7 +112,7 @@ def _v1_row(line: int, tweet: dict) -> dict:
 
 
 def _stage_v1(con, path: Path, options: dict) -> StageResult:
-    buf = StageBuffer(con)
+    buf = StageBuffer(con, options.get("source_file") or str(path.resolve()))
     rows = 0
     for line, obj, error in iter_json_records(path):
         if error:
@@ -184,7 +184,7 @@ def _v2_row(line: int, tweet: dict, users: dict, ref_tweets: dict) -> dict:
 
 
 def _stage_v2(con, path: Path, options: dict) -> StageResult:
-    buf = StageBuffer(con)
+    buf = StageBuffer(con, options.get("source_file") or str(path.resolve()))
     rows = 0
     for line, obj, error in iter_json_records(path):
         if error:
