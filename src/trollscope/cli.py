@@ -201,20 +201,218 @@ def quarantine(
 @app.command()
 @user_errors
 def export(
-    table: Annotated[str, typer.Argument(help="posts, accounts, quarantine or ingests.")],
+    table: Annotated[str, typer.Argument(help="A table name, or `graph`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.parquet or .csv).")],
     db: DbOption = Path(DEFAULT_DB),
     as_: Annotated[Optional[str], typer.Option("--as", help="parquet or csv, when the name does not say.")] = None,
 ) -> None:
-    """Export a table of the store to Parquet or CSV.
+    """Export a table of the store to Parquet or CSV, or the account graph to GEXF or GraphML.
+
+    Tables: posts, accounts, quarantine, ingests and, after `detect`, pair_tests, evidence,
+    edges, campaigns, campaign_members. `graph` writes the fused account graph.
 
     Example: trollscope export posts -o posts.parquet --db demo.duckdb
+    Example: trollscope export graph -o network.gexf --db demo.duckdb
     """
-    from trollscope.summary import export_table
-
     with trollscope.open(db, read_only=True) as store:
+        if table == "graph":
+            from trollscope.network.export import write_graph
+
+            nodes, edges = write_graph(store, output, as_)
+            out.print(f"wrote the account graph ({nodes:,} accounts, {edges:,} edges) to {output}")
+            return
+        from trollscope.summary import export_table
+
         n = export_table(store, table, output, as_)
     out.print(f"wrote {n:,} rows of {table} to {output}")
+
+
+@app.command()
+@user_errors
+def detect(
+    db: DbOption = Path(DEFAULT_DB),
+    window: Annotated[Optional[int], typer.Option(help="Coordination window Δ in seconds (default: estimated from the data).")] = None,
+    traces: Annotated[str, typer.Option(help="Comma-separated traces, or `all` (see `trollscope traces`).")] = "all",
+    alpha: Annotated[Optional[float], typer.Option(help="False discovery rate per trace.")] = None,
+    resolution: Annotated[Optional[float], typer.Option(help="Leiden resolution.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (MinHash, Leiden).")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb, or spark for data beyond one machine.")] = "duckdb",
+    spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL (default local[*]).")] = None,
+    top: Annotated[int, typer.Option(help="Campaigns to print.")] = 10,
+) -> None:
+    """Find coordinated campaigns: traces, significance against the null model, Leiden communities.
+
+    Example: trollscope detect --db demo.duckdb
+    Example: trollscope detect --db demo.duckdb --window 60 --traces co_repost,near_duplicate
+    """
+    from trollscope.detect import detect as run_detect
+    from trollscope.network.query import campaigns as list_campaigns
+
+    with trollscope.open(db) as store:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("detecting", total=None)
+            result = run_detect(store, progress=lambda m: bar.update(task, description=m),
+                                engine_name=engine, spark_master=spark_master, window=window, traces=traces,
+                                alpha=alpha, resolution=resolution, seed=seed)
+        top_rows = list_campaigns(store, limit=top)
+    how = "estimated from the data" if result.window_estimated else "given"
+    out.print(f"window Δ = {result.window} s ({how}); {result.seconds} s")
+    _emit([{"trace": t.trace, "actions": t.actions, "accounts": t.accounts, "pairs tested": t.tested,
+            "significant": t.significant, "seconds": t.seconds} for t in result.traces], OutputFormat.table,
+          title="traces")
+    out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
+              f"{result.flagged_accounts:,} accounts flagged")
+    _print_campaigns(top_rows)
+
+
+def _print_campaigns(rows: list[dict]) -> None:
+    _emit([{"id": r["campaign_id"], "size": r["size"], "score": r["score"],
+            "main traces": ", ".join(list((r["trace_pairs"] or {}))[:2]),
+            "active": f"{str(r['first_seen'])[:10]} – {str(r['last_seen'])[:10]}",
+            "top accounts": ", ".join((r["top_accounts"] or [])[:3])} for r in rows], OutputFormat.table,
+          title="campaigns, by coordination score")
+
+
+@app.command()
+@user_errors
+def campaigns(
+    db: DbOption = Path(DEFAULT_DB),
+    format: FormatOption = OutputFormat.table,
+    limit: Annotated[int, typer.Option(help="At most this many (0 for all).")] = 0,
+) -> None:
+    """List the campaigns found, ranked by coordination score.
+
+    Example: trollscope campaigns --db demo.duckdb --format json
+    """
+    from trollscope.network.query import campaigns as list_campaigns
+
+    with trollscope.open(db, read_only=True) as store:
+        rows = list_campaigns(store, limit=limit or None)
+    if format is OutputFormat.table:
+        _print_campaigns(rows)
+    else:
+        _emit(rows, format)
+
+
+@app.command()
+@user_errors
+def campaign(
+    campaign_id: Annotated[str, typer.Argument(help="A campaign id such as C1.")],
+    db: DbOption = Path(DEFAULT_DB),
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    evidence: Annotated[int, typer.Option(help="Evidence rows to show.")] = 30,
+) -> None:
+    """One campaign: members, traces, top shared items, and the evidence with timestamps.
+
+    Example: trollscope campaign C1 --db demo.duckdb
+    """
+    from trollscope.network.query import campaign as get_campaign
+
+    with trollscope.open(db, read_only=True) as store:
+        c = get_campaign(store, campaign_id, evidence_limit=evidence)
+    if as_json:
+        out.print_json(json.dumps(c, default=str, ensure_ascii=False))
+        return
+    h = c["campaign"]
+    out.print(f"[bold]{h['campaign_id']}[/]: {h['size']} accounts, score {h['score']:.2f} "
+              f"(density {h['density']:.3f} × mean strength {h['mean_strength']:.1f} × log2(1+size)), "
+              f"{str(h['first_seen'])[:16]} → {str(h['last_seen'])[:16]}", highlight=False)
+    _emit([{"handle": m["handle"], "strength": m["strength"], "posts": m["posts"],
+            "labels": ", ".join(f"{k}={v}" for k, v in (m["labels"] or {}).items())} for m in c["members"]],
+          OutputFormat.table, title="members")
+    _emit([{"trace": t["trace"], "item": _clip(t["item"], 40), "pairs": t["pairs"],
+            "first": str(t["first_time"])[:16], "example": _clip(t["example_text"], 70)} for t in c["top_items"]],
+          OutputFormat.table, title="top shared items")
+    _emit([{"trace": e["trace"], "a": e["account_a"], "b": e["account_b"], "time a": str(e["time_a"])[:19],
+            "time b": str(e["time_b"])[:19], "text": _clip(e["text_a"], 60)} for e in c["evidence"]],
+          OutputFormat.table, title="evidence")
+
+
+@app.command()
+@user_errors
+def explain(
+    account_a: Annotated[str, typer.Argument(help="Handle or account id.")],
+    account_b: Annotated[str, typer.Argument(help="Handle or account id.")],
+    db: DbOption = Path(DEFAULT_DB),
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Why two accounts are linked (or not): each trace's test against the null model, and the shared items.
+
+    Example: trollscope explain ameliebaldwin hyddrox --db demo.duckdb
+    """
+    from trollscope.network.query import explain as explain_pair
+
+    with trollscope.open(db, read_only=True) as store:
+        x = explain_pair(store, account_a, account_b)
+    if as_json:
+        out.print_json(json.dumps(x, default=str, ensure_ascii=False))
+        return
+    a, b = x["account_a"], x["account_b"]
+    verdict = "[bold red]linked[/]" if x["linked"] else "not linked"
+    out.print(f"{a['handle']} ({a['campaign_id'] or 'no campaign'}) and {b['handle']} "
+              f"({b['campaign_id'] or 'no campaign'}): {verdict}")
+    if not x["tests"]:
+        out.print("they share no item within the window in any trace")
+    _emit([{"trace": t["trace"], "shared": t["shared"], "expected": t["expected"],
+            "p": f"{t['p_value']:.3g}", "q": f"{t['q_value']:.3g}", "significant": t["significant"],
+            "window s": t["window_seconds"]} for t in x["tests"]], OutputFormat.table, title="tests")
+    _emit([{"trace": e["trace"], "time a": str(e["time_a"])[:19], "time b": str(e["time_b"])[:19],
+            "item": _clip(e["item"], 30), "text": _clip(e["text_a"], 70)} for e in x["evidence"]],
+          OutputFormat.table, title="shared items")
+
+
+@app.command()
+@user_errors
+def accounts(
+    db: DbOption = Path(DEFAULT_DB),
+    format: FormatOption = OutputFormat.table,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only accounts in a campaign.")] = False,
+) -> None:
+    """Every account with its campaign (empty when not flagged) and score.
+
+    Example: trollscope accounts --db demo.duckdb --format csv > accounts.csv
+    """
+    from trollscope.network.query import accounts as list_accounts
+
+    with trollscope.open(db, read_only=True) as store:
+        rows = list_accounts(store)
+    if flagged:
+        rows = [r for r in rows if r["campaign_id"]]
+    _emit(rows, format)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    db: DbOption = Path(DEFAULT_DB),
+    labels: Annotated[Optional[Path], typer.Option(help="CSV of account,label; default: labels carried by the data.")] = None,
+    label_key: Annotated[str, typer.Option(help="Which label of the data to use.")] = "account_category",
+    min_posts: Annotated[int, typer.Option(help="Only score accounts with at least this many posts.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Precision, recall and F1 of flagged accounts, recall per category, NMI and ARI of campaigns.
+
+    Example: trollscope evaluate --db demo.duckdb --min-posts 20
+    """
+    from trollscope.evaluate import evaluate as run_evaluate, read_labels
+
+    with trollscope.open(db, read_only=True) as store:
+        r = run_evaluate(store, read_labels(labels) if labels else None, label_key=label_key, min_posts=min_posts)
+    if as_json:
+        out.print_json(json.dumps(r))
+        return
+    _emit([{k: v for k, v in r.items() if k != "per_category"}], OutputFormat.table, title="flagged accounts")
+    _emit([{"category": k, **v} for k, v in r["per_category"].items()], OutputFormat.table, title="recall per category")
+
+
+@app.command(name="traces")
+def list_traces() -> None:
+    """List the behavioural traces detection can use."""
+    from trollscope.traces.base import TRACES
+
+    _emit([{"trace": t.name, "item": t.item_label, "what it counts": t.description} for t in TRACES],
+          OutputFormat.table)
 
 
 @app.command()

@@ -52,12 +52,18 @@ class DetectResult:
 
 
 def time_resolution(store: Store) -> int:
-    """60 when every timestamp is on a whole minute (the IRA CSV), else 1."""
-    off_minute = store.con.execute(
-        "SELECT count(*) FROM (SELECT created_at FROM posts LIMIT 200000) "
-        "WHERE second(created_at) <> 0 OR microsecond(created_at) % 1000000 <> 0"
+    """60 when any source gives only whole minutes (the IRA CSV), else 1: a window finer than
+    the coarsest clock in the store would miss that source's co-actions."""
+    minute_only = store.con.execute(
+        """
+        SELECT bool_or(minute_only) FROM (
+          SELECT source_format, bool_and(second(created_at) = 0 AND microsecond(created_at) % 1000000 = 0)
+                 AS minute_only
+          FROM (SELECT source_format, created_at FROM posts USING SAMPLE reservoir(200000 ROWS) REPEATABLE (1))
+          GROUP BY source_format HAVING count(*) >= 20)
+        """
     ).fetchall()[0][0]
-    return 1 if off_minute else 60
+    return 60 if minute_only else 1
 
 
 def estimate_window(store: Store) -> int:
@@ -82,8 +88,12 @@ def estimate_window(store: Store) -> int:
     return int(min(max(window, resolution), 3600))
 
 
-def detect(store: Store, progress: Progress | None = None, **overrides) -> DetectResult:
-    """Run every selected trace, test pairs, fuse, find campaigns; results go to the store."""
+def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
+           spark_master: str | None = None, **overrides) -> DetectResult:
+    """Run every selected trace, test pairs, fuse, find campaigns; results go to the store.
+
+    `engine_name` is `duckdb` (default) or `spark` (`spark_master` a URL, `local[*]` if None).
+    """
     started = time.perf_counter()
     cfg = st.resolve(**overrides)
     con = store.con
@@ -103,14 +113,20 @@ def detect(store: Store, progress: Progress | None = None, **overrides) -> Detec
         build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
 
     tests, evidence = [], []
-    for trace in traces:
-        say(f"trace {trace.name}")
-        t0 = time.perf_counter()
-        tr_result, tested, ev = _run_trace(store, trace, window, cfg)
-        tr_result.seconds = round(time.perf_counter() - t0, 2)
-        result.traces.append(tr_result)
-        tests.append(tested)
-        evidence.append(ev)
+    from trollscope.engine import make_engine
+
+    engine = make_engine(store, engine_name, spark_master)
+    try:
+        for trace in traces:
+            say(f"trace {trace.name}")
+            t0 = time.perf_counter()
+            tr_result, tested, ev = _run_trace(engine, trace, window, cfg)
+            tr_result.seconds = round(time.perf_counter() - t0, 2)
+            result.traces.append(tr_result)
+            tests.append(tested)
+            evidence.append(ev)
+    finally:
+        engine.close()
 
     say("fusing and finding campaigns")
     _write_tables(store, cfg, window, estimated, tests, evidence)
@@ -121,60 +137,70 @@ def detect(store: Store, progress: Progress | None = None, **overrides) -> Detec
     return result
 
 
-def _run_trace(store: Store, trace: tr.Trace, window: int, cfg: dict):
-    con = store.con
+def _run_trace(engine, trace: tr.Trace, window: int, cfg: dict):
+    if trace.slow:
+        window = max(int(cfg["slow_window"]), window)
     actions_sql = trace.actions(cfg).replace("{window}", str(window))
     ws = window_sql(trace.name, actions_sql, window, cfg["max_bucket"], cfg["min_shared"])
     for table, select in ws.statements:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
-    stats = null_stats_sql(ws.actions, ws.item_buckets)
-    d, accounts, within = con.execute(stats["totals"]).fetchall()[0]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_item_acc AS {stats['item_accounts']}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_activity AS {stats['activity']}")
-    pairs = con.sql(
+        engine.create_table(table, select)
+    stratum = int(cfg["stratum"] or 0) or 10**12  # 0: one stratum over all time
+    stats = null_stats_sql(ws.actions, ws.item_buckets, ws.pairs, window, stratum)
+    d, accounts = engine.arrow(stats["totals"]).to_pylist()[0].values()
+    d, accounts = int(d or 0), int(accounts or 0)
+    engine.create_table("_tr_item_acc", stats["item_accounts"])
+    engine.create_table("_tr_activity", stats["activity"])
+    engine.create_table("_tr_strata", stats["strata"])
+    within = float(engine.arrow("SELECT sum(p) AS p FROM _tr_strata").column("p")[0].as_py() or 0.0)
+    engine.create_table("_tr_expected", stats["expected"])
+    engine.create_table("_tr_weights", f"""
+        SELECT c.a, c.b, sum(ln({max(accounts, 1)}.0 / ia.accounts)) AS weight
+        FROM {ws.coactions} c JOIN _tr_item_acc ia ON ia.item = c.item
+        GROUP BY c.a, c.b
+    """)
+    pairs = engine.arrow(
         f"""
-        SELECT p.a, p.b, p.shared, p.first_t, p.last_t, na.n AS n_a, nb.n AS n_b,
-               (SELECT sum(ln({max(accounts, 1)}.0 / ia.accounts)) FROM {ws.coactions} c
-                  JOIN _tr_item_acc ia ON ia.item = c.item WHERE c.a = p.a AND c.b = p.b) AS weight
+        SELECT p.a, p.b, p.shared, p.first_t, p.last_t, coalesce(x.expected, 0.0) AS expected, w.weight
         FROM {ws.pairs} p
-        JOIN _tr_activity na ON na.account_id = p.a
-        JOIN _tr_activity nb ON nb.account_id = p.b
+        LEFT JOIN _tr_expected x ON x.a = p.a AND x.b = p.b
+        JOIN _tr_weights w ON w.a = p.a AND w.b = p.b
         ORDER BY p.a, p.b
         """
-    ).to_arrow_table()
-    n_a = pairs.column("n_a").to_numpy(zero_copy_only=False)
-    n_b = pairs.column("n_b").to_numpy(zero_copy_only=False)
+    )
     shared = pairs.column("shared").to_numpy(zero_copy_only=False)
-    expected = sig.expected_coactions(n_a, n_b, d, within)
+    expected = pairs.column("expected").to_numpy(zero_copy_only=False).astype(float)
     p = sig.p_values(shared, expected)
     m = accounts * (accounts - 1) // 2
     q = sig.benjamini_hochberg(p, m)
     significant = q <= cfg["alpha"]
     tested = pa.table({
         "trace": pa.array([trace.name] * pairs.num_rows, pa.string()),
-        "a": pairs.column("a"), "b": pairs.column("b"),
-        "shared": pairs.column("shared"),
+        "a": pairs.column("a").cast(pa.string()), "b": pairs.column("b").cast(pa.string()),
+        "shared": pairs.column("shared").cast(pa.int64()),
         "expected": pa.array(expected, pa.float64()),
         "p_value": pa.array(p, pa.float64()),
         "q_value": pa.array(q, pa.float64()),
         "significant": pa.array(significant, pa.bool_()),
-        "weight": pairs.column("weight"),
-        "first_t": pairs.column("first_t"), "last_t": pairs.column("last_t"),
+        "weight": pairs.column("weight").cast(pa.float64()),
+        "first_t": pairs.column("first_t").cast(pa.int64()), "last_t": pairs.column("last_t").cast(pa.int64()),
+        "window_seconds": pa.array([window] * pairs.num_rows, pa.int64()),
     })
-    con.register("_tested_now", tested)
-    ev = con.sql(
+    engine.register("_tested_now", tested.select(["a", "b"]))
+    ev = engine.arrow(
         f"""
         SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b FROM (
-          SELECT c.*, row_number() OVER (PARTITION BY c.a, c.b ORDER BY c.t_a, c.item) AS r
-          FROM {ws.coactions} c SEMI JOIN _tested_now t ON t.a = c.a AND t.b = c.b)
+          SELECT c.a, c.b, c.item, c.post_a, c.post_b, c.t_a, c.t_b,
+                 row_number() OVER (PARTITION BY c.a, c.b ORDER BY c.t_a, c.item) AS r
+          FROM {ws.coactions} c JOIN _tested_now t ON t.a = c.a AND t.b = c.b)
         WHERE r <= {int(cfg['evidence_per_pair'])}
+        ORDER BY a, b, t_a, item
         """
-    ).to_arrow_table()
-    con.unregister("_tested_now")
-    for table, _ in ws.statements:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-    res = TraceResult(trace.name, int(d), int(accounts), float(within), pairs.num_rows,
-                      int(significant.sum()), 0.0)
+    )
+    engine.drop("_tested_now")
+    for table in [t for t, _ in ws.statements] + ["_tr_item_acc", "_tr_activity", "_tr_weights",
+                                                  "_tr_strata", "_tr_expected"]:
+        engine.drop(table)
+    res = TraceResult(trace.name, d, accounts, within, pairs.num_rows, int(significant.sum()), 0.0)
     return res, tested, ev
 
 
@@ -190,7 +216,7 @@ def _write_tables(store: Store, cfg: dict, window: int, estimated: bool,
         con.execute("INSERT INTO detect_runs VALUES (now(), ?, ?, ?)",
                     [window, estimated, json.dumps(cfg, default=str)])
         con.register("_tested_all", tested)
-        con.execute("CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM _tested_all")
+        con.execute("CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM _tested_all ORDER BY trace, a, b")
         con.unregister("_tested_all")
         con.register("_ev_all", ev)
         con.execute(
@@ -198,6 +224,7 @@ def _write_tables(store: Store, cfg: dict, window: int, estimated: bool,
             CREATE OR REPLACE TABLE evidence AS
             SELECT trace, a, b, item, post_a, post_b,
                    to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b FROM _ev_all
+            ORDER BY trace, a, b, time_a, item
             """
         )
         con.unregister("_ev_all")

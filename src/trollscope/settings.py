@@ -18,8 +18,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Coordination window Δ in seconds: two actions on the same item count as a co-action when "
             "at most Δ apart. Default: estimated from the data (see docs/detection.md), never below the "
             "data's time resolution."),
+    Setting("slow_window", 3600,
+            "Window in seconds for topic-level traces (co-hashtag, hashtag sequence, co-domain, "
+            "co-mention, co-reply), which coordinate over hours rather than seconds."),
     Setting("traces", "all",
             "Comma-separated traces to compute (see `trollscope traces`); `all` for every one."),
+    Setting("stratum", 2592000,
+            "Length in seconds (30 days) of the null model's time strata: expected co-actions are summed "
+            "stratum by stratum, so a burst raises the bar only for accounts active at the time; 0 for one stratum."),
     Setting("alpha", 0.01,
             "False discovery rate across account pairs (Benjamini-Hochberg), per trace."),
     Setting("min_shared", 2,
@@ -29,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
             "An item with more actions than this in one window bucket (a viral item) is not paired "
             "action by action; it still counts in the null model, so it can only make pairs less significant."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
-    Setting("resolution", 1.0, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
+    Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
     Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
     Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
     Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),

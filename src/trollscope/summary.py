@@ -7,7 +7,8 @@ from pathlib import Path
 from trollscope.errors import UserError
 from trollscope.store import Store
 
-EXPORTABLE = ("posts", "accounts", "quarantine", "ingests")
+EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
+              "campaign_members")
 
 
 def info(store: Store, top: int = 10) -> dict:

@@ -40,6 +40,10 @@ class Trace:
     actions: Callable[[dict], str]
     item_label: str  # what the item is, for evidence tables
     needs: tuple[str, ...] = ()  # tables other than posts that the SQL reads
+    # Topic-level traces (hashtags, domains, mentions) coordinate over hours, not seconds: their
+    # window is `slow_window` instead of Δ. The null model uses the same window, so a longer one
+    # does not by itself make pairs significant.
+    slow: bool = False
 
 
 def _t() -> str:
@@ -128,14 +132,14 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
           "reposted post"),
     Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
-    Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain"),
-    Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag"),
+    Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
+    Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
-          "hashtag set"),
+          "hashtag set", slow=True),
     Trace("near_duplicate", "Authored near-identical text (MinHash of word shingles, verified) within Δ.",
           _near_duplicate, "text cluster", needs=("text_clusters",)),
-    Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account"),
-    Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account"),
+    Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account", slow=True),
+    Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account", slow=True),
     Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity explains.",
           _synchrony, "time bin"),
 )

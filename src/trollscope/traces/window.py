@@ -78,21 +78,35 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
     return WindowSql(statements, act, ib, co, pairs)
 
 
-def null_stats_sql(act: str, ib: str) -> dict[str, str]:
-    """Queries for the null model's inputs: per-account activity, total actions, and the number
-    of action pairs on the same item within Δ (all of them, crowded buckets included).
-
-    Within-Δ pairs: all pairs in one bucket, and half of the pairs across neighbouring buckets
-    (for times spread evenly over the buckets, half of those are within Δ).
+def null_stats_sql(act: str, ib: str, pairs: str, window: int, stratum: int) -> dict[str, str]:
+    """Queries for the null model, stratified in time (strata of `stratum` seconds, a day by
+    default): per stratum the actions D_s and the action pairs on one item within Δ, P_s (all of
+    them, crowded buckets included: every pair in one bucket, and half of those across
+    neighbouring buckets, which is the share within Δ for times spread evenly); per account and
+    stratum its actions n_as. The expected co-actions of a tested pair are then
+    λ_ab = Σ_s 2 · P_s · n_as · n_bs / D_s²  (see network.significance).
     """
+    w, st = int(window), int(stratum)
     return {
-        "activity": f"SELECT account_id, count(*) AS n FROM {act} GROUP BY account_id",
-        "totals": f"""
-            SELECT (SELECT count(*) FROM {act}) AS d,
-                   (SELECT count(DISTINCT account_id) FROM {act}) AS accounts,
-                   (SELECT coalesce(sum(c * (c - 1) / 2.0), 0) FROM {ib})
-                 + (SELECT coalesce(sum(x.c * y.c) / 2.0, 0) FROM {ib} x JOIN {ib} y
-                      ON x.item = y.item AND y.b = x.b + 1) AS within_pairs
+        "totals": f"SELECT count(*) AS d, count(DISTINCT account_id) AS accounts FROM {act}",
+        "activity": f"""
+            SELECT account_id, (b * {w}) // {st} AS s, count(*) AS n FROM {act} GROUP BY account_id, (b * {w}) // {st}
+        """,
+        "strata": f"""
+            SELECT s, sum(d) AS d, sum(p) AS p FROM (
+              SELECT (b * {w}) // {st} AS s, c AS d, c * (c - 1) / 2.0 AS p FROM {ib}
+              UNION ALL
+              SELECT (x.b * {w}) // {st} AS s, 0 AS d, x.c * y.c / 2.0 AS p
+              FROM {ib} x JOIN {ib} y ON x.item = y.item AND y.b = x.b + 1
+            ) GROUP BY s
+        """,
+        "expected": f"""
+            SELECT p.a, p.b, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected
+            FROM {pairs} p
+            JOIN _tr_activity x ON x.account_id = p.a
+            JOIN _tr_activity y ON y.account_id = p.b AND y.s = x.s
+            JOIN _tr_strata t ON t.s = x.s
+            GROUP BY p.a, p.b
         """,
         "item_accounts": f"SELECT item, count(DISTINCT account_id) AS accounts FROM {act} GROUP BY item",
     }

@@ -1,0 +1,46 @@
+"""Where the trace SQL runs: embedded DuckDB (default) or Apache Spark, behind one small interface.
+
+The traces and the window join are written once, as SQL in DuckDB's dialect; an engine runs
+it. Spark gets the same text translated by sqlglot. Only the results (pair tables, evidence)
+come back as Arrow; the null model, fusion and communities run in-process on those.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+
+
+class Engine(Protocol):
+    name: str
+
+    def create_table(self, name: str, select_sql: str) -> None:
+        """Materialise `select_sql` as a temporary table called `name`."""
+
+    def arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its result as Arrow."""
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table queryable as `name`."""
+
+    def drop(self, name: str) -> None:
+        """Drop a temporary table or view if it exists."""
+
+    def close(self) -> None:
+        """Release what the engine holds (a Spark session, temp files)."""
+
+
+def make_engine(store, name: str = "duckdb", spark_master: str | None = None) -> Engine:
+    """The engine called `name` over `store`'s posts."""
+    if name == "duckdb":
+        from trollscope.engine.duck import DuckDBEngine
+
+        return DuckDBEngine(store)
+    if name == "spark":
+        from trollscope.engine.spark import SparkEngine
+
+        return SparkEngine(store, master=spark_master or "local[*]")
+    from trollscope.errors import UserError
+
+    raise UserError(f"unknown engine {name!r}; engines are: duckdb, spark")

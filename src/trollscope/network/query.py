@@ -1,0 +1,160 @@
+"""Read detection results: campaigns, one campaign with its evidence, why two accounts are linked,
+and every account with its campaign and score. Plain data out; the CLI and the report render it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from trollscope.errors import StoreError, UserError
+from trollscope.store import Store
+
+
+def _require(store: Store) -> None:
+    if not store.has_table("campaigns"):
+        raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
+
+
+def _dicts(rel) -> list[dict]:
+    """Rows as dicts; MAP columns become dicts (Arrow gives lists of pairs)."""
+    table = rel.to_arrow_table()
+    maps = [f.name for f in table.schema if pa.types.is_map(f.type)]
+    rows = table.to_pylist()
+    for row in rows:
+        for name in maps:
+            if row[name] is not None:
+                row[name] = dict(row[name])
+    return rows
+
+
+def run_info(store: Store) -> dict:
+    _require(store)
+    row = store.con.execute("SELECT run_at, window_seconds, window_estimated, settings FROM detect_runs").fetchall()
+    run_at, window, estimated, settings = row[0]
+    import json
+
+    return {"run_at": run_at.isoformat(), "window_seconds": window, "window_estimated": estimated,
+            "settings": json.loads(settings)}
+
+
+def campaigns(store: Store, limit: int | None = None) -> list[dict]:
+    """Campaigns ranked by coordination score."""
+    _require(store)
+    lim = f"LIMIT {int(limit)}" if limit else ""
+    return _dicts(store.sql(
+        f"""
+        SELECT c.campaign_id, c.rank, c.size, c.internal_edges, round(c.density, 3) AS density,
+               round(c.mean_strength, 2) AS mean_strength, round(c.score, 2) AS score,
+               c.first_seen, c.last_seen, c.trace_pairs,
+               (SELECT list(m.handle ORDER BY m.strength DESC, m.account_id)[1:5]
+                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts
+        FROM campaigns c ORDER BY c.rank {lim}
+        """
+    ))
+
+
+def _resolve_account(store: Store, name: str) -> str:
+    found = store.con.execute(
+        "SELECT account_id FROM accounts WHERE account_id = ? OR lower(handle) = lower(?) "
+        "ORDER BY account_id = ? DESC LIMIT 1",
+        [name, name.lstrip("@"), name],
+    ).fetchall()
+    if not found:
+        raise UserError(f"no account {name!r} in the store")
+    return found[0][0]
+
+
+def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
+    """One campaign: its figures, members with their strength, traces, top shared items, evidence."""
+    _require(store)
+    cid = campaign_id.upper() if campaign_id.upper().startswith("C") else f"C{campaign_id}"
+    head = _dicts(store.sql(
+        "SELECT * EXCLUDE (community) FROM campaigns WHERE campaign_id = ?", params=[cid]))
+    if not head:
+        raise UserError(f"no campaign {campaign_id!r}; see `trollscope campaigns`")
+    members = _dicts(store.sql(
+        """
+        SELECT m.account_id, m.handle, round(m.strength, 2) AS strength, a.labels,
+               (SELECT count(*) FROM posts p WHERE p.account_id = m.account_id) AS posts
+        FROM campaign_members m LEFT JOIN accounts a USING (account_id)
+        WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
+        """, params=[cid]))
+    inner = """
+        FROM evidence e
+        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
+        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
+        JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
+    """
+    top_items = _dicts(store.sql(
+        f"""
+        SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,
+               min(least(e.time_a, e.time_b)) AS first_time, any_value(pa.text) AS example_text
+        {inner}
+        LEFT JOIN posts pa ON pa.post_id = e.post_a
+        GROUP BY e.trace, e.item ORDER BY pairs DESC, e.trace, e.item LIMIT 20
+        """, params={"cid": cid}))
+    evidence = _dicts(store.sql(
+        f"""
+        SELECT e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
+               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a
+        {inner}
+        LEFT JOIN accounts ha ON ha.account_id = e.a
+        LEFT JOIN accounts hb ON hb.account_id = e.b
+        LEFT JOIN posts pa ON pa.post_id = e.post_a
+        ORDER BY e.time_a, e.trace, e.a, e.b LIMIT {int(evidence_limit)}
+        """, params={"cid": cid}))
+    return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence}
+
+
+def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 50) -> dict:
+    """Why two accounts are (or are not) linked: every trace's test and the shared items."""
+    _require(store)
+    a, b = _resolve_account(store, account_a), _resolve_account(store, account_b)
+    if a == b:
+        raise UserError("give two different accounts")
+    lo, hi = min(a, b), max(a, b)
+    tests = _dicts(store.sql(
+        """
+        SELECT trace, shared, round(expected, 6) AS expected, p_value, q_value, significant,
+               round(weight, 2) AS weight, window_seconds
+        FROM pair_tests WHERE a = ? AND b = ? ORDER BY p_value, trace
+        """, params=[lo, hi]))
+    evidence = _dicts(store.sql(
+        f"""
+        SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b
+        FROM evidence e
+        LEFT JOIN posts pa ON pa.post_id = e.post_a
+        LEFT JOIN posts pb ON pb.post_id = e.post_b
+        WHERE e.a = ? AND e.b = ? ORDER BY e.time_a, e.trace LIMIT {int(evidence_limit)}
+        """, params=[lo, hi]))
+    handles = dict(store.con.execute(
+        "SELECT account_id, handle FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
+    campaigns_of = dict(store.con.execute(
+        "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
+    linked = any(t["significant"] for t in tests)
+    return {
+        "account_a": {"account_id": lo, "handle": handles.get(lo), "campaign_id": campaigns_of.get(lo)},
+        "account_b": {"account_id": hi, "handle": handles.get(hi), "campaign_id": campaigns_of.get(hi)},
+        "linked": linked,
+        "tests": tests,
+        "evidence": evidence,
+    }
+
+
+def accounts(store: Store) -> list[dict]:
+    """Every account: id, handle, campaign (empty when not flagged), score, posts, labels."""
+    _require(store)
+    return _dicts(store.sql(
+        """
+        SELECT a.account_id, a.handle, coalesce(m.campaign_id, '') AS campaign_id,
+               round(coalesce(s.score, 0), 3) AS score, coalesce(n.posts, 0) AS posts,
+               a.labels['account_category'] AS category
+        FROM accounts a
+        LEFT JOIN campaign_members m USING (account_id)
+        LEFT JOIN (SELECT account_id, count(*) AS posts FROM posts GROUP BY account_id) n USING (account_id)
+        LEFT JOIN (
+          SELECT account_id, sum(strength) AS score FROM (
+            SELECT a AS account_id, strength FROM edges UNION ALL SELECT b, strength FROM edges)
+          GROUP BY account_id) s USING (account_id)
+        ORDER BY score DESC, a.account_id
+        """
+    ))
