@@ -24,14 +24,17 @@ run: venv
 	$(BIN)/trollscope ingest $(SAMPLE)/ira_sample.csv.gz $(SAMPLE)/twitter15 --db $(DB)
 	$(BIN)/trollscope ingest $(SAMPLE)/gopdebate_sample.csv --db $(DB) \
 		--map handle=name,time=tweet_created,text=text
-	$(BIN)/trollscope info --db $(DB)
-	@echo "store written to $(DB)"
+	$(BIN)/trollscope info --db $(DB) --top 5
+	$(BIN)/trollscope detect --db $(DB) --top 5
+	$(BIN)/trollscope campaign C1 --db $(DB) --evidence 10
+	@echo "store written to $(DB); try: $(BIN)/trollscope campaigns --db $(DB)"
 
 test: venv
 	$(BIN)/python -m pytest -q
 
 bench: venv
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/quality.py
 
 # Re-pin the dependencies (needs the registry); commit requirements.lock afterwards.
 lock:
