@@ -319,7 +319,7 @@ def campaign(
               f"(density {h['density']:.3f} × mean strength {h['mean_strength']:.1f} × log2(1+size)), "
               f"{str(h['first_seen'])[:16]} → {str(h['last_seen'])[:16]}", highlight=False)
     _emit([{"handle": m["handle"], "strength": m["strength"], "posts": m["posts"],
-            "labels": ", ".join(f"{k}={v}" for k, v in (m["labels"] or {}).items())} for m in c["members"]],
+            "category": (m["labels"] or {}).get("account_category", "")} for m in c["members"]],
           OutputFormat.table, title="members")
     _emit([{"trace": t["trace"], "item": _clip(t["item"], 40), "pairs": t["pairs"],
             "first": str(t["first_time"])[:16], "example": _clip(t["example_text"], 70)} for t in c["top_items"]],
