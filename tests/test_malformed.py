@@ -80,11 +80,6 @@ def test_ira_csv_mixed_problems(store, tmp_path):
     assert listed == sorted(listed, key=lambda x: x[0]) and len(listed) == 9
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a carriage return outside quotes, or one line ending unlike the rest (a CRLF line in an LF "
-    "file or vice versa), makes DuckDB's strict CSV parser fail the whole file with "
-    "InvalidInputException ('state machine reached an invalid state'); a CR-only file raises "
-    "_csv.Error from read_header. Mixed line endings are common in real dumps."))
 @pytest.mark.parametrize("body", [
     "{h}\n{a}\n{b}\n".replace("{a}", ira_row("alice", "one\rtwo")),
     "{h}\n{a}\r\n{b}\n".replace("{a}", ira_row("alice", "crlf line")),
@@ -98,9 +93,6 @@ def test_csv_stray_carriage_returns(store, tmp_path, body):
     assert rows(store, "SELECT text FROM posts WHERE account_id = 'bob'") == [{"text": "fine"}]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a short CSV row's quarantine reason repeats DuckDB's 'MISSING COLUMNS' message once per "
-    "missing column (~900 characters for the IRA layout)"))
 def test_short_row_reason_is_one_message(store, tmp_path):
     path = write(tmp_path, "short.csv", f"{IRA_HEADER}\n1,dave,too few\n")
     ingest(store, [path])
@@ -236,10 +228,6 @@ def test_generic_csv_column_named_like_a_canonical_field(store, tmp_path):
     assert post_at(store, path, 2)["text"] == "hi"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a CSV column named `source_line` (e.g. a trollscope export re-ingested with --map) "
-    "replaces the record numbers (posts and quarantine get the column's values), and crashes the "
-    "file with duckdb ConversionException when the column holds text"))
 @pytest.mark.parametrize("values", [("9", "10"), ("abc", "")], ids=["numbers", "text"])
 def test_generic_csv_column_named_source_line(store, tmp_path, values):
     path = write(tmp_path, "export.csv", f"who,when,source_line\nann,2020-05-01 12:00:00,{values[0]}\n"
@@ -250,9 +238,6 @@ def test_generic_csv_column_named_source_line(store, tmp_path, values):
     assert list(quarantined(store, path)) == [3]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a numeric time too large for a timestamp ('99999999999999999999') raises duckdb "
-    "ConversionException 'Epoch seconds out of range' and aborts the file instead of being quarantined"))
 def test_generic_csv_huge_epoch_is_quarantined(store, tmp_path):
     path = write(tmp_path, "t.csv", "who,when\nann,99999999999999999999\nbob,2020-05-01\n")
     [report] = ingest(store, [path], mapping="handle=who,time=when")
@@ -260,9 +245,6 @@ def test_generic_csv_huge_epoch_is_quarantined(store, tmp_path):
     assert quarantined(store, path)[2]["field"] == "when"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: an empty (or blank) .csv/.jsonl named without --format/--map (or met in a directory) "
-    "crashes with KeyError 'time' in generic._field_names instead of reading 0 rows"))
 @pytest.mark.parametrize("name,data", [("empty.csv", b""), ("blank.csv", b"\n \n"), ("empty.jsonl", b"")])
 def test_empty_file_without_format(store, tmp_path, name, data):
     path = write(tmp_path, name, data)
@@ -270,7 +252,6 @@ def test_empty_file_without_format(store, tmp_path, name, data):
     check_report(report, read=0, stored=0, quarantined=0, present=0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an empty file in a directory aborts the directory's ingest (KeyError 'time')")
 def test_empty_file_in_directory(store, tmp_path):
     folder = tmp_path / "dump"
     folder.mkdir()
@@ -293,8 +274,6 @@ def test_generic_csv_header_only_and_empty(store, tmp_path):
         check_report(report, read=0, stored=0, quarantined=0, present=0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a corrupt .parquet given with --map raises duckdb InvalidInputException, not a UserError"))
 def test_corrupt_parquet_is_a_user_error(store, tmp_path):
     path = write(tmp_path, "t.parquet", b"PAR1 this is not parquet")
     with pytest.raises(UserError):
@@ -347,10 +326,6 @@ def test_v1_json_lines_mixed_problems(store, tmp_path):
     assert got[13]["text"] == "last"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: JSON records rejected at validation (bad/missing time, missing account) are quarantined "
-    "with raw = NULL: the JSON readers keep no raw text for records they staged (schema: raw is "
-    "'the offending record')"))
 @pytest.mark.parametrize("fmt,mapping", [("twitter-v1", None), ("twitter-v2", None), (None, "handle=user.id_str,time=created_at")])
 def test_json_validation_rejects_keep_raw(store, tmp_path, fmt, mapping):
     line = v1("8", created="not a date")
@@ -375,9 +350,6 @@ def test_v1_json_array_and_statuses(store, tmp_path):
     check_report(report, read=2, stored=1, quarantined=1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a JSON array of tweets on one line (what json.dump writes) is quarantined whole as "
-    "'JSON line is not an object (found list)' instead of read element by element"))
 def test_v1_compact_json_array(store, tmp_path):
     arr = write(tmp_path, "arr.json", json.dumps([json.loads(v1("1")), 5, json.loads(v1("2"))]))
     [report] = ingest(store, [arr])
@@ -431,9 +403,6 @@ def _good_and(bad_line: str) -> str:
     return v1("1", text="good") + "\n" + bad_line + "\n"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a tweet whose `text` is not a string (e.g. a number) crashes the whole file with "
-    "pyarrow ArrowTypeError in StageBuffer.flush (v1 and v2 readers)"))
 @pytest.mark.parametrize("fmt,line", [
     ("twitter-v1", v1("2", text=123)),
     ("twitter-v2", json.dumps({"data": [{"id": "2", "author_id": "9", "created_at": "2021-01-01T00:00:00Z", "text": 5}]})),
@@ -445,9 +414,6 @@ def test_json_non_string_text(store, tmp_path, fmt, line):
     assert report.rows_stored >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: twitter-v2 `includes.users` that is not a list of objects with hashable ids "
-    "(e.g. {\"users\": 5} or a user with \"id\": [1]) raises TypeError outside the per-tweet guard"))
 @pytest.mark.parametrize("includes", [{"users": 5}, {"users": [{"id": [1]}]}, {"tweets": [{"id": {}}]}])
 def test_v2_malformed_includes(store, tmp_path, includes):
     page = {"data": [{"id": "2", "author_id": "9", "created_at": "2021-01-01T00:00:00Z", "text": "x"}],
@@ -494,10 +460,6 @@ def test_gzip_magic_only(store, tmp_path):
     check_report(report, read=1, stored=0, quarantined=1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a truncated .csv.gz whose first 256 KB decompress fine raises duckdb IOException "
-    "('Unexpected end of GZIP stream') instead of a UserError or quarantining the cut-off tail "
-    "(the JSON/cascade readers now quarantine it)"))
 @pytest.mark.parametrize("fmt", ["ira", "table"])
 def test_truncated_big_gzip_csv(store, tmp_path, fmt):
     body = "\n".join([IRA_HEADER] + [ira_row(f"a{i}", f"text {i} " * 5) for i in range(30000)]) + "\n"

@@ -543,10 +543,6 @@ def test_identical_rows_in_generic_csv_and_jsonl_are_two_posts(store, tmp_path):
     assert store.count("posts") == 4
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (batch ingest): a file named twice in one call (or a directory plus a file in it) is staged "
-    "twice in one batch: both reports claim the posts as stored and the JSON/cascade readers' reports "
-    "break rows_read = stored + quarantined + present (e.g. 6 read, 6 stored, 6 present)"))
 @pytest.mark.parametrize("name", ["twitter_v1.jsonl", "ira_slice.csv", "cascades/576513463738109954.txt"])
 def test_same_file_twice_in_one_call(store, name):
     reports = ingest(store, [FIXTURES / name, FIXTURES / name])

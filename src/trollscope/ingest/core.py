@@ -21,7 +21,7 @@ from trollscope.ingest import stage as stg
 from trollscope.ingest.base import Reader, StageResult
 from trollscope.ingest.cascades import CASCADE
 from trollscope.ingest.csv_formats import IO_ARCHIVE, IRA
-from trollscope.ingest.csvload import read_head
+from trollscope.ingest.csvload import LINE, read_head
 from trollscope.ingest.generic import TABLE, parse_mapping
 from trollscope.ingest.twitter_json import TWITTER_V1, TWITTER_V2
 from trollscope.store import Store
@@ -71,7 +71,15 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             raise UserError(f"{text}: not a regular file")
         else:
             raise UserError(f"{text}: no such file or directory")
-    return out
+    # A file named twice (or inside a named directory too) is read once.
+    seen: set[Path] = set()
+    unique = []
+    for path in out:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
 
 
 def choose_reader(path: Path, fmt: str | None = None, mapping: dict | None = None) -> Reader:
@@ -362,7 +370,11 @@ def _quarantine(con, fmt: str, results: dict[str, StageResult]) -> dict[str, int
         f"""
         CREATE OR REPLACE TEMP TABLE _bad AS
         SELECT source_file, source_line, q_field AS field, q_reason AS reason,
-               left(raw, 2000) AS raw, {_q(fmt)} AS source_format
+               -- readers that keep no raw text (JSON) are shown by the fields that were read
+               left(coalesce(raw, CASE WHEN {'true' if not any(r.raw_table for r in results.values()) else 'false'}
+                 THEN CAST(to_json(struct_pack(post_id, account_id, handle, created_raw, text)) AS VARCHAR) END),
+                 2000) AS raw,
+               {_q(fmt)} AS source_format
         FROM _checked WHERE q_reason IS NOT NULL
         """
     )
@@ -375,8 +387,8 @@ def _quarantine(con, fmt: str, results: dict[str, StageResult]) -> dict[str, int
             con.execute(
                 f"""
                 UPDATE _bad SET raw = left(r.rendered, 2000)
-                FROM (SELECT source_line, {result.raw_expr} AS rendered FROM {result.raw_table}
-                      WHERE source_line IN (SELECT source_line FROM _bad WHERE raw IS NULL)) r
+                FROM (SELECT {LINE} AS source_line, {result.raw_expr} AS rendered FROM {result.raw_table}
+                      WHERE {LINE} IN (SELECT source_line FROM _bad WHERE raw IS NULL)) r
                 WHERE _bad.source_line = r.source_line AND _bad.raw IS NULL AND _bad.source_file = {_q(source)}
                 """
             )

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from trollscope.ingest.base import Reader, StageResult
-from trollscope.ingest.csvload import ident, load_csv
+from trollscope.ingest.csvload import LINE, ident, load_csv
 
 IRA_COLUMNS = {"external_author_id", "author", "content", "publish_date"}
 IO_COLUMNS = {"tweetid", "userid", "tweet_text", "tweet_time"}
@@ -41,7 +41,7 @@ def _stage_ira(con, path: Path, options: dict) -> StageResult:
         "MAP {" + ", ".join(f"'{k}': {c(k)}" for k in label_cols) + "}"
     ) if label_cols else "CAST(NULL AS MAP(VARCHAR, VARCHAR))"
     sql = f"""
-        SELECT source_line,
+        SELECT {LINE} AS source_line,
           lower(trim({c('author')})) AS account_id,
           trim({c('author')}) AS handle,
           {c('publish_date')} AS created_raw,
@@ -80,7 +80,7 @@ def _stage_io(con, path: Path, options: dict) -> StageResult:
     c = lambda name: _col(loaded.columns, name)  # noqa: E731
     true = "('true', 'True', 'TRUE', '1')"
     sql = f"""
-        SELECT source_line,
+        SELECT {LINE} AS source_line,
           nullif(trim({c('tweetid')}), '') AS post_id,
           nullif(trim({c('userid')}), '') AS account_id,
           {c('user_screen_name')} AS handle,

@@ -14,12 +14,14 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
 from trollscope.errors import FormatError
 
-MAX_LINE_SIZE = 64 * 1024 * 1024  # a record may be this long; a 5 MB post is still a post
+MAX_LINE_SIZE = 64 * 1024 * 1024
+LINE = "_ts_source_line"  # the record number's column: a name no source uses  # a record may be this long; a 5 MB post is still a post
 _counter = itertools.count()
 
 
@@ -46,7 +48,10 @@ def read_header(path: str | Path) -> list[str] | None:
     if not head.strip():
         return None
     text = head.decode("utf-8-sig", errors="replace").replace("\x00", "")
-    first = next(csv.reader(io.StringIO(text)), None)
+    try:
+        first = next(csv.reader(io.StringIO(text, newline="")), None)
+    except csv.Error as exc:
+        raise FormatError(f"{path}: cannot read the CSV header: {exc}") from None
     if not first:
         return None
     names, seen = [], {}
@@ -63,7 +68,7 @@ def read_header(path: str | Path) -> list[str] | None:
 
 @dataclass
 class LoadedCsv:
-    table: str  # temp table with the header's columns (all VARCHAR) plus `source_line`
+    table: str  # temp view with the header's columns (all VARCHAR) plus LINE
     columns: list[str]
     rows_read: int  # good records + rejected records
     rejected: int
@@ -81,21 +86,35 @@ def load_csv(con, path: str | Path, reader_name: str, source_file: str | None = 
     table, rejects_table, rejects_scan = f"_raw{n}", f"_rej{n}", f"_rejscan{n}"
     col_spec = "{" + ", ".join(f"'{_sql_str(c)}': 'VARCHAR'" for c in columns) + "}"
     compression = "gzip" if is_gzip(path) else "none"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {table}_0 AS
-        SELECT * FROM read_csv(?, columns = {col_spec}, header = true, auto_detect = false,
-            delim = ',', quote = '"', escape = '"', compression = '{compression}',
-            max_line_size = {MAX_LINE_SIZE}, strict_mode = true, null_padding = false,
-            store_rejects = true, rejects_table = '{rejects_table}', rejects_scan = '{rejects_scan}',
-            rejects_limit = 0)
-        """,
-        [str(path)],
-    )
+    def read(strict: bool) -> None:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {table}_0 AS
+            SELECT * FROM read_csv(?, columns = {col_spec}, header = true, auto_detect = false,
+                delim = ',', quote = '"', escape = '"', compression = '{compression}',
+                max_line_size = {MAX_LINE_SIZE}, strict_mode = {str(strict).lower()}, null_padding = false,
+                store_rejects = true, rejects_table = '{rejects_table}', rejects_scan = '{rejects_scan}',
+                rejects_limit = 0)
+            """,
+            [str(path)],
+        )
+
+    # Mixed line endings (a stray carriage return) defeat DuckDB's strict parser, and a failed
+    # read aborts the ingest's transaction, so the choice is made before reading: the lenient
+    # parser still reports every record it cannot read.
+    head = read_head(path)
+    crlf = head.count(b"\r\n")
+    mixed = crlf != head.count(b"\r") or (crlf and crlf != head.count(b"\n"))
+    try:
+        read(strict=not mixed)
+    except duckdb.IOException as exc:
+        raise FormatError(f"{path}: the file is truncated or corrupt: {_first_line(exc)}") from None
+    except duckdb.Error as exc:
+        raise FormatError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
     rejects = con.sql(
         f"""
         SELECT line, arg_min(column_name, column_idx) AS field,
-               string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason,
+               string_agg(DISTINCT error_type, ', ') || ': ' || arg_min(error_message, column_idx) AS reason,
                arg_min(csv_line, column_idx) AS raw
         FROM {rejects_table} GROUP BY line ORDER BY line
         """
@@ -109,13 +128,13 @@ def load_csv(con, path: str | Path, reader_name: str, source_file: str | None = 
         # rowids of a fresh table run contiguously in insertion (= file) order, from some offset.
         first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {table}_0").fetchall()[0][0]
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT *, rowid - {first} + 2 AS source_line FROM {table}_0"
+            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT *, rowid - {first} + 2 AS {LINE} FROM {table}_0"
         )
     else:
         lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), reject_lines.astype(np.int64))
         if len(lines) != good:  # numbering disagreed (should not happen): fall back to ordinals
             lines = np.arange(2, good + 2, dtype=np.int64)
-        con.register(f"_linesarrow{n}", pa.table({"source_line": pa.array(lines, pa.int64())}))
+        con.register(f"_linesarrow{n}", pa.table({LINE: pa.array(lines, pa.int64())}))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _lines{n} AS SELECT * FROM _linesarrow{n}")
         con.unregister(f"_linesarrow{n}")
         con.execute(
@@ -134,6 +153,10 @@ def load_csv(con, path: str | Path, reader_name: str, source_file: str | None = 
     con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
     con.execute(f"DROP TABLE IF EXISTS {rejects_scan}")
     return LoadedCsv(table, columns, total, len(reject_lines))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
 def _sql_str(value: str) -> str:

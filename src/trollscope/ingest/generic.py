@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
-from trollscope.errors import MappingError
+import duckdb
+
+from trollscope.errors import FormatError, MappingError
 from trollscope.ingest.base import Reader, StageBuffer, StageResult
-from trollscope.ingest.csvload import ident, load_csv, read_head
+from trollscope.ingest.csvload import LINE, ident, load_csv, read_head
 from trollscope.ingest.jsonlines import iter_json_lines
+
+_counter = itertools.count()
 
 # canonical field -> (staging column, is a list)
 FIELDS: dict[str, tuple[str, bool]] = {
@@ -89,7 +94,7 @@ def _check_columns(path: Path, mapping: dict[str, str], columns: list[str]) -> N
 
 
 def _select_list(mapping: dict[str, str], types: dict[str, str]) -> str:
-    parts = ["source_line"]
+    parts = [f"{LINE} AS source_line"]
     for key, col in mapping.items():
         if key.startswith("label."):
             continue
@@ -124,20 +129,29 @@ def _field_names(mapping: dict[str, str]) -> tuple[str, str]:
 
 
 def _stage_table(con, path: Path, options: dict) -> StageResult:
-    mapping = parse_mapping(options.get("mapping"))
     suffix = "".join(path.suffixes).lower()
+    if not options.get("mapping") and not read_head(path, 4096).strip():
+        return StageResult(rows_read=0)  # an empty file needs no mapping: there is nothing to map
+    mapping = parse_mapping(options.get("mapping"))
+    if not mapping:
+        raise MappingError(f"{path}: a generic table needs --map FIELD=COLUMN,... (e.g. account=user,time=ts)")
     time_field, account_field = _field_names(mapping)
+    if not read_head(path, 4096).strip():
+        return StageResult(rows_read=0, time_field=time_field, account_field=account_field)
     if ".parquet" in suffix:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _rawpq AS "
-            "SELECT *, CAST(row_number() OVER () AS BIGINT) AS source_line FROM read_parquet(?)",
-            [str(path)],
-        )
-        table = "_rawpq"
-        desc = con.execute("DESCRIBE _rawpq").fetchall()
+        table = f"_rawpq{next(_counter)}"
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                f"SELECT *, CAST(row_number() OVER () AS BIGINT) AS {LINE} FROM read_parquet(?)",
+                [str(path)],
+            )
+        except duckdb.Error as exc:
+            raise FormatError(f"{path}: cannot read as Parquet: {str(exc).strip().splitlines()[0][:300]}") from None
+        desc = con.execute(f"DESCRIBE {table}").fetchall()
         types = {row[0]: row[1] for row in desc}
-        columns = [c for c in types if c != "source_line"]
-        rows_read = con.execute("SELECT count(*) FROM _rawpq").fetchall()[0][0]
+        columns = [c for c in types if c != LINE]
+        rows_read = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     elif ".json" in suffix or ".ndjson" in suffix:
         return _stage_json_lines(con, path, mapping, options.get("source_file") or str(path.resolve()))
     else:

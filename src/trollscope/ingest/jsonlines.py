@@ -82,6 +82,14 @@ def _parse_line(line_no: int, raw: bytes) -> Iterator[Record]:
         reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
         yield line_no, text[:2000], reason
         return
+    if isinstance(obj, list) and any(isinstance(item, dict) for item in obj):
+        # a compact JSON array of records on one line: its elements are the records
+        for item in obj:
+            if isinstance(item, dict):
+                yield line_no, item, None
+            else:
+                yield line_no, json.dumps(item)[:2000], "array element is not a JSON object"
+        return
     if not isinstance(obj, dict):
         yield line_no, text[:2000], f"JSON line is not an object (found {type(obj).__name__})"
         return

@@ -87,7 +87,8 @@ MACROS = [
       CASE
         WHEN x IS NULL OR trim(x) = '' THEN NULL
         WHEN regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
-          CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11
+          CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) >= 1e14 THEN NULL  -- beyond any epoch in ms
+               WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11
                THEN to_timestamp(TRY_CAST(trim(x) AS DOUBLE) / 1000)
                ELSE to_timestamp(TRY_CAST(trim(x) AS DOUBLE)) END
         ELSE coalesce(

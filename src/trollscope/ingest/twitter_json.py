@@ -11,7 +11,15 @@ from trollscope.ingest.jsonlines import iter_json_records
 
 
 def _s(value) -> str | None:
-    return None if value is None else str(value)
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _head_object(head: bytes) -> dict | None:
@@ -55,7 +63,7 @@ def _is_v2(obj: dict | None) -> bool:
 
 def _v1_text(tweet: dict) -> str | None:
     ext = tweet.get("extended_tweet") or {}
-    return ext.get("full_text") or tweet.get("full_text") or tweet.get("text")
+    return _s(ext.get("full_text") or tweet.get("full_text") or tweet.get("text"))
 
 
 def _v1_entities(tweet: dict) -> dict:
@@ -139,7 +147,7 @@ _V2_REF_KIND = {"retweeted": "repost", "quoted": "quote", "replied_to": "reply"}
 
 
 def _v2_row(line: int, tweet: dict, users: dict, ref_tweets: dict) -> dict:
-    user = users.get(tweet.get("author_id")) or {}
+    user = users.get(_s(tweet.get("author_id"))) or {}
     metrics = user.get("public_metrics") or {}
     kind, ref_post, ref_acct = "post", None, None
     refs = tweet.get("referenced_tweets") or []
@@ -151,11 +159,11 @@ def _v2_row(line: int, tweet: dict, users: dict, ref_tweets: dict) -> dict:
             if wanted == "replied_to" and not ref_acct:
                 ref_acct = _s(tweet.get("in_reply_to_user_id"))
             break
-    text = tweet.get("text")
+    text = _s(tweet.get("text"))
     entities = tweet.get("entities") or {}
     if kind == "repost" and ref_post in ref_tweets:
         original = ref_tweets[ref_post]
-        author = users.get(original.get("author_id")) or {}
+        author = users.get(_s(original.get("author_id"))) or {}
         if original.get("text") and author.get("username"):  # v2 truncates retweet text too
             text = f"RT @{author['username']}: {original['text']}"
         entities = original.get("entities") or entities
@@ -199,8 +207,8 @@ def _stage_v2(con, path: Path, options: dict) -> StageResult:
             buf.quarantine(line, "data", reason, json.dumps(obj)[:2000])
             continue
         includes = obj.get("includes") if isinstance(obj.get("includes"), dict) else {}
-        users = {u.get("id"): u for u in includes.get("users") or [] if isinstance(u, dict)}
-        ref_tweets = {t.get("id"): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
+        users = {_s(u.get("id")): u for u in _list(includes.get("users")) if isinstance(u, dict)}
+        ref_tweets = {_s(t.get("id")): t for t in _list(includes.get("tweets")) if isinstance(t, dict)}
         for tweet in tweets:
             rows += 1
             if not isinstance(tweet, dict):

@@ -1,0 +1,292 @@
+"""The whole pipeline: a planted ring among an honest crowd (with a news burst), determinism, and the
+detection commands of the CLI on a small store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import networkx as nx
+import pytest
+from typer.testing import CliRunner
+
+import trollscope
+from trollscope.cli import app
+from trollscope.detect import detect
+from trollscope.evaluate import evaluate
+from trollscope.network import query
+
+from detect_helpers import MAPPING, fetch, make_store, post, synthetic_world, write_csv
+
+# The honest crowd of the recovery tests: 400 accounts, lognormal activity (median ~8, up to
+# hundreds of reposts), reposts 30 minutes after publication on average, one news item reposted
+# by 320 of them within five minutes; the ring: 8 accounts on 15 obscure items within 30 s.
+WORLD = dict(seed=3, mean_activity=20.0, mean_delay=1800.0)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic_world(**WORLD)
+
+
+def members(store) -> dict[str, list[str]]:
+    return {r["campaign_id"]: r["m"] for r in fetch(
+        store, "SELECT campaign_id, list(account_id ORDER BY account_id) AS m FROM campaign_members GROUP BY 1")}
+
+
+@pytest.mark.parametrize("window", [None, 60], ids=["estimated-window", "window-60"])
+def test_planted_ring_is_one_campaign_and_the_honest_crowd_is_not_flagged(tmp_path, world, window):
+    store = make_store(tmp_path, world.rows)
+    # the world is what it claims to be
+    viral = fetch(store, "SELECT count(DISTINCT account_id) AS n, max(epoch(created_at)) - min(epoch(created_at)) AS span "
+                         "FROM posts WHERE ref_post_id = ?", [world.viral_item])[0]
+    assert viral["n"] == 320 and viral["span"] <= 300
+    acts = [r["n"] for r in fetch(store, "SELECT count(*) AS n FROM posts WHERE account_id LIKE 'user%' GROUP BY account_id")]
+    assert len(acts) == 400 and max(acts) >= 100 and sorted(acts)[200] <= 15  # heavy tail
+
+    result = detect(store, window=window)
+    if window is None:
+        assert result.window_estimated and 1 <= result.window <= 60
+    assert members(store) == {"C1": sorted(world.ring)}
+    assert result.campaigns == 1 and result.flagged_accounts == 8
+    honest_edges = fetch(store, "SELECT count(*) AS n FROM edges WHERE a LIKE 'user%' OR b LIKE 'user%'")[0]["n"]
+    assert honest_edges <= 2
+    # the news item was paired action by action (it is not vacuous) and made no campaign
+    assert fetch(store, "SELECT count(*) AS n FROM evidence WHERE item = ?", [world.viral_item])[0]["n"] > 0
+    c1 = query.campaign(store, "C1", evidence_limit=1000)
+    assert c1["campaign"]["size"] == 8 and c1["campaign"]["density"] == 1.0
+    assert {i["item"] for i in c1["top_items"] if i["trace"] == "co_repost"} == set(world.ring_items)
+    assert world.viral_item not in {e["item"] for e in c1["evidence"]}
+    # every ring pair is a significant co-repost pair; with Δ = 60 s (the ring acts within 30 s)
+    # each pair co-reposted all 15 obscure items; the estimated Δ is shorter and catches fewer
+    ring_tests = fetch(store, "SELECT shared, significant FROM pair_tests WHERE trace = 'co_repost' "
+                              "AND a LIKE 'amp%' AND b LIKE 'amp%'")
+    assert len(ring_tests) == 28 and all(r["significant"] for r in ring_tests)
+    assert min(r["shared"] for r in ring_tests) >= (15 if window == 60 else 4)
+    scores = evaluate(store)
+    assert (scores["true_positives"], scores["false_positives"], scores["false_negatives"]) == (8, 0, 0)
+    assert (scores["precision"], scores["recall"], scores["nmi"], scores["ari"]) == (1.0, 1.0, 1.0, 1.0)
+    assert scores["honest"] == len(world.honest) + 40 + 15 + 1  # the crowd, publishers, blogs, the newsroom
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (null model, synchrony trace): honest light accounts who post mainly when news breaks share "
+    "the same 60 s bins in several news bursts; the activity-proportional null gives them a tiny "
+    "λ (4 posts each -> λ = 0.027 for 3 shared bins, p = 3e-6), so they are flagged as a campaign"))
+def test_several_news_events_do_not_make_an_honest_campaign(tmp_path):
+    w = synthetic_world(seed=4, n_viral=3)
+    store = make_store(tmp_path, w.rows)
+    detect(store, window=60)
+    assert members(store) == {"C1": sorted(w.ring)}
+
+
+def _snapshot(store) -> dict[str, list[tuple]]:
+    return {
+        "pair_tests": store.sql("SELECT * FROM pair_tests ORDER BY trace, a, b").fetchall(),
+        "campaigns": store.sql("SELECT * EXCLUDE (community) FROM campaigns ORDER BY rank").fetchall(),
+        "campaign_members": store.sql("SELECT * FROM campaign_members ORDER BY campaign_id, account_id").fetchall(),
+        "edges": store.sql("SELECT * FROM edges ORDER BY a, b").fetchall(),
+        "evidence": store.sql("SELECT * FROM evidence ORDER BY trace, a, b, item").fetchall(),
+    }
+
+
+def _same(a: list[tuple], b: list[tuple], float_cols: tuple[int, ...] = ()) -> bool:
+    """Rows equal, the columns in `float_cols` to 1e-12 relative."""
+    if len(a) != len(b):
+        return False
+    for ra, rb in zip(a, b):
+        for i, (x, y) in enumerate(zip(ra, rb)):
+            if i in float_cols:
+                if x != pytest.approx(y, rel=1e-12):
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+WEIGHT = 8  # pair_tests: trace, a, b, shared, expected, p_value, q_value, significant, weight, ...
+
+
+def test_detect_is_deterministic(tmp_path, world):
+    store = make_store(tmp_path, world.rows)
+    detect(store, seed=42)
+    first = _snapshot(store)
+    detect(store, seed=42)
+    again = _snapshot(store)
+    other = make_store(tmp_path, world.rows, name="other.duckdb")
+    detect(other, seed=42)
+    fresh = _snapshot(other)
+    assert len(first["pair_tests"]) > 100 and len(first["campaigns"]) == 1
+    for snap in (again, fresh):
+        for name in first:
+            # pair weights are compared to 1e-12 here; bit for bit in the test below
+            assert _same(snap[name], first[name], (WEIGHT,) if name == "pair_tests" else ()), name
+    assert [r[0] for r in first["campaigns"]] == ["C1"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (detect.py _run_trace, _tr_weights): pair_tests.weight is sum(ln(N / accounts_on_item)) in a "
+    "parallel GROUP BY, so its float summation order, and its last bits, change from run to run "
+    "(e.g. 37.68779494188033 vs 37.68779494188032) with more than one DuckDB thread"))
+def test_pair_weights_are_bit_for_bit_deterministic(tmp_path, world):
+    store = make_store(tmp_path, world.rows)
+    store.con.execute("SET threads = 8")  # what a many-core machine does by default
+    runs = []
+    for _ in range(4):
+        detect(store, seed=42, traces="synchrony")
+        runs.append(store.sql("SELECT a, b, weight FROM pair_tests ORDER BY a, b").fetchall())
+    assert all(r == runs[0] for r in runs[1:])
+
+
+# ----------------------------------------------------------------------------------------- CLI
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    """A small world ingested and detected through the CLI: 60 honest accounts, a ring of 5."""
+    d = tmp_path_factory.mktemp("cli")
+    w = synthetic_world(seed=5, n_honest=60, n_items=100, ring_size=5, ring_items=10, viral_reposters=40)
+    src = write_csv(d / "posts.csv", w.rows)
+    db = str(d / "s.duckdb")
+    r = runner.invoke(app, ["ingest", str(src), "--db", db, "--map", MAPPING])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["detect", "--db", db, "--window", "60", "--seed", "7"])
+    assert r.exit_code == 0, r.output
+    assert "1 campaigns; 5 accounts flagged" in r.stdout
+    return db, w, d
+
+
+def _json(args):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_cli_campaigns_json(small_db):
+    db, w, _ = small_db
+    rows = _json(["campaigns", "--db", db, "--format", "json"])
+    assert [(r["campaign_id"], r["rank"], r["size"]) for r in rows] == [("C1", 1, 5)]
+    assert rows[0]["density"] == 1.0 and rows[0]["internal_edges"] == 10
+    assert rows[0]["trace_pairs"]["co_repost"] == 10
+    assert sorted(rows[0]["top_accounts"]) == sorted(w.ring)
+
+
+def test_cli_campaign_json(small_db):
+    db, w, _ = small_db
+    c = _json(["campaign", "C1", "--db", db, "--json", "--evidence", "500"])
+    assert c["campaign"]["campaign_id"] == "C1" and c["campaign"]["size"] == 5
+    assert sorted(m["account_id"] for m in c["members"]) == sorted(w.ring)
+    assert all(m["labels"] == {"account_category": "ring"} for m in c["members"])
+    repost_items = {e["item"] for e in c["evidence"] if e["trace"] == "co_repost"}
+    assert set(w.ring_items) <= repost_items
+    assert {e["account_a"] for e in c["evidence"]} | {e["account_b"] for e in c["evidence"]} == set(w.ring)
+    same = _json(["campaign", "1", "--db", db, "--json"])  # the C is optional
+    assert same["campaign"] == c["campaign"]
+
+
+def test_cli_explain_json(small_db):
+    db, w, _ = small_db
+    a, b = w.ring[0], w.ring[3]
+    x = _json(["explain", b, a, "--db", db, "--json"])
+    assert x["linked"] is True
+    assert (x["account_a"]["account_id"], x["account_b"]["account_id"]) == (a, b)
+    assert x["account_a"]["campaign_id"] == x["account_b"]["campaign_id"] == "C1"
+    repost = next(t for t in x["tests"] if t["trace"] == "co_repost")
+    assert repost["significant"] and repost["shared"] >= 10 and repost["p_value"] < 1e-6
+    ev = [e for e in x["evidence"] if e["trace"] == "co_repost"]
+    assert set(w.ring_items) <= {e["item"] for e in ev}
+    with trollscope.open(db, read_only=True) as store:
+        posts = {r["post_id"]: r for r in fetch(store, "SELECT post_id, account_id, ref_post_id, "
+                                                       "strftime(created_at, '%Y-%m-%d %H:%M:%S') AS t FROM posts")}
+    for e in ev:  # every evidence row names a's and b's reposts of the item, at their times
+        pa, pb = posts[e["post_a"]], posts[e["post_b"]]
+        assert (pa["account_id"], pb["account_id"]) == (a, b)
+        assert pa["ref_post_id"] == pb["ref_post_id"] == e["item"]
+        assert e["time_a"].startswith(pa["t"]) and e["time_b"].startswith(pb["t"])
+    honest = _json(["explain", a, "user0000", "--db", db, "--json"])
+    assert honest["linked"] is False and honest["account_b"]["campaign_id"] is None
+
+
+def test_cli_explain_unknown_account_is_one_line_error(small_db):
+    db, _, _ = small_db
+    r = runner.invoke(app, ["explain", "nobody_here", "amp00", "--db", db])
+    assert r.exit_code == 2 and "no account 'nobody_here'" in r.output
+
+
+def test_cli_accounts_csv(small_db):
+    db, w, _ = small_db
+    r = runner.invoke(app, ["accounts", "--db", db, "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].split(",")[:4] == ["account_id", "handle", "campaign_id", "score"]
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    by_id = {row["account_id"]: row for row in rows}
+    assert {k for k, v in by_id.items() if v["campaign_id"]} == set(w.ring)
+    assert all(by_id[a]["campaign_id"] == "C1" and float(by_id[a]["score"]) > 0 for a in w.ring)
+    assert {row["account_id"] for row in rows[:5]} == set(w.ring)  # ranked by score
+    assert all(float(row["score"]) == 0 for row in rows[5:])
+    assert len(rows) == len({p["user"] for p in w.rows})
+    flagged = runner.invoke(app, ["accounts", "--db", db, "--format", "csv", "--flagged"])
+    assert len(flagged.stdout.splitlines()) == 1 + 5
+
+
+@pytest.mark.parametrize("ext, read", [("gexf", nx.read_gexf), ("graphml", nx.read_graphml)])
+def test_cli_export_graph(small_db, ext, read):
+    db, w, d = small_db
+    path = d / f"graph.{ext}"
+    r = runner.invoke(app, ["export", "graph", "-o", str(path), "--db", db])
+    assert r.exit_code == 0, r.output
+    g = read(path)
+    with trollscope.open(db, read_only=True) as store:
+        edges = fetch(store, "SELECT a, b, strength, shared FROM edges ORDER BY a, b")
+    assert g.number_of_edges() == len(edges) >= 10
+    for e in edges:
+        data = g.get_edge_data(e["a"], e["b"])
+        assert data["weight"] == pytest.approx(e["strength"]) and int(data["shared"]) == e["shared"]
+    ring = g.subgraph(w.ring)
+    assert ring.number_of_edges() == 10
+    assert all(g.nodes[a]["campaign"] == "C1" for a in w.ring)
+    assert all(g.nodes[a]["label"] == a for a in w.ring)
+    assert "co_repost" in g.get_edge_data(w.ring[0], w.ring[1])["traces"]
+
+
+def test_cli_export_graph_rejects_other_extensions(small_db):
+    db, _, d = small_db
+    r = runner.invoke(app, ["export", "graph", "-o", str(d / "graph.png"), "--db", db])
+    assert r.exit_code == 2 and ".gexf or .graphml" in r.output
+
+
+def test_cli_evaluate_json(small_db):
+    db, w, d = small_db
+    r = _json(["evaluate", "--db", db, "--json"])
+    assert (r["true_positives"], r["false_positives"], r["false_negatives"]) == (5, 0, 0)
+    assert (r["precision"], r["recall"], r["f1"]) == (1.0, 1.0, 1.0)
+    assert r["labelled_coordinated"] == 5 and r["per_category"] == {"ring": {"accounts": 5, "flagged": 5, "recall": 1.0}}
+    assert r["accounts_scored"] == len({p["user"] for p in w.rows})
+    # labels from a file instead: call two honest accounts trolls -> two false negatives
+    labels = d / "labels.csv"
+    labels.write_text("account,label\n" + "".join(f"{a},ring\n" for a in w.ring) + "user0001,ring\nuser0002,ring\n")
+    r2 = _json(["evaluate", "--db", db, "--json", "--labels", str(labels)])
+    assert (r2["true_positives"], r2["false_negatives"], r2["recall"]) == (5, 2, round(5 / 7, 4))
+
+
+@pytest.mark.parametrize("minutes_only, want", [(False, 19), (True, 120)])
+def test_estimated_window_is_the_10th_percentile_of_first_reshare_gaps(tmp_path, minutes_only, want):
+    """Δ = 10th percentile of the gap between the first and second share of each item, rounded up
+    to the data's time resolution (60 s when a source gives whole minutes only)."""
+    unit = 60 if minutes_only else 10  # gaps 10, 20, ..., 100 s, or 1, 2, ..., 10 minutes
+    rows = []
+    for k in range(10):
+        base = 7200 * k + (0 if minutes_only else 7)  # off the minute unless minutes_only
+        rows += [post(f"o{k}", "src", base - (60 if minutes_only else 7), f"Original story {k} for the test"),
+                 post(f"a{k}", f"first{k % 3}", base, "RT", "repost", f"o{k}"),
+                 post(f"b{k}", f"second{k % 4}", base + unit * (k + 1), "RT", "repost", f"o{k}"),
+                 post(f"c{k}", "late", base + 4980, "RT", "repost", f"o{k}")]
+    store = make_store(tmp_path, rows)
+    result = detect(store, traces="co_repost")
+    # 10th percentile of 10..100 (or 60..600) by linear interpolation: 19 s (or 114 s -> 2 minutes)
+    assert result.window_estimated and result.window == want
+    assert fetch(store, "SELECT window_seconds FROM detect_runs")[0]["window_seconds"] == want
