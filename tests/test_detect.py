@@ -125,10 +125,6 @@ def test_detect_is_deterministic(tmp_path, world):
     assert [r[0] for r in first["campaigns"]] == ["C1"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (detect.py _run_trace, _tr_weights): pair_tests.weight is sum(ln(N / accounts_on_item)) in a "
-    "parallel GROUP BY, so its float summation order, and its last bits, change from run to run "
-    "(e.g. 37.68779494188033 vs 37.68779494188032) with more than one DuckDB thread"))
 def test_pair_weights_are_bit_for_bit_deterministic(tmp_path, world):
     store = make_store(tmp_path, world.rows)
     store.con.execute("SET threads = 8")  # what a many-core machine does by default
