@@ -349,13 +349,19 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
         )
         posts_source = "_dedup"
     post_cols = ", ".join(c.name for c in schema.POSTS)
-    store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
-    new_only = "" if store_empty else "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g {new_only}")
-    con.execute(f"INSERT INTO posts SELECT * FROM _new")
     per_file = lambda sql: dict(con.execute(sql).fetchall())  # noqa: E731
     good = per_file("SELECT source_file, count(*) FROM _good GROUP BY ALL")
-    stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
+    store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
+    if store_empty:  # nothing to be already present against: insert straight, no copy
+        stored = per_file(f"SELECT source_file, count(*) FROM {posts_source} GROUP BY ALL")
+        con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source}")
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
+            "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
+        )
+        con.execute("INSERT INTO posts SELECT * FROM _new")
+        stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
     accounts = per_file("SELECT source_file, count(DISTINCT account_id) FROM _good GROUP BY ALL")
     _upsert_accounts(con, fmt)
     return {
