@@ -367,9 +367,6 @@ def test_synchrony_pairs_posts_in_the_same_time_bin(tmp_path):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (traces/base.py _synchrony): the action's post_id is min(post_id) over the account's posts "
-    "in the bin, not the post at min(t), so evidence names one post with another post's time"))
 def test_synchrony_evidence_names_the_post_at_the_evidence_time(tmp_path):
     rows = [
         post("z_early", "alice", 5, "first post of the minute"), post("a_late", "alice", 40, "second post"),

@@ -238,6 +238,8 @@ def detect(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (MinHash, Leiden).")] = None,
     engine: Annotated[str, typer.Option(help="duckdb, or spark for data beyond one machine.")] = "duckdb",
     spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL (default local[*]).")] = None,
+    spark_staging: Annotated[Optional[str], typer.Option(
+        help="Folder every Spark executor can read, for the store's tables (needed on a cluster).")] = None,
     top: Annotated[int, typer.Option(help="Campaigns to print.")] = 10,
 ) -> None:
     """Find coordinated campaigns: traces, significance against the null model, Leiden communities.
@@ -253,7 +255,8 @@ def detect(
                       console=err, transient=True) as bar:
             task = bar.add_task("detecting", total=None)
             result = run_detect(store, progress=lambda m: bar.update(task, description=m),
-                                engine_name=engine, spark_master=spark_master, window=window, traces=traces,
+                                engine_name=engine, spark_master=spark_master, spark_staging=spark_staging,
+                                window=window, traces=traces,
                                 alpha=alpha, resolution=resolution, seed=seed)
         top_rows = list_campaigns(store, limit=top)
     how = "estimated from the data" if result.window_estimated else "given"

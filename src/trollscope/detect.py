@@ -89,7 +89,7 @@ def estimate_window(store: Store) -> int:
 
 
 def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
-           spark_master: str | None = None, **overrides) -> DetectResult:
+           spark_master: str | None = None, spark_staging: str | None = None, **overrides) -> DetectResult:
     """Run every selected trace, test pairs, fuse, find campaigns; results go to the store.
 
     `engine_name` is `duckdb` (default) or `spark` (`spark_master` a URL, `local[*]` if None).
@@ -115,7 +115,7 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     tests, evidence = [], []
     from trollscope.engine import make_engine
 
-    engine = make_engine(store, engine_name, spark_master)
+    engine = make_engine(store, engine_name, spark_master, spark_staging)
     try:
         for trace in traces:
             say(f"trace {trace.name}")

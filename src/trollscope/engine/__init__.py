@@ -31,8 +31,10 @@ class Engine(Protocol):
         """Release what the engine holds (a Spark session, temp files)."""
 
 
-def make_engine(store, name: str = "duckdb", spark_master: str | None = None) -> Engine:
-    """The engine called `name` over `store`'s posts."""
+def make_engine(store, name: str = "duckdb", spark_master: str | None = None,
+                spark_staging: str | None = None) -> Engine:
+    """The engine called `name` over `store`'s posts. On a cluster, `spark_staging` must be a
+    folder every executor can read (the store's tables are copied there as Parquet)."""
     if name == "duckdb":
         from trollscope.engine.duck import DuckDBEngine
 
@@ -40,7 +42,7 @@ def make_engine(store, name: str = "duckdb", spark_master: str | None = None) ->
     if name == "spark":
         from trollscope.engine.spark import SparkEngine
 
-        return SparkEngine(store, master=spark_master or "local[*]")
+        return SparkEngine(store, master=spark_master or "local[*]", staging_dir=spark_staging)
     from trollscope.errors import UserError
 
     raise UserError(f"unknown engine {name!r}; engines are: duckdb, spark")

@@ -1,29 +1,37 @@
 """The Spark engine: the same trace SQL, translated from DuckDB's dialect by sqlglot, run by Spark.
 
 The store's `posts` (and `text_clusters`, when the store has it) are copied once to Parquet in a
-staging folder and read by Spark as temp views of the same names and types; every table the
-traces make is a cached temp view. Only query results come back, as Arrow.
+staging folder and read by Spark as temp views of the same names and types (TIMESTAMPTZ is
+written as a UTC-adjusted Parquet timestamp, which Spark reads as the same instants; VARCHAR[]
+becomes array<string>). Every table the traces make is a cached, materialised temp view. Only
+query results come back, as Arrow; nothing goes through pandas.
 
 `sqlglot` translates the dialect, not the semantics. Where the two engines would read the same
-text differently, `to_spark_sql` rewrites the translated tree so Spark computes what DuckDB does:
+text differently, `to_spark_sql` rewrites the translated tree so that Spark computes what
+DuckDB does:
 
-* `/` is always floating-point division in DuckDB (`58.0 / n`, `c / 2.0` are DOUBLE), while
-  Spark keeps a decimal literal DECIMAL and rounds the quotient to a few digits. Both operands
-  of every `/` are cast to DOUBLE.
-* DuckDB's `epoch(ts)` is fractional seconds (DOUBLE); sqlglot makes it Spark's
-  `unix_timestamp`, which floors to whole seconds. It becomes `unix_micros(ts) / 1e6`.
-* DuckDB casts DOUBLE to an integer by rounding half to even; Spark truncates. A cast of a
-  computed DOUBLE (a division or an epoch) to an integer type is wrapped in `bround(x, 0)`.
-* DuckDB's `regexp_replace` without the `g` flag replaces the first match only; Spark replaces
-  all. That is only the same for patterns anchored with `^`; any other use is refused.
+* `/` is always DOUBLE division in DuckDB (`58.0 / n`, `c / 2.0`), while Spark keeps a decimal
+  literal DECIMAL and rounds the quotient to a few digits: both operands of every `/` are cast
+  to DOUBLE.
+* `epoch(ts)` is fractional seconds in DuckDB; sqlglot makes it Spark's `unix_timestamp`, which
+  drops the fraction. It becomes `unix_micros(ts) / 1e6`.
+* DuckDB casts DOUBLE to an integer by rounding half to even, Spark truncates: a cast of a
+  division (so also of an epoch) to an integer type is wrapped in `bround(x, 0)`.
+* `trim(x)` strips every Unicode space separator (no-break space, ideographic space, ...) in
+  DuckDB and only ' ' in Spark: Spark is given the characters.
+* `lower(x)` maps code point by code point in DuckDB; Spark's full case mapping makes İ two code
+  points and a word-final Σ a ς. Those two are mapped first (İ -> i, Σ -> σ), as DuckDB does.
+* `regexp_replace` without the 'g' flag replaces the first match in DuckDB and every match in
+  Spark; that is only the same for a pattern anchored with '^', and anything else is refused.
 
-The trace SQL itself is written so that sqlglot's translation keeps its meaning (see
-`traces.base`): `array_length` for list lengths, explicit whitespace classes in regular
-expressions, deterministic tie-breaks instead of `min_by` on tied keys.
+The trace SQL is written so that the translation keeps its meaning where no general rewrite
+can: `array_length` (sqlglot turns `len` into Spark's string `length`), whitespace spelled
+`[\\t\\n\\f\\r ]` rather than `\\s` (Java's `\\s` also matches \\x0B), and no `min_by` whose key
+can tie (each engine would pick its own row); see `traces.base` and `traces.window`.
 
-Text functions are the one known residual difference: Spark's `lower` applies full Unicode
-case mapping (final sigma, dotted capital I) where DuckDB maps code point by code point, so a
-text containing such letters can normalise differently in `co_repost`'s text key.
+Known residual differences: characters whose lower case is new in a Unicode version newer than
+DuckDB's (Unicode 16: Garay, a few Latin letters), and DOUBLE -> integer casts of expressions
+other than a division. Floating-point sums may differ in the last bits (addition order).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,6 +54,29 @@ _RUNTIME_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 _LOCAL_SHUFFLE_PARTITIONS = "8"
+
+# Errors only. PySpark prints a "Setting default log level" banner unless its shell logger (a
+# logger under org.apache.spark) is configured at the root's level.
+_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+logger.spark.name = org.apache.spark
+logger.spark.level = error
+logger.sparkproject.name = org.sparkproject
+logger.sparkproject.level = error
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = error
+logger.parquet.name = org.apache.parquet
+logger.parquet.level = error
+"""
+
+# What DuckDB's trim() strips: the Unicode space separators (category Zs).
+_SPACE_SEPARATORS = " \u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
 
 _INT_TYPES = {"TINYINT", "SMALLINT", "INT", "BIGINT"}
 
@@ -74,8 +106,17 @@ def to_spark_sql(sql: str) -> str:
         node.set("expression", double(node.expression))
     # DOUBLE -> integer casts round half to even in DuckDB.
     for node in list(tree.find_all(exp.Cast)):
-        if node.to.this.name in _INT_TYPES and isinstance(node.this, exp.Div):
+        if node.to.this.name in _INT_TYPES and isinstance(node.this.unnest(), exp.Div):
             node.set("this", exp.Anonymous(this="bround", expressions=[node.this, exp.Literal.number(0)]))
+    # trim() without characters strips Unicode space separators in DuckDB, only ' ' in Spark.
+    for node in tree.find_all(exp.Trim):
+        if node.args.get("expression") is None:
+            node.set("expression", exp.Literal.string(_SPACE_SEPARATORS))
+    # lower(): DuckDB maps code point by code point; Spark's full case mapping turns İ into two
+    # code points and a word-final Σ into ς. Mapping those two first gives DuckDB's result.
+    for node in list(tree.find_all(exp.Lower)):
+        node.set("this", exp.Anonymous(this="translate", expressions=[
+            node.this, exp.Literal.string("\u0130\u03a3"), exp.Literal.string("i\u03c3")]))
     for node in tree.find_all(exp.RegexpReplace):
         flags = node.args.get("modifiers")
         flags = flags.name if flags is not None else ""
@@ -114,10 +155,14 @@ class SparkEngine:
         executor can read.
         """
         try:
-            from pyspark import StorageLevel
+            from pyspark import SparkContext, StorageLevel
             from pyspark.sql import SparkSession
         except ImportError:
             raise MissingDependency("pyspark", "spark") from None
+        try:
+            import sqlglot  # noqa: F401 - translates the SQL
+        except ImportError:
+            raise MissingDependency("sqlglot", "spark") from None
         self._storage = StorageLevel.MEMORY_AND_DISK
         self._cached: dict[str, object] = {}
         self._views: list[str] = []
@@ -125,8 +170,12 @@ class SparkEngine:
         self._own_session = False
         self.spark = None
         self._tmp = Path(tempfile.mkdtemp(prefix="trollscope-spark-", dir=staging_dir))
+        # Removed on close(), or at exit at the latest.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
         try:
             active = SparkSession.getActiveSession()
+            if active is None and SparkContext._active_spark_context is not None:
+                active = SparkSession.builder.getOrCreate()  # a running context, another thread's session
             if active is not None:
                 self.spark = active
                 if master and active.sparkContext.master != master:
@@ -151,11 +200,7 @@ class SparkEngine:
             raise UserError(f"the Spark engine needs Java 17 or newer, and there is no {where}; "
                             "install a JDK or use the duckdb engine")
         log_conf = self._tmp / "log4j2.properties"
-        log_conf.write_text("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
-                            "appender.console.type = Console\nappender.console.name = console\n"
-                            "appender.console.target = SYSTEM_ERR\n"
-                            "appender.console.layout.type = PatternLayout\n"
-                            "appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex\n")
+        log_conf.write_text(_LOG4J2)
         builder = (
             SparkSession.builder.master(master).appName("trollscope")
             .config("spark.ui.enabled", "false")
@@ -166,10 +211,16 @@ class SparkEngine:
         if master.startswith("local"):
             builder = builder.config("spark.sql.shuffle.partitions", _LOCAL_SHUFFLE_PARTITIONS)
         try:
-            spark = builder.getOrCreate()
+            with warnings.catch_warnings():
+                # PySpark warns on import that it has not been tested with pandas 3; this engine
+                # moves data as Arrow and never goes through pandas.
+                warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                        category=FutureWarning)
+                spark = builder.getOrCreate()
         except Exception as exc:  # the JVM did not start
-            raise UserError(f"could not start Spark at {master} with {java} ({_java_version(java)}); "
-                            f"Spark 4 needs Java 17 or newer: {str(exc).strip().splitlines()[0]}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"could not start Spark at {master} with {java} ({_java_version(java)}; "
+                            f"Spark 4 needs Java 17 or newer): {first}") from None
         spark.sparkContext.setLogLevel("ERROR")
         return spark
 
@@ -186,7 +237,7 @@ class SparkEngine:
     def create_table(self, name: str, select_sql: str) -> None:
         self.drop(name)
         df = self.spark.sql(to_spark_sql(select_sql)).persist(self._storage)
-        df.count()  # materialise now, as DuckDB's CREATE TABLE does
+        df.count()  # materialise now, as DuckDB's CREATE TABLE does (and gives the planner sizes)
         df.createOrReplaceTempView(name)
         self._cached[name] = df
         self._views.append(name)
@@ -223,4 +274,4 @@ class SparkEngine:
                             self.spark.conf.set(key, value)
                 self.spark = None
         finally:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._cleanup()

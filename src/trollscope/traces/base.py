@@ -23,7 +23,8 @@ SHORTENERS = (
 # prefix, links (shorteners give each copy its own), mentions at the start, case and spacing.
 NORM_TEXT = (
     "trim(regexp_replace(regexp_replace(regexp_replace(lower(text), "
-    "'^rt @[a-z0-9_]+:?\\s*', ''), 'https?://\\S+', ' ', 'g'), '\\s+', ' ', 'g'))"
+    "'^rt @[a-z0-9_]+:?[\\t\\n\\f\\r ]*', ''), 'https?://[^\\t\\n\\f\\r ]+', ' ', 'g'), "
+    "'[\\t\\n\\f\\r ]+', ' ', 'g'))"
 )
 
 
@@ -66,7 +67,7 @@ def _unnested(column: str, where: str = "kind <> 'repost'") -> str:
     return f"""
         SELECT account_id, item, t, post_id FROM (
           SELECT account_id, unnest({column}) AS item, {_t()} AS t, post_id
-          FROM posts WHERE {where} AND len({column}) > 0)
+          FROM posts WHERE {where} AND array_length({column}) > 0)
         WHERE item IS NOT NULL AND item <> ''
     """
 
@@ -81,7 +82,7 @@ def _co_domain(settings: dict) -> str:
         SELECT account_id, item, min(t) AS t, min_by(post_id, t) AS post_id FROM (
           SELECT account_id, regexp_extract(u, '^[a-z]+://([^/?#:]+)', 1) AS item, t, post_id FROM (
             SELECT account_id, unnest(urls) AS u, {_t()} AS t, post_id
-            FROM posts WHERE kind <> 'repost' AND len(urls) > 0))
+            FROM posts WHERE kind <> 'repost' AND array_length(urls) > 0))
         WHERE item <> '' AND item NOT IN ({shorteners})
         GROUP BY account_id, item, post_id
     """
@@ -95,7 +96,7 @@ def _hashtag_sequence(settings: dict) -> str:
     return f"""
         SELECT account_id, array_to_string(list_sort(list_distinct(hashtags)), ' ') AS item,
                {_t()} AS t, post_id
-        FROM posts WHERE kind <> 'repost' AND len(list_distinct(hashtags)) >= 2
+        FROM posts WHERE kind <> 'repost' AND array_length(list_distinct(hashtags)) >= 2
     """
 
 
@@ -121,10 +122,12 @@ def _near_duplicate(settings: dict) -> str:
 
 def _synchrony(settings: dict) -> str:
     # The item is the time bin itself: two accounts co-act when both post in the same bin.
+    # The earliest post of the bin, ties by post id (a struct min, as in traces.window).
     return f"""
-        SELECT account_id, 'bin:' || CAST({_t()} // {{window}} AS VARCHAR) AS item,
-               min({_t()}) AS t, min(post_id) AS post_id
-        FROM posts GROUP BY account_id, {_t()} // {{window}}
+        SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
+          SELECT account_id, 'bin:' || CAST({_t()} // {{window}} AS VARCHAR) AS item,
+                 min(struct_pack(t := {_t()}, post_id := post_id)) AS m
+          FROM posts GROUP BY account_id, {_t()} // {{window}}) g
     """
 
 

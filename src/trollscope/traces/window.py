@@ -37,10 +37,11 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
     w = int(window)
     statements = [
         (act, f"""
-            SELECT account_id, item, t // {w} AS b, min(t) AS t, min_by(post_id, t) AS post_id
-            FROM ({actions_sql}) src
-            WHERE account_id IS NOT NULL AND item IS NOT NULL
-            GROUP BY account_id, item, t // {w}
+            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id FROM (
+              SELECT account_id, item, t // {w} AS b, min(struct_pack(t := t, post_id := post_id)) AS m
+              FROM ({actions_sql}) src
+              WHERE account_id IS NOT NULL AND item IS NOT NULL
+              GROUP BY account_id, item, t // {w}) g
         """),
         (ib, f"SELECT item, b, count(*) AS c FROM {act} GROUP BY item, b"),
         (co, f"""
@@ -64,10 +65,10 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
               FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
               WHERE x.account_id <> y.account_id AND y.t - x.t <= {w}
             )
-            SELECT a, bb AS b, item,
-                   min_by(post_a, abs(t_a - t_b)) AS post_a, min_by(post_b, abs(t_a - t_b)) AS post_b,
-                   min_by(t_a, abs(t_a - t_b)) AS t_a, min_by(t_b, abs(t_a - t_b)) AS t_b
-            FROM raw GROUP BY a, bb, item
+            SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
+              SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
+                                                  post_a := post_a, post_b := post_b)) AS m
+              FROM raw GROUP BY a, bb, item) g
         """),
         (pairs, f"""
             SELECT a, b, count(*) AS shared,
