@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -12,6 +13,7 @@ from trollscope import schema
 from trollscope.errors import StoreError
 
 DEFAULT_DB = "trollscope.duckdb"
+MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
 
 
 class Store:
@@ -26,6 +28,8 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open store: {exc}") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder.
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if not read_only:
             for table in schema.TABLES:
                 self.con.execute(schema.ddl(table))
