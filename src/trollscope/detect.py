@@ -184,6 +184,7 @@ def _run_trace(engine, trace: tr.Trace, window: int, cfg: dict):
         "p_value": pa.array(p, pa.float64()),
         "q_value": pa.array(q, pa.float64()),
         "significant": pa.array(significant, pa.bool_()),
+        "strength": pa.array(sig.strength(p), pa.float64()),
         "weight": pa.array(weight, pa.float64()),
         "first_t": pairs.column("first_t").cast(pa.int64()), "last_t": pairs.column("last_t").cast(pa.int64()),
         "window_seconds": pa.array([window] * pairs.num_rows, pa.int64()),

@@ -100,7 +100,7 @@ def choose_reader(path: Path, fmt: str | None = None, mapping: dict | None = Non
         except Exception:  # noqa: BLE001 - a sniff that cannot tell is a no
             continue
     if not head.strip():
-        return TABLE if path.suffix.lower() in TABLE.extensions else IRA  # empty: nothing to read anyway
+        return TABLE  # an empty file: the table reader reads its zero rows without a mapping
     raise FormatError(
         f"{path}: cannot tell the format; name it with --format ({', '.join(READERS)}) "
         "or give a column mapping with --map account=COL,time=COL,..."
@@ -164,13 +164,14 @@ def _batches(plan: list[tuple[Path, Reader | None]]):
     current: Reader | None = None
     size = 0
     for path, reader in plan:
-        big = path.stat().st_size > BATCH_BYTES // 4
+        file_size = path.stat().st_size
+        big = file_size > BATCH_BYTES // 4
         if batch and (reader is not current or big or len(batch) >= BATCH_FILES or size >= BATCH_BYTES):
             yield current, batch
             batch, size = [], 0
         current = reader
         batch.append(path)
-        size += path.stat().st_size
+        size += file_size
         if big:
             yield current, batch
             batch, size = [], 0

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from trollscope.ingest.base import Reader, StageResult
-from trollscope.ingest.csvload import LINE, ident, load_csv
+from trollscope.ingest.csvload import LINE, ident, load_csv, raw_expr
 
 IRA_COLUMNS = {"external_author_id", "author", "content", "publish_date"}
 IO_COLUMNS = {"tweetid", "userid", "tweet_text", "tweet_time"}
@@ -23,11 +23,6 @@ def _header(head: bytes) -> set[str]:
 def _col(columns: list[str], name: str) -> str:
     """The column quoted for SQL, or NULL when this file lacks it (releases vary)."""
     return ident(name) if name in columns else "CAST(NULL AS VARCHAR)"
-
-
-def _raw_expr(columns: list[str]) -> str:
-    parts = ", ".join(f"coalesce({ident(c)}, '')" for c in columns)
-    return f"concat_ws(',', {parts})"
 
 
 def _stage_ira(con, path: Path, options: dict) -> StageResult:
@@ -69,7 +64,7 @@ def _stage_ira(con, path: Path, options: dict) -> StageResult:
         """
     return StageResult(
         rows_read=loaded.rows_read, time_field="publish_date", account_field="author",
-        raw_table=loaded.table, raw_expr=_raw_expr(loaded.columns), stage_sql=sql,
+        raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
     )
 
 
@@ -117,7 +112,7 @@ def _stage_io(con, path: Path, options: dict) -> StageResult:
         """
     return StageResult(
         rows_read=loaded.rows_read, time_field="tweet_time", account_field="userid",
-        raw_table=loaded.table, raw_expr=_raw_expr(loaded.columns), stage_sql=sql,
+        raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
     )
 
 

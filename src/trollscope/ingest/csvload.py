@@ -163,6 +163,12 @@ def _sql_str(value: str) -> str:
     return value.replace("'", "''")
 
 
+def raw_expr(columns: list[str]) -> str:
+    """SQL rendering a record back as one comma-joined line, for the quarantine's `raw`."""
+    parts = ", ".join(f"coalesce(CAST({ident(c)} AS VARCHAR), '')" for c in columns)
+    return f"concat_ws(',', {parts})"
+
+
 def ident(name: str) -> str:
     """A column name quoted for SQL."""
     return '"' + name.replace('"', '""') + '"'

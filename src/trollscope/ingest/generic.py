@@ -10,7 +10,7 @@ import duckdb
 
 from trollscope.errors import FormatError, MappingError
 from trollscope.ingest.base import Reader, StageBuffer, StageResult
-from trollscope.ingest.csvload import LINE, ident, load_csv, read_head
+from trollscope.ingest.csvload import LINE, ident, load_csv, raw_expr, read_head
 from trollscope.ingest.jsonlines import iter_json_lines
 
 _counter = itertools.count()
@@ -161,9 +161,8 @@ def _stage_table(con, path: Path, options: dict) -> StageResult:
         table, columns, rows_read = loaded.table, loaded.columns, loaded.rows_read
         types = {c: "VARCHAR" for c in columns}
     _check_columns(path, mapping, columns)
-    raw_expr = "concat_ws(',', " + ", ".join(f"coalesce(CAST({ident(c)} AS VARCHAR), '')" for c in columns) + ")"
     return StageResult(rows_read, time_field=time_field, account_field=account_field,
-                       raw_table=table, raw_expr=raw_expr,
+                       raw_table=table, raw_expr=raw_expr(columns),
                        stage_sql=f"SELECT {_select_list(mapping, types)} FROM {table}")
 
 

@@ -1,6 +1,7 @@
 """Fuse significant pairs of all traces into one weighted account graph and find campaigns.
 
-Edge strength = Σ over traces of −log10 p (each capped at 100). Campaigns are Leiden
+Edge strength = Σ over traces of `significance.strength` (−log10 p, capped at 100), computed once
+per tested pair in `pair_tests.strength`. Campaigns are Leiden
 communities (igraph + leidenalg, modularity with a configuration null and a resolution
 parameter) of at least `min_campaign` accounts.
 
@@ -26,11 +27,10 @@ def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
         """
         CREATE OR REPLACE TABLE edges AS
         SELECT a, b,
-               sum(least(-log10(greatest(p_value, 1e-300)), 100.0)) AS strength,
+               sum(strength) AS strength,
                sum(shared) AS shared,
                list(trace ORDER BY trace) AS traces,
-               map_from_entries(list(struct_pack(k := trace, v := least(-log10(greatest(p_value, 1e-300)), 100.0))
-                                     ORDER BY trace)) AS trace_strength,
+               map_from_entries(list(struct_pack(k := trace, v := strength) ORDER BY trace)) AS trace_strength,
                min(first_t) AS first_t, max(last_t) AS last_t
         FROM pair_tests WHERE significant
         GROUP BY a, b ORDER BY a, b
