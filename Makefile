@@ -6,7 +6,7 @@ OUT    := out
 DB     := $(OUT)/sample.duckdb
 SAMPLE := data/sample
 
-.PHONY: run test venv bench lock clean
+.PHONY: run test venv browser bench lock clean
 
 venv: $(VENV)/.installed
 
@@ -29,7 +29,12 @@ run: venv
 	$(BIN)/trollscope campaign C1 --db $(DB) --evidence 10
 	@echo "store written to $(DB); try: $(BIN)/trollscope campaigns --db $(DB)"
 
-test: venv
+# The browser tests drive Debian's Chromium; install it when missing (needs root or sudo, as on CI).
+browser:
+	@command -v chromium >/dev/null || { SUDO=$$(command -v sudo || true); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: venv browser
 	$(BIN)/python -m pytest -q
 
 bench: venv

@@ -426,6 +426,10 @@ def formats() -> None:
     _emit([{"format": r.name, "reads": r.description} for r in READERS.values()], OutputFormat.table)
 
 
+# The later stages' commands live beside this file and register themselves on `app` when imported.
+from trollscope import cli_narratives, cli_report, cli_signals  # noqa: E402,F401
+
+
 def main() -> None:  # pragma: no cover - the console script
     app()
 
