@@ -39,6 +39,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
     Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
     Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),
+    Setting("operator_timezone", "Europe/Moscow",
+            "Time zone of the candidate operator for the account signal `operator_hours_share` "
+            "(the IRA worked Moscow office hours); any IANA name."),
+    Setting("operator_hours", "09-18",
+            "The operator's working hours, Monday to Friday, in `operator_timezone`: START-END in whole "
+            "hours (09-18 counts posts from 09:00 to 17:59)."),
+    Setting("disarm_min_accounts", 3,
+            "A DISARM rule fires on a campaign only when the trace behind it links at least this many of "
+            "its accounts by significant pairs."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
