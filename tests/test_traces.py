@@ -416,20 +416,22 @@ def test_window_join_same_bucket_pairs(tmp_path):
     assert pairs_of(store, "co_repost") == {("alice", "bob"): 2}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (traces/window.py): actions are reduced to one per (account, item, bucket), the earliest, "
-    "before the join, so a later action in the bucket that is within Δ of the other account's action "
-    "in the next bucket is lost"))
 def test_window_join_does_not_lose_a_later_action_in_the_same_bucket(tmp_path):
     # alice uses #rigged at 5 s and 55 s (both in bucket 0), bob at 70 s (bucket 1): 15 s after
-    # alice's second use, a co-action by the trace's own definition; also on #fraud.
+    # alice's second use, a co-action by the trace's own definition; on #fraud the roles are
+    # swapped (bob twice in the earlier bucket), so the account order of the pair is turned round.
     rows = []
-    for k, tag in enumerate(["rigged", "fraud"]):
+    for k, (tag, first, second) in enumerate([("rigged", "alice", "bob"), ("fraud", "bob", "alice")]):
         base = k * 36000
-        rows += [post(f"a{k}x", "alice", base + 5, f"#{tag}"), post(f"a{k}y", "alice", base + 55, f"so #{tag}"),
-                 post(f"b{k}", "bob", base + 70, f"#{tag} indeed")]
+        rows += [post(f"x{k}", first, base + 5, f"#{tag}"), post(f"y{k}", first, base + 55, f"so #{tag}"),
+                 post(f"z{k}", second, base + 70, f"#{tag} indeed")]
     store = run(tmp_path, rows, "co_hashtag", slow_window=60)
     assert pairs_of(store, "co_hashtag") == {("alice", "bob"): 2}
+    # the evidence names the later action of the earlier bucket, at its own time
+    assert evidence(store, "co_hashtag", "alice", "bob") == [
+        ("rigged", "y0", "z0", at(55), at(70)),
+        ("fraud", "z1", "y1", at(36070), at(36055)),
+    ]
 
 
 @pytest.mark.parametrize("max_bucket, paired", [(3, False), (4, True)])

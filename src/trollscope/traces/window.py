@@ -4,6 +4,12 @@ Two actions on the same item co-act when at most Δ seconds apart. Instead of a 
 (which explodes on viral items) time is cut into buckets of width Δ and actions are joined on
 (item, bucket) and (item, next bucket), then filtered to |Δt| <= Δ: two equi-joins.
 
+Each account keeps, per item and bucket, its earliest and its latest action (ties in time by
+post id: the smallest for the earliest, the largest for the latest, the same in every engine).
+That is exact: two actions in one bucket are always within Δ, and across neighbouring buckets the
+closest two actions of a pair are the latest of the earlier bucket and the earliest of the later,
+so the pair co-acts across the boundary exactly when those two do.
+
 Item-buckets holding more than `max_bucket` actions (a viral item, a news burst) are not
 enumerated pair by pair; they still count in the null model's expected co-actions, so skipping
 them can only make pairs look less coordinated, never more.
@@ -29,7 +35,7 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
     """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs.
 
     Tables made (prefix `_tr_<trace>_`): actions (one per account, item and bucket: the
-    earliest), item_buckets (actions per item and bucket), coactions (the closest co-action of
+    earliest, t and post_id, and the latest, t_last and post_last), item_buckets (actions per item and bucket), coactions (the closest co-action of
     each pair on each item: the evidence) and pairs (accounts a < b, shared items, time span).
     """
     p = f"_tr_{trace}_"
@@ -37,8 +43,10 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
     w = int(window)
     statements = [
         (act, f"""
-            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id FROM (
-              SELECT account_id, item, t // {w} AS b, min(struct_pack(t := t, post_id := post_id)) AS m
+            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
+                   l.t AS t_last, l.post_id AS post_last FROM (
+              SELECT account_id, item, t // {w} AS b, min(struct_pack(t := t, post_id := post_id)) AS m,
+                     max(struct_pack(t := t, post_id := post_id)) AS l
               FROM ({actions_sql}) src
               WHERE account_id IS NOT NULL AND item IS NOT NULL
               GROUP BY account_id, item, t // {w}) g
@@ -46,7 +54,7 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
         (ib, f"SELECT item, b, count(*) AS c FROM {act} GROUP BY item, b"),
         (co, f"""
             WITH a AS (
-              SELECT x.account_id, x.item, x.b, x.t, x.post_id
+              SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last
               FROM {act} x JOIN {ib} n ON n.item = x.item AND n.b = x.b
               WHERE n.c <= {int(max_bucket)}
             ), raw AS (
@@ -55,15 +63,17 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
               FROM a x JOIN a y ON x.item = y.item AND x.b = y.b
               WHERE x.account_id < y.account_id
               UNION ALL
+              -- x's latest action in bucket b against y's earliest in b + 1: the closest two,
+              -- so the pair co-acts across the boundary exactly when these two are within Δ
               SELECT CASE WHEN x.account_id < y.account_id THEN x.account_id ELSE y.account_id END,
                      CASE WHEN x.account_id < y.account_id THEN y.account_id ELSE x.account_id END,
                      x.item,
-                     CASE WHEN x.account_id < y.account_id THEN x.post_id ELSE y.post_id END,
-                     CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_id END,
-                     CASE WHEN x.account_id < y.account_id THEN x.t ELSE y.t END,
-                     CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t END
+                     CASE WHEN x.account_id < y.account_id THEN x.post_last ELSE y.post_id END,
+                     CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
+                     CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
+                     CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END
               FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
-              WHERE x.account_id <> y.account_id AND y.t - x.t <= {w}
+              WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
             )
             SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
               SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
