@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 import trollscope
-from trollscope.errors import TrollscopeError
+from trollscope.errors import TrollscopeError, UserError
 from trollscope.store import DEFAULT_DB
 
 app = typer.Typer(
@@ -201,20 +201,31 @@ def quarantine(
 @app.command()
 @user_errors
 def export(
-    table: Annotated[str, typer.Argument(help="A table name, or `graph`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.parquet or .csv).")],
+    table: Annotated[Optional[str], typer.Argument(help="A table name, or `graph`; none with --stix.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.parquet or .csv).")] = ...,
     db: DbOption = Path(DEFAULT_DB),
     as_: Annotated[Optional[str], typer.Option("--as", help="parquet or csv, when the name does not say.")] = None,
+    stix: Annotated[bool, typer.Option("--stix", help="Write the campaigns as a STIX 2.1 bundle (JSON).")] = False,
 ) -> None:
-    """Export a table of the store to Parquet or CSV, or the account graph to GEXF or GraphML.
+    """Export a table of the store to Parquet or CSV, the account graph to GEXF or GraphML, or the
+    campaigns with their DISARM techniques as a STIX 2.1 bundle (docs/disarm.md).
 
     Tables: posts, accounts, quarantine, ingests and, after `detect`, pair_tests, evidence,
     edges, campaigns, campaign_members. `graph` writes the fused account graph.
 
     Example: trollscope export posts -o posts.parquet --db demo.duckdb
     Example: trollscope export graph -o network.gexf --db demo.duckdb
+    Example: trollscope export --stix -o bundle.json --db demo.duckdb
     """
+    if stix == (table is not None):
+        raise UserError("name a table (or `graph`) to export, or give --stix, not both")
     with trollscope.open(db, read_only=True) as store:
+        if stix:
+            from trollscope.disarm.stix import write as write_stix
+
+            counts = write_stix(store, output)
+            out.print(f"wrote a STIX 2.1 bundle ({', '.join(f'{n} {k}' for k, n in counts.items())}) to {output}")
+            return
         if table == "graph":
             from trollscope.network.export import write_graph
 
