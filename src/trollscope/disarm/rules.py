@@ -174,12 +174,11 @@ def _tag(rule: Rule, cid, rank, pairs, accounts, items, first, last, max_q, exam
 
 
 def _creation_bursts(store: Store, min_accounts: int) -> list[dict]:
-    from scipy.stats import binom
-
     con = store.con
     total = con.execute("SELECT count(*) FROM accounts WHERE created_at IS NOT NULL").fetchall()[0][0]
     if not total:
         return []
+    from scipy.stats import binom  # slow to import; most stores carry no creation dates
     rows = con.execute("""
         WITH days AS (SELECT CAST(created_at AS DATE) AS d, count(*) AS n FROM accounts
                       WHERE created_at IS NOT NULL GROUP BY 1),

@@ -25,7 +25,7 @@ import stix2.v21 as s2
 from trollscope.disarm import techniques
 from trollscope.disarm.bundle import shared_objects, stix_object
 from trollscope.errors import StoreError
-from trollscope.network.query import campaign as campaign_detail, campaigns as list_campaigns, run_info
+from trollscope.network.query import campaigns as list_campaigns, run_info
 from trollscope.store import Store
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/trollscope/stix")
@@ -57,21 +57,20 @@ def build(store: Store) -> s2.Bundle:
     used_patterns: set[str] = set()
     for c in list_campaigns(store):
         cid = c["campaign_id"]
-        detail = campaign_detail(store, cid, evidence_limit=20)
-        members = detail["members"]
-        key = "|".join(sorted(m["account_id"] for m in members))
-        formats = dict(store.con.execute(
-            "SELECT m.account_id, a.source_format FROM campaign_members m JOIN accounts a USING (account_id) "
-            "WHERE m.campaign_id = ?", [cid]).fetchall())
+        members = store.con.execute(
+            "SELECT m.account_id, coalesce(a.handle, m.handle), a.source_format FROM campaign_members m "
+            "LEFT JOIN accounts a USING (account_id) WHERE m.campaign_id = ? ORDER BY m.account_id", [cid]).fetchall()
+        key = "|".join(m[0] for m in members)
         accounts = []
-        for m in members:
-            props = {"user_id": m["account_id"]}
-            if m["handle"]:
-                props["account_login"] = m["handle"]
-            if ACCOUNT_TYPES.get(formats.get(m["account_id"])):
-                props["account_type"] = ACCOUNT_TYPES[formats[m["account_id"]]]
+        for account_id, handle, fmt in members:
+            props = {"user_id": account_id}
+            if handle:
+                props["account_login"] = handle
+            if ACCOUNT_TYPES.get(fmt):
+                props["account_type"] = ACCOUNT_TYPES[fmt]
             accounts.append(s2.UserAccount(**props))
-        urls = [s2.URL(value=i["item"]) for i in detail["top_items"]
+        items = _top_items(store, cid)
+        urls = [s2.URL(value=i["item"]) for i in items
                 if i["trace"] == "co_link" and str(i["item"]).startswith(("http://", "https://"))][:TOP_URLS]
         traces = ", ".join(f"{t} ({n} pairs)" for t, n in (c["trace_pairs"] or {}).items())
         camp = s2.Campaign(
@@ -103,15 +102,13 @@ def build(store: Store) -> s2.Bundle:
                 id=_id("relationship", key, "uses", t["technique_id"]), relationship_type="uses",
                 source_ref=camp.id, target_ref=ap["id"],
                 description=f"DISARM {t['technique_id']} by rule {t['rule']}: {t['evidence']}", **common))
-        lines = [f"{i['trace']}: {i['item']} — {i['pairs']} pairs, first {str(i['first_time'])[:19]}"
-                 + (f": {' '.join(str(i['example_text']).split())[:200]}" if i.get("example_text") else "")
-                 for i in detail["top_items"]]
-        lines += [f"{e['trace']}: {e['account_a']} {str(e['time_a'])[:19]} / {e['account_b']} "
-                  f"{str(e['time_b'])[:19]} on {e['item']}" for e in detail["evidence"]]
+        lines = [f"{i['trace']}: {i['item']} — {i['pairs']} pairs, first by {i['account']} at "
+                 f"{str(i['first_time'])[:19]}" + (f": {' '.join(str(i['text']).split())[:200]}" if i["text"] else "")
+                 for i in items]
         lines += [f"DISARM {t['technique_id']} {t['name']} ({t['rule']}): {t['evidence']}" for t in camp_tags]
         objects.append(s2.Note(
             id=_id("note", key), abstract=f"Evidence for trollscope {cid}",
-            content="Top shared items, co-actions with timestamps and DISARM tags:\n" + "\n".join(lines),
+            content="Most shared items (significant pairs inside the campaign), first time, example post; DISARM tags:\n" + "\n".join(lines),
             authors=["trollscope"], object_refs=[camp.id, observed.id], **common))
     for tid in sorted(used_patterns):
         ap = {k: v for k, v in stix_object(tid).items() if not k.startswith("x_")}
@@ -124,6 +121,28 @@ def build(store: Store) -> s2.Bundle:
     unique = list({o.id: o for o in objects}.values())
     bundle_id = f"bundle--{uuid.uuid5(NAMESPACE, '|'.join(o.id for o in unique))}"
     return s2.Bundle(id=bundle_id, objects=unique)
+
+
+def _top_items(store: Store, cid: str, limit: int = 20) -> list[dict]:
+    """The items most co-acted on by significant pairs inside the campaign, with the first post."""
+    rel = store.sql(
+        f"""
+        WITH ev AS (
+          SELECT e.trace, e.item, e.post_a, e.post_b, e.time_a, e.time_b
+          FROM evidence e
+          JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
+          JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
+          JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
+        ), top AS (
+          SELECT trace, item, count(*) AS pairs, min(least(time_a, time_b)) AS first_time,
+                 arg_min(CASE WHEN time_a <= time_b THEN post_a ELSE post_b END, least(time_a, time_b)) AS post_id
+          FROM ev GROUP BY ALL ORDER BY pairs DESC, trace, item LIMIT {int(limit)}
+        )
+        SELECT top.trace, top.item, top.pairs, top.first_time, p.handle AS account, p.text
+        FROM top LEFT JOIN posts p ON p.post_id = top.post_id
+        ORDER BY top.pairs DESC, top.trace, top.item
+        """, params={"cid": cid})
+    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]
 
 
 def write(store: Store, path: str | Path) -> dict:
