@@ -1,6 +1,7 @@
 """The STIX 2.1 export: the bundle parses with the stix2 library (no custom content), its `uses`
 relationships point at real DISARM attack-patterns with their original ids, every reference
-resolves inside the bundle, and exporting twice gives the same bytes."""
+resolves inside the bundle, and exporting twice gives the same bytes. Also the `account` view of
+a member of the same planted ring (signals, campaign, DISARM tags, evidence)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,22 @@ def test_export_before_detection_is_a_clear_error(tmp_path):
     trollscope.open(db).close()
     r = runner.invoke(app, ["export", "--stix", "-o", str(tmp_path / "b.json"), "--db", str(db)])
     assert r.exit_code == 2 and "run `trollscope detect` first" in r.output
+
+
+def test_account_view_of_a_ring_member(exported):
+    _, db, ring = exported
+    r = runner.invoke(app, ["account", "@Patriot00", "--db", db, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    p = json.loads(r.stdout)
+    assert p["signals"]["account_id"] == "patriot00" and p["campaign"]["campaign_id"] == "C1"
+    assert p["signals"]["features"]["duplicate_text_share"] == 1.0  # every post is a copy
+    assert p["signals"]["score"] == pytest.approx(sum(p["signals"]["contributions"].values()), abs=1e-3)
+    assert {t["technique_id"] for t in p["techniques"]} == {"T0084.001", "T0049.002", "T0146"}
+    assert p["narratives"] == []  # not computed in this store
+    assert len(p["links"]) == 5 and {x["other"] for x in p["links"]} == set(ring) - {"patriot00"}
+    ev = p["links"][0]["evidence"]
+    assert ev and ev[0]["trace"] != "synchrony" and ev[0]["time_self"] and ev[0]["time_other"]
+    r = runner.invoke(app, ["account", "patriot00", "--db", db])
+    assert r.exit_code == 0 and "T0084.001 Use Copypasta" in r.stdout and "strongest links" in r.stdout
+    r = runner.invoke(app, ["account", "nobody", "--db", db])
+    assert r.exit_code == 2 and r.output == "error: no account 'nobody' in the store\n"

@@ -33,8 +33,11 @@ def account(
 
     with trollscope.open(db, read_only=True) as store:
         p = profile(store, handle, links=links)
-    if format is not OutputFormat.table:
-        _emit([p] if format is OutputFormat.json else [_flat(p)], format)
+    if format is OutputFormat.json:
+        out.print_json(json.dumps(p, default=str, ensure_ascii=False))
+        return
+    if format is OutputFormat.csv:
+        _emit([_flat(p)], format)
         return
     a, s, c = p["account"], p["signals"], p["campaign"]
     where = (f"campaign {c['campaign_id']} ({c['size']} accounts, score {c['score']}; this account's "
@@ -46,9 +49,10 @@ def account(
     _emit([{"feature": k, "value": "" if v is None else v, "contribution": s["contributions"].get(k, "")}
            for k, v in s["features"].items()], OutputFormat.table, title="signals (contribution = weight × z)")
     if p["techniques"]:
-        _emit([{"technique": t["technique_id"], "name": t["name"], "tactic": t["tactic"], "rule": t["rule"],
-                "evidence": _clip(t["evidence"], 160)} for t in p["techniques"]], OutputFormat.table,
-              title="DISARM techniques of its campaign")
+        out.print("[bold]DISARM techniques of its campaign[/]")
+        for t in p["techniques"]:
+            out.print(f"  {t['technique_id']} {t['name']} ({t['tactic']}), rule {t['rule']}: {t['evidence']}",
+                      highlight=False, markup=False)
     if p["narratives"]:
         _emit([{"narrative": n.get("narrative_id"), "label": n.get("label"), "posts": n.get("posts")}
                for n in p["narratives"]], OutputFormat.table, title="narratives")

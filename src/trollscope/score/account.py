@@ -59,7 +59,9 @@ def _links(store: Store, account_id: str, limit: int, per_link: int) -> list[dic
             FROM evidence ev
             JOIN pair_tests t ON t.trace = ev.trace AND t.a = ev.a AND t.b = ev.b AND t.significant
             LEFT JOIN posts p ON p.post_id = ev.post_{mine}
-            WHERE ev.a = ? AND ev.b = ? ORDER BY ev.time_a, ev.trace, ev.item LIMIT {int(per_link)}
+            -- content traces first: a shared post or text says more than a shared time bin
+            WHERE ev.a = ? AND ev.b = ? ORDER BY ev.trace = 'synchrony', ev.time_a, ev.trace, ev.item
+            LIMIT {int(per_link)}
             """, params=[lo, hi]))
     return edges
 
