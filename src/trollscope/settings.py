@@ -48,6 +48,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("disarm_min_accounts", 3,
             "A DISARM rule fires on a campaign only when the trace behind it links at least this many of "
             "its accounts by significant pairs."),
+    Setting("narrative_sample", 3000,
+            "Narratives: distinct texts per campaign and language group that are clustered; the other texts "
+            "join the narratives found (shown as `clustered k of n`)."),
+    Setting("narrative_min_cluster", 20, "Narratives: HDBSCAN's minimum cluster size, in distinct texts of the sample."),
+    Setting("narrative_min_samples", 3, "Narratives: HDBSCAN's `min_samples` (higher calls more texts noise)."),
+    Setting("narrative_dims", 10, "Narratives: PCA dimensions the embeddings are reduced to before HDBSCAN."),
+    Setting("narrative_assign_quantile", 0.1,
+            "Narratives: a text outside the sample joins its nearest narrative only when at least as close to "
+            "the centroid as this quantile of the narrative's clustered texts; else it stays unassigned."),
+    Setting("narrative_min_lang", 500,
+            "Narratives: a language with fewer distinct texts joins the largest language group of its script "
+            "(source language codes are noisy on short posts)."),
+    Setting("narrative_keywords", 10, "Narratives: c-TF-IDF keywords kept per narrative."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
