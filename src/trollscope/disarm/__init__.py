@@ -22,7 +22,7 @@ from trollscope.disarm.rules import ALL_RULES, compute
 from trollscope.errors import StoreError, UserError
 from trollscope.store import Store
 
-__all__ = ["techniques", "ALL_RULES"]
+__all__ = ["ALL_RULES", "techniques"]
 
 RULES_VERSION = 1
 COLUMNS = ("campaign_id", "technique_id", "name", "tactic", "rule", "evidence", "url", "tactic_id",

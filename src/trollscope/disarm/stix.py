@@ -16,8 +16,8 @@ with `stix2.parse(..., allow_custom=False)`.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import stix2.v21 as s2
@@ -25,7 +25,8 @@ import stix2.v21 as s2
 from trollscope.disarm import techniques
 from trollscope.disarm.bundle import shared_objects, stix_object
 from trollscope.errors import StoreError
-from trollscope.network.query import campaigns as list_campaigns, run_info
+from trollscope.network.query import campaigns as list_campaigns
+from trollscope.network.query import run_info
 from trollscope.store import Store
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/trollscope/stix")

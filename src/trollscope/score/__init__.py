@@ -13,7 +13,7 @@ from __future__ import annotations
 from trollscope.score.features import FEATURES, NAMES, SCORED, ensure
 from trollscope.store import Store
 
-__all__ = ["signals", "FEATURES"]
+__all__ = ["FEATURES", "signals"]
 
 
 def signals(store: Store, account_ids: list[str] | None = None, **overrides) -> list[dict]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from trollscope.errors import TrollscopeError, UserError
-from trollscope.network.query import _dicts, _resolve_account, campaigns as list_campaigns
+from trollscope.network.query import _dicts, _resolve_account
+from trollscope.network.query import campaigns as list_campaigns
 from trollscope.score import signals
 from trollscope.store import Store
 

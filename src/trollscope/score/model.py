@@ -78,7 +78,7 @@ def train(store: Store, labels: dict[str, str] | None = None, label_key: str = "
     from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    ids, x, y = labelled(store, labels, label_key, positive)
+    _, x, y = labelled(store, labels, label_key, positive)
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
     what = f"label {positive!r}" if positive else "a coordinated label"
     if n_pos < 2 or n_neg < 2:
