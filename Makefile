@@ -27,7 +27,9 @@ run: venv
 	$(BIN)/trollscope info --db $(DB) --top 5
 	$(BIN)/trollscope detect --db $(DB) --top 5
 	$(BIN)/trollscope campaign C1 --db $(DB) --evidence 10
-	@echo "store written to $(DB); try: $(BIN)/trollscope campaigns --db $(DB)"
+	$(BIN)/trollscope report --db $(DB) -o $(OUT)/report.html
+	@echo "store written to $(DB); try: $(BIN)/trollscope campaigns --db $(DB) or $(BIN)/trollscope serve --db $(DB)"
+	@echo "report: $(abspath $(OUT)/report.html)"
 
 # The browser tests drive Debian's Chromium; install it when missing (needs root or sudo, as on CI).
 browser:

@@ -73,8 +73,17 @@ def techniques(store: Store, campaign_id: str | None = None) -> list[dict]:
 
 
 def signals(store: Store, account_ids: list[str] | None = None) -> dict[str, dict]:
-    rows = _call_optional("trollscope.score", "signals", store, account_ids=account_ids)
-    return {r["account_id"]: r for r in rows if r.get("account_id") is not None}
+    """Account signals by id. Computed once for every account and kept on the store object: the
+    scoring stage reads all posts whatever ids it is asked for (~25 s on the full IRA set), and the
+    report and `serve` only ever read."""
+    cached = getattr(store, "_report_signals", None)
+    if cached is None:
+        rows = _call_optional("trollscope.score", "signals", store, account_ids=None)
+        cached = {r["account_id"]: r for r in rows if r.get("account_id") is not None}
+        store._report_signals = cached
+    if account_ids is None:
+        return cached
+    return {a: cached[a] for a in account_ids if a in cached}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,8 +145,14 @@ def _cid(campaign_id: str) -> str:
 # Views
 
 
+def quiet(store: Store) -> None:
+    """No DuckDB progress bars on the terminal: the library never prints."""
+    store.con.execute("SET enable_progress_bar = false")
+
+
 def overview(store: Store) -> dict:
     """The store at a glance: sources, sizes, time span, the detection run, campaigns, narratives."""
+    quiet(store)
     info = summary.info(store, top=10)
     detected = store.has_table("campaigns") and store.has_table("detect_runs")
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
@@ -232,8 +247,9 @@ def graph(store: Store, cid: str, members: list[dict]) -> dict:
     categories = sorted({m.get("category") or "" for m in shown})
     colors = {c: ("#9aa0a6" if c == "" else PALETTE[i % len(PALETTE)]) for i, c in enumerate(c for c in categories)}
     top = max((m["strength"] or 0 for m in shown), default=1) or 1
+    biggest = 12 if len(shown) <= 50 else 8 if len(shown) <= 200 else 6  # crowded graphs get smaller dots
     nodes = [{"id": m["account_id"], "label": m["handle"], "x": round(xy[i][0], 4), "y": round(xy[i][1], 4),
-              "size": round(3 + 9 * math.sqrt((m["strength"] or 0) / top), 2),
+              "size": round(2 + (biggest - 2) * math.sqrt((m["strength"] or 0) / top), 2),
               "color": colors[m.get("category") or ""], "category": m.get("category") or ""}
              for i, m in enumerate(shown)]
     out_edges = []
@@ -251,12 +267,30 @@ def _layout(n: int, edges: list[tuple[int, int, float]]) -> list[tuple[float, fl
     """Fruchterman-Reingold from a circle: deterministic, computed once here instead of in every browser."""
     if n == 0:
         return []
+    import random
+
     import igraph as ig
 
     g = ig.Graph(n=n, edges=[(a, b) for a, b, _ in edges])
     start = [[math.cos(2 * math.pi * i / n), math.sin(2 * math.pi * i / n)] for i in range(n)]
-    weights = [max(w, 0.01) ** 0.5 for _, _, w in edges] if edges else None
-    coords = g.layout_fruchterman_reingold(seed=start, weights=weights, niter=300 if n < 300 else 150).coords
+    # igraph draws its jitter from a module-wide generator: give it a seeded one for this call.
+    ig.set_random_number_generator(random.Random(42))
+    try:
+        # Unweighted: weights pull strong pairs into one blot and hide the structure of dense groups.
+        coords = g.layout_fruchterman_reingold(seed=start, niter=500 if n < 300 else 250).coords
+    finally:
+        ig.set_random_number_generator(random)
+    # Loosely tied accounts fly far off and squeeze the core into a dot: pull every point further out
+    # than the 90th percentile of distances back onto a ring just outside it (angles are kept).
+    cx, cy = sum(c[0] for c in coords) / n, sum(c[1] for c in coords) / n
+    radii = sorted(math.hypot(x - cx, y - cy) for x, y in coords)
+    ring = radii[int(0.9 * (n - 1))] * 1.15 or 1.0
+    pulled = []
+    for x, y in coords:
+        r = math.hypot(x - cx, y - cy)
+        k = ring / r if r > ring else 1.0
+        pulled.append((cx + (x - cx) * k, cy + (y - cy) * k))
+    coords = pulled
     xs, ys = [c[0] for c in coords], [c[1] for c in coords]
     span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1.0
     return [((x - min(xs)) / span, (y - min(ys)) / span) for x, y in coords]
@@ -355,6 +389,7 @@ def pair_view(store: Store, a: str, b: str) -> dict:
 
 def report(store: Store, progress=None) -> dict:
     """Everything the single-file report shows: the overview, every campaign, the account index."""
+    quiet(store)
     view = {"overview": overview(store), "campaigns": [], "accounts": accounts_index(store)}
     ids = [c["campaign_id"] for c in view["overview"]["campaigns"]]
     for i, cid in enumerate(ids):

@@ -47,7 +47,7 @@ def _asset(folder: str, name: str) -> str:
 def json_script(value) -> Markup:
     """JSON safe inside a <script type="application/json"> element (and inside HTML generally)."""
     text = json.dumps(data.plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for ch, esc in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
+    for ch, esc in (("&", "\\u0026"), ("'", "\\u0027"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
                     ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)
     return Markup(text)
@@ -55,7 +55,8 @@ def json_script(value) -> Markup:
 
 def safe_href(url) -> str | None:
     """The URL if it is a plain http(s) link, else None (no javascript:, data:, relative tricks)."""
-    if not isinstance(url, str) or any(ord(c) < 33 or c in "\\\u2028\u2029" for c in url):
+    # Control, space and format characters (bidi overrides, zero-width) make a link lie about itself.
+    if not isinstance(url, str) or any(ord(c) < 33 or c in "\\\u2028\u2029" for c in url) or data.hidden_chars(url):
         return None
     try:
         parts = urlsplit(url)

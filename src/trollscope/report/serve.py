@@ -33,6 +33,7 @@ class App:
 
     def __init__(self, db: str | Path):
         self.store = trollscope.open(db, read_only=True)
+        data.quiet(self.store)
         self.name = Path(db).name
         self.lock = threading.Lock()  # one DuckDB connection; requests take turns
         self.nav = query.campaigns(self.store) if self.store.has_table("campaigns") else []

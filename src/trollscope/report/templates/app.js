@@ -350,6 +350,10 @@
   }
 
   /* ---------- start ---------- */
+  document.addEventListener("click", function (ev) {
+    var c = ev.target.closest && ev.target.closest(".clamp");
+    if (c && !window.getSelection().toString()) c.classList.toggle("open");
+  });
   document.querySelectorAll("table.paged").forEach(setupTable);
   setupSearch();
   if (MODE === "report") {
