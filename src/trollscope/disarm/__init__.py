@@ -74,6 +74,7 @@ def _ensure(store: Store, cfg: dict) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE campaign_techniques {ddl}")
         if rows:
             con.executemany(f"INSERT INTO campaign_techniques VALUES ({placeholders})", rows)
+        con.execute("CREATE OR REPLACE TEMP TABLE campaign_techniques_meta AS SELECT ? AS key", [key])
 
 
 def techniques(store: Store, campaign_id: str | None = None, **overrides) -> list[dict]:

@@ -259,5 +259,7 @@ def ensure(store: Store, **overrides) -> str:
             pass
         if "read-only" not in str(exc).lower() and "read only" not in str(exc).lower():
             raise
+        # A read-only store: keep the signals (and their key) for this connection only.
         con.execute(f"CREATE OR REPLACE TEMP TABLE account_signals AS {body}")
+        con.execute("CREATE OR REPLACE TEMP TABLE account_signals_meta AS SELECT ? AS key", [key])
     return "account_signals"
