@@ -34,7 +34,7 @@ def stop_words(lang: str) -> set[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     words = set(EXTRA) | set(ENGLISH_STOP_WORDS)  # English words turn up in every language's tweets
-    if lang == "ru" or lang.startswith("other-cyrillic"):
+    if lang == "ru" or lang in ("uk", "bg", "mk", "sr"):
         words |= RUSSIAN
     if lang == "de":
         words |= GERMAN

@@ -5,7 +5,7 @@ A post's group is `posts.lang` when the source gives one; otherwise a cheap gues
 Latin text -> `und`). Source language codes are noisy on short posts (the IRA file calls many short
 English tweets `ro` or `tl`, and much Russian `bg` or `uk`), so a language with fewer distinct texts
 than `narrative_min_lang` (and any text written in another script than its language's usual one)
-joins the largest language group written in the same script, and only then are
+joins the language with the most texts in that script, and only then are
 groups clustered separately: an English narrative and a Russian one are never one cluster.
 """
 
@@ -49,13 +49,13 @@ def assign_groups(con, table: str, min_texts: int) -> None:
         SELECT lang, script, count(DISTINCT key) AS texts FROM {table} GROUP BY lang, script""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _nar_langmap AS
-        WITH size AS (SELECT lang, sum(texts) AS texts, arg_max(script, texts) AS script
+        WITH size AS (SELECT lang, sum(texts) AS texts, first(script ORDER BY texts DESC, script) AS script
                       FROM _nar_langsize GROUP BY lang),
              big AS (SELECT lang, script, texts FROM size WHERE texts >= {int(min_texts)}),
-             home AS (SELECT script, arg_max(lang, texts) AS lang FROM big GROUP BY script)
+             home AS (SELECT script, first(lang ORDER BY texts DESC, lang) AS lang FROM _nar_langsize GROUP BY script)
         SELECT s.lang, s.script,
                CASE WHEN b.lang IS NOT NULL AND b.script = s.script THEN b.lang
-                    ELSE coalesce(h.lang, 'other-' || s.script) END AS lang_group
+                    ELSE h.lang END AS lang_group
         FROM _nar_langsize s
         LEFT JOIN big b ON b.lang = s.lang
         LEFT JOIN home h ON h.script = s.script""")

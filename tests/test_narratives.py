@@ -1,0 +1,224 @@
+"""Narratives: planted campaigns with known topics (three English, one Russian) are detected and their
+topics come back as separate narratives with the topic words as keywords; the shipped embedding model
+puts paraphrases closer than unrelated texts; the same input gives the same narratives."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import trollscope
+
+from detect_helpers import make_store, post
+from trollscope.cli import app
+from trollscope.detect import detect
+from trollscope.narratives import find_narratives
+from trollscope.narratives import query as nq
+
+# Each topic: subjects x claims, so every campaign has dozens of distinct texts on one theme.
+TOPICS = {
+    "guns": (["The second amendment", "Our gun rights", "Every gun owner", "The NRA", "Concealed carry",
+              "Gun control", "A rifle at home", "Self defense with a gun"],
+             ["is under attack by liberals", "keeps families safe", "must be defended now",
+              "will never be taken away", "protects us from criminals", "is a constitutional right",
+              "scares the gun grabbers"]),
+    "vaccines": (["The flu vaccine", "Vaccinating children", "Big pharma vaccines", "The measles shot",
+                  "Mandatory vaccination", "The new vaccine", "Vaccine injuries", "The CDC vaccine schedule"],
+                 ["causes autism in kids", "is poisoning our children", "is a pharma scam",
+                  "was never tested properly", "hides dangerous side effects", "should be refused by parents",
+                  "makes doctors rich"]),
+    "football": (["The Patriots", "Tom Brady", "The Super Bowl", "Our quarterback", "The NFL draft",
+                  "The Cowboys defense", "Sunday night football", "The touchdown pass"],
+                 ["won the game in overtime", "was amazing last night", "scored three touchdowns",
+                  "beat the Giants again", "crushed the playoff rivals", "made the fans go crazy",
+                  "broke a season record"]),
+    "donbass": (["Украинская армия", "Киевская хунта", "Каратели в Донбассе", "Обстрелы Донецка",
+                 "Нацгвардия Украины", "Порошенко", "Военные ВСУ", "Батальон Азов"],
+                ["снова обстреляли Донецк", "убивают мирных жителей", "нарушили перемирие",
+                 "бомбят школы и больницы", "готовят новое наступление", "разрушили дома в Горловке",
+                 "стреляют по детям"]),
+}
+CHATTER = ["lunch was great", "monday again", "new phone who dis", "coffee time", "watching a movie tonight",
+           "my cat is asleep", "traffic is terrible", "happy birthday to my sister", "rainy weekend",
+           "just finished a run", "pizza or tacos", "reading a good book"]
+
+
+def _corpus() -> list[dict]:
+    """Four campaigns of six accounts: the first account posts a topic text, the other five repost it
+    within a minute. An honest crowd chats at random times and never coordinates."""
+    rng = random.Random(7)
+    rows, n = [], 0
+    for c, (topic, (subjects, claims)) in enumerate(TOPICS.items()):
+        users = [f"{topic}_{i}" for i in range(6)]
+        texts = [f"{s} {v}" for s in subjects for v in claims]
+        rng.shuffle(texts)
+        for k, text in enumerate(texts[:48]):
+            t = 86400 * 2 + c * 3600 + k * 5400 + rng.randint(0, 600)
+            author = users[k % 6]
+            n += 1
+            origin = f"p{n}"
+            rows.append(post(origin, author, t, text + (" #maga" if topic == "guns" else "")))
+            for j, u in enumerate(x for x in users if x != author):
+                n += 1
+                rows.append(post(f"p{n}", u, t + 5 + 7 * j, text, kind="repost", ref=origin, ref_user=author))
+    for i in range(40):
+        for k in range(12):
+            n += 1
+            rows.append(post(f"p{n}", f"crowd_{i}", rng.randint(0, 86400 * 40),
+                             f"{rng.choice(CHATTER)} {rng.choice(CHATTER)}"))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    store = make_store(tmp_path_factory.mktemp("narr"), _corpus())
+    detect(store)
+    summary = find_narratives(store, narrative_min_cluster=8)
+    yield store, summary
+    store.close()
+
+
+def _topic_of(narrative: dict) -> str | None:
+    """The planted topic whose words fill the narrative's keywords."""
+    words = {t: {w.lower() for s, v in [TOPICS[t]] for x in s + v for w in x.split()} for t in TOPICS}
+    hits = {t: sum(k in words[t] for k in narrative["keywords"]) for t in TOPICS}
+    best = max(hits, key=hits.get)
+    return best if hits[best] >= 3 else None
+
+
+def test_each_planted_topic_is_a_narrative_pushed_by_its_campaign(planted):
+    store, summary = planted
+    found = nq.narratives(store, examples=3)
+    assert summary["narratives"] == len(found) >= 4
+    by_topic: dict[str, list[dict]] = {}
+    for n in found:
+        by_topic.setdefault(_topic_of(n), []).append(n)
+    assert set(TOPICS) <= set(by_topic), {n["narrative_id"]: n["keywords"] for n in found}
+    members = dict(store.con.execute("SELECT account_id, campaign_id FROM campaign_members").fetchall())
+    for topic in TOPICS:
+        campaign = members[f"{topic}_0"]
+        assert all(members[f"{topic}_{i}"] == campaign for i in range(6))
+        for n in by_topic[topic]:
+            # the campaign that planted the topic is the one pushing it, alone
+            assert [c["campaign_id"] for c in n["campaigns"]] == [campaign]
+            assert n["accounts"] == 6
+            assert all(topic + "_" in e["handle"] for e in n["examples"])
+            assert len(n["examples"]) == 3 and n["timeline"] and sum(d["posts"] for d in n["timeline"]) == n["posts"]
+    # most of each topic's posts end up in its narratives
+    for topic in TOPICS:
+        assert sum(n["posts"] for n in by_topic[topic]) >= 0.4 * 48 * 6
+
+
+def test_russian_campaign_is_its_own_language_group(planted):
+    store, _ = planted
+    found = nq.narratives(store)
+    russian = [n for n in found if _topic_of(n) == "donbass"]
+    assert russian and all(n["lang"] == "ru" for n in russian)  # no lang in the data: guessed from the script
+    assert all(n["lang"] == "en" for n in found if n not in russian)
+    mixed = store.con.execute(
+        """SELECT count(*) FROM narrative_posts np JOIN narratives n USING (narrative_id)
+           JOIN posts p USING (post_id)
+           WHERE (n.lang = 'ru') <> regexp_matches(p.text, '\\p{Cyrillic}')""").fetchall()[0][0]
+    assert mixed == 0
+    assert any("донецк" in k for n in russian for k in n["keywords"])
+
+
+def test_honest_crowd_is_in_no_narrative_and_account_view(planted):
+    store, _ = planted
+    crowd = store.con.execute(
+        "SELECT count(*) FROM narrative_posts WHERE account_id LIKE 'crowd_%'").fetchall()[0][0]
+    assert crowd == 0
+    mine = nq.account_narratives(store, "vaccines_3")
+    assert mine and sum(m["posts"] for m in mine) >= 20
+    assert all(set(m) == {"narrative_id", "label", "posts"} for m in mine)
+    assert nq.account_narratives(store, "crowd_1") == []
+
+
+def test_campaign_filter_and_coverage(planted):
+    store, _ = planted
+    cid = store.con.execute("SELECT campaign_id FROM campaign_members WHERE account_id = 'football_0'").fetchall()[0][0]
+    mine = nq.narratives(store, campaign_id=cid)
+    assert mine and all(_topic_of(n) == "football" for n in mine)
+    cov = [c for c in nq.coverage(store) if c["campaign_id"] == cid]
+    assert cov == [{"campaign_id": cid, "lang": "en", "posts": 288, "texts": 48, "sampled_texts": 48,
+                    "sampled_posts": 288, "in_narratives": cov[0]["in_narratives"]}]
+    assert cov[0]["in_narratives"] == sum(n["posts"] for n in mine)
+
+
+def _copy(store, tmp_path):
+    """The planted store, detected once, as a separate file (detection is the slow part)."""
+    store.con.execute("CHECKPOINT")
+    shutil.copy(store.path, tmp_path / "copy.duckdb")
+    return trollscope.open(tmp_path / "copy.duckdb")
+
+
+def test_sampling_is_shown_and_still_finds_topics(planted, tmp_path):
+    store = _copy(planted[0], tmp_path)
+    find_narratives(store, narrative_sample=36, narrative_min_cluster=6)
+    cov = nq.coverage(store)
+    assert cov and all(c["sampled_texts"] == min(36, c["texts"]) for c in cov)
+    assert any(c["sampled_texts"] < c["texts"] for c in cov)
+    topics = {_topic_of(n) for n in nq.narratives(store)}
+    assert set(TOPICS) <= topics
+    store.close()
+
+
+def test_same_input_same_narratives(planted, tmp_path):
+    store, _ = planted
+    other = _copy(store, tmp_path)
+    find_narratives(other, narrative_min_cluster=8)
+
+    def strip(rows):
+        return json.dumps(rows, default=str, sort_keys=True)
+
+    assert strip(nq.narratives(store, examples=10)) == strip(nq.narratives(other, examples=10))
+    assert (store.con.execute("SELECT * FROM narrative_posts ORDER BY post_id").fetchall()
+            == other.con.execute("SELECT * FROM narrative_posts ORDER BY post_id").fetchall())
+    other.close()
+
+
+def test_model_puts_paraphrases_closer_than_unrelated_texts():
+    from trollscope.narratives.embed import encode, load
+
+    triplets = [
+        ("Hillary Clinton should be in prison", "Lock her up, Clinton belongs in jail", "Great recipe for banana bread"),
+        ("Police shot another unarmed black man", "Cops killed an unarmed black man again", "The stock market closed higher"),
+        ("Build the wall and stop illegal immigration", "We need a border wall against illegals", "I love football on Sunday"),
+        ("Vaccines cause autism in children", "Kids get autism from vaccinations", "The train was late this morning"),
+    ]
+    for a, p, u in triplets:
+        e = encode([a, p, u])
+        assert e[0] @ e[1] > e[0] @ e[2] + 0.2, (a, float(e[0] @ e[1]), float(e[0] @ e[2]))
+    e = encode(["", "!!!", "hello world"])
+    assert np.allclose(e[0], 0) and np.isclose(np.linalg.norm(e[2]), 1, atol=1e-5)
+    assert load().dims == 192 and e.dtype == np.float32
+
+
+def test_nothing_computed_gives_empty_lists(tmp_path):
+    store = make_store(tmp_path, _corpus()[:20])
+    assert nq.narratives(store) == [] and nq.account_narratives(store, "guns_0") == []
+    store.close()
+
+
+def test_cli_computes_once_then_reads(planted, tmp_path):
+    store, _ = planted
+    path = store.path
+    store.con.execute("CHECKPOINT")
+    runner = CliRunner()
+    res = runner.invoke(app, ["narratives", "--db", path, "--top", "2", "--format", "json"])
+    # the module fixture computed with narrative_min_cluster=8; the CLI's defaults differ, so it recomputes
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.stdout)
+    assert first["run"]["settings"]["narrative_min_cluster"] == 20 and len(first["narratives"]) <= 2
+    run_at = first["run"]["run_at"]
+    res = runner.invoke(app, ["narratives", "--db", path, "--top", "2", "--format", "json"])
+    assert json.loads(res.stdout)["run"]["run_at"] == run_at  # reused, not recomputed
+    res = runner.invoke(app, ["narratives", "--db", path, "--min-cluster", "8", "--examples", "2"])
+    assert res.exit_code == 0 and "keywords:" in res.stdout and "campaigns: C" in res.stdout
+    res = runner.invoke(app, ["narratives", "--db", str(tmp_path / "none.duckdb")])
+    assert res.exit_code == 2 and "detect" in res.output
