@@ -235,3 +235,39 @@ def test_json_twin_in_the_browser_is_the_page_data(browser, server, hostile_db):
     assert shown["evidence_total"] == len(shown["evidence"]) or shown["evidence_total"] > data.LIMITS["evidence"]
     w.clean()
     w.close()
+
+
+def test_clicking_an_account_in_the_graph_shows_it_and_filters_the_evidence(report_page):
+    page = report_page.page
+    page.evaluate("location.hash = '#C1'")
+    page.wait_for_selector("#view-C1 .graph canvas")
+    page.wait_for_timeout(500)
+    where = page.evaluate("""() => {
+        const box = document.getElementById('g-C1'), s = box.sigma, g = s.getGraph();
+        const id = g.nodes().find(n => g.getNodeAttribute(n, 'label').includes('onerror'));
+        const p = s.framedGraphToViewport(s.getNodeDisplayData(id));
+        const r = box.querySelector('.canvas').getBoundingClientRect();
+        return {x: r.left + p.x, y: r.top + p.y};
+    }""")
+    page.mouse.click(where["x"], where["y"])
+    info = page.locator("#g-C1 .info")
+    info.wait_for(state="visible")
+    assert '"><img src=x onerror=alert(1)>' in info.inner_text()
+    assert page.locator("#mem-C1 tbody tr.hl").count() == 1
+    page.screenshot(path=str(SHOTS / "report-node.png"))
+    info.locator("button", has_text="show its evidence").click()
+    page.wait_for_timeout(400)
+    rows = page.locator("#ev-C1 tbody tr").all_inner_texts()
+    assert rows and all('"><img src=x onerror=alert(1)>' in r for r in rows)
+    report_page.clean()
+
+
+def test_a_request_leaving_the_file_would_be_seen(browser, tmp_path):
+    # the watch itself: a page that asks the network for an image is caught
+    page_file = tmp_path / "leak.html"
+    page_file.write_text('<!DOCTYPE html><img src="http://example.invalid/x.png">', encoding="utf-8")
+    w = Watch(browser, offline=True)
+    w.page.goto(page_file.as_uri())
+    w.page.wait_for_timeout(300)
+    assert w.requests == ["http://example.invalid/x.png"]
+    w.close()

@@ -247,7 +247,7 @@ def graph(store: Store, cid: str, members: list[dict]) -> dict:
     categories = sorted({m.get("category") or "" for m in shown})
     colors = {c: ("#9aa0a6" if c == "" else PALETTE[i % len(PALETTE)]) for i, c in enumerate(c for c in categories)}
     top = max((m["strength"] or 0 for m in shown), default=1) or 1
-    biggest = 12 if len(shown) <= 50 else 8 if len(shown) <= 200 else 6  # crowded graphs get smaller dots
+    biggest = 10 if len(shown) <= 50 else 8 if len(shown) <= 200 else 6  # crowded graphs get smaller dots
     nodes = [{"id": m["account_id"], "label": m["handle"], "x": round(xy[i][0], 4), "y": round(xy[i][1], 4),
               "size": round(2 + (biggest - 2) * math.sqrt((m["strength"] or 0) / top), 2),
               "color": colors[m.get("category") or ""], "category": m.get("category") or ""}
@@ -285,10 +285,11 @@ def _layout(n: int, edges: list[tuple[int, int, float]]) -> list[tuple[float, fl
     cx, cy = sum(c[0] for c in coords) / n, sum(c[1] for c in coords) / n
     radii = sorted(math.hypot(x - cx, y - cy) for x, y in coords)
     ring = radii[int(0.9 * (n - 1))] * 1.15 or 1.0
+    # Then spread the core: radius r becomes r^0.6 (dense groups stop being one blot).
     pulled = []
     for x, y in coords:
         r = math.hypot(x - cx, y - cy)
-        k = ring / r if r > ring else 1.0
+        k = (min(r, ring) / ring) ** 0.6 * ring / r if r > 0 else 1.0
         pulled.append((cx + (x - cx) * k, cy + (y - cy) * k))
     coords = pulled
     xs, ys = [c[0] for c in coords], [c[1] for c in coords]

@@ -171,8 +171,10 @@
     });
     var hovered = null;
     var sigma = new Sigma(graph, container, {
-      enableEdgeEvents: true, renderEdgeLabels: false, labelRenderedSizeThreshold: 7, zIndex: true,
-      labelFont: "system-ui, sans-serif", labelSize: 12, stagePadding: 40,
+      enableEdgeEvents: true, renderEdgeLabels: false, zIndex: true,
+      // small groups: every name; crowds: only the bigger dots until one zooms in
+      labelRenderedSizeThreshold: data.nodes.length <= 60 ? 0 : 7,
+      labelFont: "system-ui, sans-serif", labelSize: 12, stagePadding: 60,
       nodeReducer: function (node, attrs) {
         if (!hovered || node === hovered || graph.areNeighbors(node, hovered)) {
           return node === hovered ? Object.assign({}, attrs, { highlighted: true, zIndex: 2 }) : attrs;
@@ -193,6 +195,7 @@
       hovered = id; sigma.refresh({ skipIndexation: true }); nodeInfo(box, data, id);
     } };
     graphs[box.id] = g;
+    box.sigma = sigma;  // for the browser tests and the console: the live renderer of this box
     return g;
   }
 
