@@ -24,7 +24,8 @@ RUSSIAN = set("""и в во не что он на я с со как а то вс
 раз тоже себе под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы
 нее сейчас были куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас
 про всего них какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой
-им более всегда конечно всю между это rt""".split())
+им более всегда конечно всю между это такие такое такая таких пока никто почему которые который которая
+которых очень самый просто тоже вообще сегодня теперь время год года люди людей нам наш наши ещё свой своих rt""".split())
 GERMAN = set("""der die das und in zu den von mit sich des auf für ist im dem nicht ein eine als auch es an
 werden aus er hat dass sie nach wird bei einer um am sind noch wie einem über einen so zum war haben nur oder
 aber vor zur bis mehr durch man sein wurde sei ich du wir ihr was wenn schon jetzt kann hier""".split())
