@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import trollscope
@@ -29,10 +30,11 @@ def narratives(
 ) -> None:
     """What the flagged campaigns push: narratives found by embedding and clustering their posts.
 
-    Computed on first use after `trollscope detect` (and again when detection or the settings change,
-    or with --recompute), then read from the store. Each narrative has c-TF-IDF keywords, the
-    campaigns that push it, example posts and a daily timeline (in --format json). Posts are grouped
-    by language before clustering; see docs/narratives.md for the method and sampling.
+    Computed on first use after `trollscope detect`, again when detection or the settings change.
+
+    Each narrative: c-TF-IDF keywords, campaigns pushing it, example posts, daily timeline (JSON).
+
+    Posts are clustered per language, on a sample per campaign; see docs/narratives.md.
 
     Example: trollscope narratives --db demo.duckdb
     Example: trollscope narratives --db demo.duckdb --campaign C1 --examples 5 --format json
@@ -68,19 +70,24 @@ def narratives(
     out.print(f"{s['narratives']} narratives over {s['posts']:,} posts of flagged campaigns "
               f"({s['texts']:,} distinct texts); {s['assigned_posts']:,} posts belong to one; "
               f"languages: {', '.join(s['languages']) or 'none'}", highlight=False)
-    shown = [c for c in coverage if not campaign or c["campaign_id"] == _cid(campaign)]
+    mine = [c for c in coverage if not campaign or c["campaign_id"] == _cid(campaign)]
+    # language groups too small to hold a narrative only clutter the table; they are counted below it
+    shown = [c for c in mine if c["texts"] >= cfg["narrative_min_cluster"]]
     if shown:
         _emit([{"campaign": c["campaign_id"], "lang": c["lang"],
                 "clustered": f"{c['sampled_posts']:,} of {c['posts']:,} posts",
                 "distinct texts": f"{c['sampled_texts']:,} of {c['texts']:,}",
                 "in narratives": f"{c['in_narratives']:,}"} for c in shown[:40]],
               OutputFormat.table, title="what was clustered (sample per campaign and language)")
+    small = sum(c["posts"] for c in mine if c not in shown)
+    if small:
+        out.print(f"(and {small:,} posts in language groups too small for a narrative)")
     if not rows:
         out.print("no narratives" + (f" for campaign {campaign}" if campaign else ""))
         return
     for r in rows:
         camps = ", ".join(f"{c['campaign_id']} ({c['posts']:,})" for c in r["campaigns"][:6])
-        out.print(f"\n[bold]{r['narrative_id']}[/] [{r['lang']}] {r['label']}  ·  {r['posts']:,} posts, "
+        out.print(f"\n[bold]{r['narrative_id']}[/] {escape('[' + r['lang'] + ']')} {escape(r['label'])}  ·  {r['posts']:,} posts, "
                   f"{r['accounts']} accounts, {r['first_seen']:%Y-%m-%d} – {r['last_seen']:%Y-%m-%d}",
                   highlight=False)
         out.print(f"  keywords: {', '.join(r['keywords'])}", highlight=False, markup=False)
