@@ -237,7 +237,13 @@ def _q(value: str) -> str:
 
 
 def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, dict]:
-    """Staged rows of the batch -> quarantine, posts, accounts; counts per source file."""
+    """Staged rows of the batch -> quarantine, posts, accounts; counts per source file.
+
+    One pass validates every row and computes its canonical columns (`_checked`); good rows then
+    go to `posts` straight from it. Only post ids that are derived need a second look: identical
+    rows (same account, time and text) are told apart by their rank, which is computed for the
+    few rows that have a twin, not by a window over the whole batch.
+    """
     first = next(iter(results.values()))
     time_field, account_field = _q(first.time_field), _q(first.account_field)
     staged = "_stage"
@@ -247,6 +253,10 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
             f"(SELECT *, {_q(src)} AS source_file FROM ({r.stage_sql}))" for src, r in in_place
         )
         staged = f"(SELECT * FROM _stage UNION ALL BY NAME {unions})"
+    # readers that keep no raw text (JSON) show a quarantined row by the fields that were read
+    json_raw = "false" if any(r.raw_table for r in results.values()) else "true"
+    bad_time = (f"created_at IS NULL OR created_at < TIMESTAMPTZ '{stg.EARLIEST}' "
+                f"OR created_at >= TIMESTAMPTZ '{stg.LATEST}'")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
@@ -254,117 +264,119 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
           SELECT *, ts_parse_time(created_raw) AS created_at,
                  coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct
           FROM {staged}
+        ), v AS (
+          SELECT *,
+            CASE
+              WHEN err_reason IS NOT NULL THEN err_reason
+              WHEN acct IS NULL THEN 'missing account'
+              WHEN created_raw IS NULL OR trim(created_raw) = '' THEN 'missing time'
+              WHEN created_at IS NULL THEN 'unreadable time ' || left(created_raw, 60)
+              WHEN created_at < TIMESTAMPTZ '{stg.EARLIEST}' OR created_at >= TIMESTAMPTZ '{stg.LATEST}'
+                THEN 'time out of range ({stg.EARLIEST[:4]}-{stg.LATEST[:4]}): ' || left(created_raw, 60)
+              WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply')
+                THEN 'unknown kind ' || left(kind, 40)
+            END AS q_reason,
+            CASE
+              WHEN err_reason IS NOT NULL THEN err_field
+              WHEN acct IS NULL THEN {account_field}
+              WHEN {bad_time} THEN {time_field}
+              WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply') THEN 'kind'
+            END AS q_field,
+            -- Entities are extracted here and made distinct in the outer query, over these
+            -- columns: a macro repeats its argument, and the regexes are the costly part.
+            -- Every URL the regex finds contains '://': a cheap test that skips most texts.
+            CASE WHEN urls IS NOT NULL THEN ts_norm_urls(urls)
+                 WHEN contains(text, '://') THEN ts_norm_urls_fast(ts_urls(text))
+                 ELSE [] END AS urls_x,
+            CASE WHEN hashtags IS NOT NULL THEN list_filter(hashtags, lambda h: h IS NOT NULL AND h <> '')
+                 WHEN contains(text, '#') OR contains(text, '＃') THEN ts_hashtags(text)
+                 ELSE [] END AS tags_x,
+            CASE WHEN mentions IS NOT NULL THEN list_filter(list_transform(mentions, lambda m: lower(ltrim(m, '@'))),
+                                                            lambda m: m IS NOT NULL AND m <> '')
+                 WHEN contains(text, '@') OR contains(text, '＠') THEN ts_mentions(text)
+                 ELSE [] END AS ments_x
+          FROM p
         )
-        SELECT *,
-          CASE
-            WHEN err_reason IS NOT NULL THEN err_reason
-            WHEN acct IS NULL THEN 'missing account'
-            WHEN created_raw IS NULL OR trim(created_raw) = '' THEN 'missing time'
-            WHEN created_at IS NULL THEN 'unreadable time ' || left(created_raw, 60)
-            WHEN created_at < TIMESTAMPTZ '{stg.EARLIEST}' OR created_at >= TIMESTAMPTZ '{stg.LATEST}'
-              THEN 'time out of range ({stg.EARLIEST[:4]}-{stg.LATEST[:4]}): ' || left(created_raw, 60)
-            WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply')
-              THEN 'unknown kind ' || left(kind, 40)
-          END AS q_reason,
-          CASE
-            WHEN err_reason IS NOT NULL THEN err_field
-            WHEN acct IS NULL THEN {account_field}
-            WHEN created_at IS NULL OR created_at < TIMESTAMPTZ '{stg.EARLIEST}'
-                 OR created_at >= TIMESTAMPTZ '{stg.LATEST}' THEN {time_field}
-            WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply') THEN 'kind'
-          END AS q_field,
-          -- Entities are extracted here and made distinct in the next pass, over stored columns:
-          -- a macro repeats its argument, and the regexes are the costly part.
-          CASE WHEN urls IS NOT NULL THEN ts_norm_urls(urls)
-               WHEN contains(lower(text), 'http') THEN ts_norm_urls_fast(ts_urls(text))
-               ELSE [] END AS urls_x,
-          CASE WHEN hashtags IS NOT NULL THEN list_filter(hashtags, lambda h: h IS NOT NULL AND h <> '')
-               WHEN contains(text, '#') OR contains(text, '＃') THEN ts_hashtags(text)
-               ELSE [] END AS tags_x,
-          CASE WHEN mentions IS NOT NULL THEN list_filter(list_transform(mentions, lambda m: lower(ltrim(m, '@'))),
-                                                          lambda m: m IS NOT NULL AND m <> '')
-               WHEN contains(text, '@') OR contains(text, '＠') THEN ts_mentions(text)
-               ELSE [] END AS ments_x
-        FROM p
+        SELECT
+          v.q_reason, v.q_field,
+          CASE WHEN v.q_reason IS NOT NULL THEN left(coalesce(v.raw, CASE WHEN {json_raw} THEN CAST(to_json(struct_pack(
+              post_id := v.post_id, account_id := v.account_id, handle := v.handle,
+              created_raw := v.created_raw, text := v.text)) AS VARCHAR) END), 2000) END AS q_raw,
+          -- An id in scientific notation (6.29697E+17) lost its digits in a spreadsheet: ids
+          -- like that collide, so the post gets a derived id instead.
+          CASE WHEN NOT regexp_full_match(trim(v.post_id), '[0-9.]+[eE][+-]?[0-9]+')
+               THEN nullif(trim(v.post_id), '') END AS src_id,
+          v.acct AS account_id,
+          coalesce(nullif(trim(v.handle), ''), v.acct) AS handle,
+          nullif(trim(v.display_name), '') AS display_name,
+          v.created_at,
+          v.created_raw,
+          v.text,
+          coalesce(ln.code,
+                   CASE WHEN regexp_full_match(lower(trim(v.lang_raw)), '[a-z]{{2,3}}(-[a-z0-9]+)?')
+                             AND lower(trim(v.lang_raw)) NOT IN ('und', 'zxx', 'qme', 'qht', 'qam', 'qct', 'art')
+                        THEN split_part(lower(trim(v.lang_raw)), '-', 1) END) AS lang,
+          CASE WHEN v.kind IS NOT NULL THEN v.kind
+               WHEN v.text LIKE 'RT @%' THEN 'repost' ELSE 'post' END AS kind,
+          nullif(trim(v.ref_post_id), '') AS ref_post_id,
+          coalesce(nullif(lower(trim(v.ref_account)), ''),
+                   CASE WHEN v.text LIKE 'RT @%'
+                        THEN nullif(lower(regexp_extract(v.text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) AS ref_account,
+          CASE WHEN len(v.urls_x) > 1 THEN ts_distinct(v.urls_x) ELSE v.urls_x END AS urls,
+          CASE WHEN len(v.tags_x) > 1 THEN ts_distinct(v.tags_x) ELSE v.tags_x END AS hashtags,
+          CASE WHEN len(v.ments_x) > 1 THEN ts_distinct(v.ments_x) ELSE v.ments_x END AS mentions,
+          v.source_file,
+          v.source_line,
+          ts_parse_time(v.acct_created_raw) AS acct_created_at,
+          ts_int(v.followers_raw) AS followers,
+          ts_int(v.following_raw) AS following,
+          ts_int(v.post_count_raw) AS post_count,
+          nullif(trim(v.location), '') AS location,
+          v.labels
+        FROM v LEFT JOIN _lang_names ln ON ln.name = lower(trim(v.lang_raw))
         """
     )
     quarantined = _quarantine(con, fmt, results)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _good AS
-        SELECT
-          -- An id in scientific notation (6.29697E+17) lost its digits in a spreadsheet: ids
-          -- like that collide, so the post gets a derived id instead.
-          coalesce(CASE WHEN NOT regexp_full_match(trim(post_id), '[0-9.]+[eE][+-]?[0-9]+')
-                        THEN nullif(trim(post_id), '') END,
-                   'h' || left(md5(concat_ws(chr(31), {_q(fmt)}, acct, created_raw, coalesce(text, ''),
-                     CAST(row_number() OVER (PARTITION BY source_file, acct, created_raw, hash(text) ORDER BY source_line) AS VARCHAR))), 24)
-          ) AS post_id,
-          acct AS account_id,
-          coalesce(nullif(trim(handle), ''), acct) AS handle,
-          nullif(trim(display_name), '') AS display_name,
-          created_at,
-          text,
-          coalesce(ln.code,
-                   CASE WHEN regexp_full_match(lower(trim(lang_raw)), '[a-z]{{2,3}}(-[a-z0-9]+)?')
-                             AND lower(trim(lang_raw)) NOT IN ('und', 'zxx', 'qme', 'qht', 'qam', 'qct', 'art')
-                        THEN split_part(lower(trim(lang_raw)), '-', 1) END) AS lang,
-          CASE WHEN kind IS NOT NULL THEN kind
-               WHEN text LIKE 'RT @%' THEN 'repost' ELSE 'post' END AS kind,
-          nullif(trim(ref_post_id), '') AS ref_post_id,
-          coalesce(nullif(lower(trim(ref_account)), ''),
-                   CASE WHEN text LIKE 'RT @%'
-                        THEN nullif(lower(regexp_extract(text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) AS ref_account,
-          CASE WHEN len(urls_x) > 1 THEN ts_distinct(urls_x) ELSE urls_x END AS urls,
-          CASE WHEN len(tags_x) > 1 THEN ts_distinct(tags_x) ELSE tags_x END AS hashtags,
-          CASE WHEN len(ments_x) > 1 THEN ts_distinct(ments_x) ELSE ments_x END AS mentions,
-          {_q(fmt)} AS source_format,
-          source_file,
-          source_line,
-          ts_parse_time(acct_created_raw) AS acct_created_at,
-          ts_int(followers_raw) AS followers,
-          ts_int(following_raw) AS following,
-          ts_int(post_count_raw) AS post_count,
-          nullif(trim(location), '') AS location,
-          labels
-        FROM _checked c LEFT JOIN _lang_names ln ON ln.name = lower(trim(c.lang_raw))
-        WHERE q_reason IS NULL
-        """
-    )
-    con.execute("DROP TABLE _checked")
-    # Sources with ids may list one post on several rows (one per URL, say): keep the first
-    # row, with the entities of all of them.
-    dup = con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _good").fetchall()[0][0]
-    posts_source = "_good"
-    if dup:
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _dedup AS
-            SELECT * REPLACE (
-              (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good g2 WHERE g2.post_id = g.post_id) AS urls,
-              (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good g2 WHERE g2.post_id = g.post_id) AS hashtags,
-              (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good g2 WHERE g2.post_id = g.post_id) AS mentions)
-            FROM _good g
-            QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
-            """
-        )
-        posts_source = "_dedup"
+    _good_view(con, fmt)
     post_cols = ", ".join(c.name for c in schema.POSTS)
     per_file = lambda sql: dict(con.execute(sql).fetchall())  # noqa: E731
-    good = per_file("SELECT source_file, count(*) FROM _good GROUP BY ALL")
+    good, accounts, with_ids = {}, {}, 0
+    for src, n_good, n_accounts, n_ids in con.execute(
+        "SELECT source_file, count(*), count(DISTINCT account_id), count(src_id) "
+        "FROM _checked WHERE q_reason IS NULL GROUP BY ALL"
+    ).fetchall():
+        good[src], accounts[src] = n_good, n_accounts
+        with_ids += n_ids
     store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
-    if store_empty:  # nothing to be already present against: insert straight, no copy
-        stored = per_file(f"SELECT source_file, count(*) FROM {posts_source} GROUP BY ALL")
-        con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source}")
-    else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
-            "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
-        )
-        con.execute("INSERT INTO posts SELECT * FROM _new")
-        stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
-    accounts = per_file("SELECT source_file, count(DISTINCT account_id) FROM _good GROUP BY ALL")
-    _upsert_accounts(con, fmt)
+    stored = None
+    if store_empty and not with_ids:
+        # Derived ids only: they repeat only across files or by a hash collision, so the rows go
+        # straight in and the check for repeated ids reads the stored ids, which saves hashing
+        # every row twice. When ids do repeat, the batch's rows come out and take the path below.
+        con.execute(f"INSERT INTO posts SELECT {post_cols} FROM _good")
+        if _repeated_ids(con, "posts"):
+            con.execute("DELETE FROM posts")
+        else:
+            stored = good
+    if stored is None:
+        # Sources with ids may list one post on several rows (one per URL, say): keep the first
+        # row, with the entities of all of them.
+        posts_source = "_good"
+        if _repeated_ids(con, "_good"):
+            _dedup(con)
+            posts_source = "_dedup"
+        if store_empty:  # nothing to be already present against: insert straight, no copy
+            stored = good if posts_source == "_good" else per_file(
+                f"SELECT source_file, count(*) FROM {posts_source} GROUP BY ALL")
+            con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source}")
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
+                "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
+            )
+            con.execute("INSERT INTO posts SELECT * FROM _new")
+            stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
+    _upsert_accounts(con, fmt, list(results))
     return {
         src: {"stored": stored.get(src, 0), "quarantined": quarantined.get(src, 0),
               "present": good.get(src, 0) - stored.get(src, 0), "accounts": accounts.get(src, 0)}
@@ -372,15 +384,67 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
     }
 
 
+def _repeated_ids(con, table: str) -> bool:
+    return con.execute(f"SELECT count(*) - count(DISTINCT post_id) FROM {table}").fetchall()[0][0] > 0
+
+
+def _dedup(con) -> None:
+    """`_dedup`: one row per post id of `_good`, the first one, with the entities of all of them."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _good_rows AS SELECT * FROM _good")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _dedup AS
+        SELECT * REPLACE (
+          (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS urls,
+          (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS hashtags,
+          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions)
+        FROM _good_rows g
+        QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
+        """
+    )
+
+
+def _good_view(con, fmt: str) -> None:
+    """`_good`: the valid rows of `_checked` with their post ids, as the posts table wants them.
+
+    A derived id hashes the row's account, time and text with its rank among the batch's rows
+    that share them (1 for nearly every row), so that two identical rows are two posts.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rank AS
+        WITH twins AS (  -- one hash of the four narrows the rows to rank down to those with a twin
+          SELECT hash(source_file, account_id, created_raw, hash(text)) AS key
+          FROM _checked WHERE q_reason IS NULL GROUP BY key HAVING count(*) > 1
+        )
+        SELECT rowid AS row_id,
+               row_number() OVER (PARTITION BY source_file, account_id, created_raw, hash(text)
+                                  ORDER BY source_line) AS rank
+        FROM _checked
+        WHERE q_reason IS NULL AND hash(source_file, account_id, created_raw, hash(text)) IN (SELECT key FROM twins)
+        """
+    )
+    twins = con.execute("SELECT count(*) FROM _rank").fetchall()[0][0] > 0
+    rank = "coalesce(r.rank, 1)" if twins else "1"
+    join = "LEFT JOIN _rank r ON r.row_id = c.rowid" if twins else ""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW _good AS
+        SELECT coalesce(c.src_id, 'h' || left(md5(concat_ws(chr(31), {_q(fmt)}, c.account_id, c.created_raw,
+                 coalesce(c.text, ''), CAST({rank} AS VARCHAR))), 24)) AS post_id,
+               c.* EXCLUDE (q_reason, q_field, q_raw, src_id, created_raw),
+               {_q(fmt)} AS source_format
+        FROM _checked c {join}
+        WHERE c.q_reason IS NULL
+        """
+    )
+
+
 def _quarantine(con, fmt: str, results: dict[str, StageResult]) -> dict[str, int]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _bad AS
-        SELECT source_file, source_line, q_field AS field, q_reason AS reason,
-               -- readers that keep no raw text (JSON) are shown by the fields that were read
-               left(coalesce(raw, CASE WHEN {'true' if not any(r.raw_table for r in results.values()) else 'false'}
-                 THEN CAST(to_json(struct_pack(post_id, account_id, handle, created_raw, text)) AS VARCHAR) END),
-                 2000) AS raw,
+        SELECT source_file, source_line, q_field AS field, q_reason AS reason, q_raw AS raw,
                {_q(fmt)} AS source_format
         FROM _checked WHERE q_reason IS NOT NULL
         """
@@ -409,23 +473,34 @@ def _quarantine(con, fmt: str, results: dict[str, StageResult]) -> dict[str, int
     return dict(con.execute("SELECT source_file, count(*) FROM _bad GROUP BY ALL").fetchall())
 
 
-def _upsert_accounts(con, fmt: str) -> int:
+def _latest_key(sources: list[str]) -> str:
+    """SQL ordering a batch's rows by time, then file, then earliest line, as one HUGEINT.
+
+    The latest row wins; among rows of the same time (the IRA CSV has minutes), the first in the
+    file, which the IRA CSV lists newest first. One number compares far faster than a struct.
+    """
+    file_ord = "0" if len(sources) <= 1 else f"list_position([{', '.join(map(_q, sources))}], source_file)"
+    return (f"((epoch_us(created_at)::HUGEINT * 1024 + {file_ord}) * {1 << 40} "
+            "- coalesce(source_line, 0))")
+
+
+def _upsert_accounts(con, fmt: str, sources: list[str]) -> int:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _acc AS
         SELECT account_id,
-          arg_max(handle, created_at) AS handle,
-          arg_max(display_name, created_at) FILTER (WHERE display_name IS NOT NULL) AS display_name,
+          arg_max(handle, latest) AS handle,
+          arg_max(display_name, latest) FILTER (WHERE display_name IS NOT NULL) AS display_name,
           min(acct_created_at) AS created_at,
-          arg_max(followers, created_at) FILTER (WHERE followers IS NOT NULL) AS followers,
-          arg_max(following, created_at) FILTER (WHERE following IS NOT NULL) AS following,
-          arg_max(post_count, created_at) FILTER (WHERE post_count IS NOT NULL) AS post_count,
-          arg_max(location, created_at) FILTER (WHERE location IS NOT NULL) AS location,
+          arg_max(followers, latest) FILTER (WHERE followers IS NOT NULL) AS followers,
+          arg_max(following, latest) FILTER (WHERE following IS NOT NULL) AS following,
+          arg_max(post_count, latest) FILTER (WHERE post_count IS NOT NULL) AS post_count,
+          arg_max(location, latest) FILTER (WHERE location IS NOT NULL) AS location,
           map_from_entries(list_filter(map_entries(
-            arg_max(labels, created_at) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0)),
+            arg_max(labels, latest) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0)),
             lambda e: e.value IS NOT NULL AND e.value <> '')) AS labels,
           {_q(fmt)} AS source_format
-        FROM _good GROUP BY account_id
+        FROM (SELECT *, {_latest_key(sources)} AS latest FROM _good) GROUP BY account_id
         """
     )
     con.execute(
