@@ -125,6 +125,25 @@ def _clip_rows(rows: list[dict], keys=("text", "text_a", "text_b", "example_text
     return rows
 
 
+def _readable(rows: list[dict], store: Store) -> list[dict]:
+    """Evidence rows with B's delay after A and a readable name for internal items (time bins, text hashes)."""
+    window = None
+    for r in rows:
+        ta, tb = r.get("time_a"), r.get("time_b")
+        r["lag_seconds"] = int((tb - ta).total_seconds()) if ta is not None and tb is not None else None
+        item = r.get("item")
+        if isinstance(item, str) and item.startswith("bin:") and item[4:].isdigit():
+            if window is None:
+                window = query.run_info(store)["window_seconds"] or 60
+            start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.timezone.utc)
+            r["item_label"] = f"same {window} s bin from {start:%Y-%m-%d %H:%M:%S}"
+        elif isinstance(item, str) and item.startswith("text:"):
+            r["item_label"] = f"identical text #{item[5:13]}"
+        else:
+            r["item_label"] = None
+    return rows
+
+
 def hidden_chars(text) -> bool:
     """True when a string holds format characters (bidi overrides, zero-width) that change how it looks."""
     return isinstance(text, str) and any(unicodedata.category(ch) == "Cf" for ch in text)
@@ -219,8 +238,8 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
         "traces": traces,
         "graph": graph(store, cid, members),
         "timeline": timeline(store, cid),
-        "top_items": _clip_rows(data["top_items"][: LIMITS["top_items"]]),
-        "evidence": _clip_rows(data["evidence"]),
+        "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store),
+        "evidence": _readable(_clip_rows(data["evidence"]), store),
         "evidence_total": evidence_total,
         "members": members[: LIMITS["members"]],
         "members_total": len(members),
@@ -319,8 +338,11 @@ def timeline(store: Store, cid: str) -> dict:
             UNION ALL
             SELECT e.time_b, e.post_b FROM evidence e
             JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-            JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid) x GROUP BY 1)
-        SELECT p.t, p.posts, coalesce(c.coordinated, 0) AS coordinated FROM p LEFT JOIN c USING (t) ORDER BY p.t
+            JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid) x GROUP BY 1),
+        -- every bin from the first to the last, empty ones too, so the time axis does not lie
+        s AS (SELECT unnest(range(min(t), max(t) + INTERVAL 1 {unit}, INTERVAL 1 {unit})) AS t FROM p)
+        SELECT s.t, coalesce(p.posts, 0) AS posts, coalesce(c.coordinated, 0) AS coordinated
+        FROM s LEFT JOIN p USING (t) LEFT JOIN c USING (t) ORDER BY s.t
         """, params={"cid": cid})
     return {"bin": unit, "bins": [{"t": b["t"], "posts": b["posts"], "coordinated": b["coordinated"]}
                                   for b in bins]}
@@ -381,7 +403,7 @@ def account_view(store: Store, name: str) -> dict:
 def pair_view(store: Store, a: str, b: str) -> dict:
     """Why two accounts are (or are not) linked: each trace's test against the null model, and the shared items."""
     data = query.explain(store, a, b, evidence_limit=LIMITS["evidence"])
-    data["evidence"] = _clip_rows(data["evidence"])
+    data["evidence"] = _readable(_clip_rows(data["evidence"]), store)
     data["view"] = "pair"
     for t in data["tests"]:
         t["description"] = TRACES[t["trace"]].description if t["trace"] in TRACES else ""

@@ -174,7 +174,7 @@
       enableEdgeEvents: true, renderEdgeLabels: false, zIndex: true,
       // small groups: every name; crowds: only the bigger dots until one zooms in
       labelRenderedSizeThreshold: data.nodes.length <= 60 ? 0 : 7,
-      labelFont: "system-ui, sans-serif", labelSize: 12, stagePadding: 60,
+      labelFont: "system-ui, sans-serif", labelSize: 12, stagePadding: 80,
       nodeReducer: function (node, attrs) {
         if (!hovered || node === hovered || graph.areNeighbors(node, hovered)) {
           return node === hovered ? Object.assign({}, attrs, { highlighted: true, zIndex: 2 }) : attrs;
