@@ -104,7 +104,7 @@ def environment() -> jinja2.Environment:
     env.filters["safe_href"] = safe_href
     env.filters["seg"] = path_segment
     env.filters["num"] = lambda v: "" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:,.2f}")
-    env.filters["short"] = lambda v: "" if v is None else str(v)[:16]
+    env.filters["short"] = lambda v: "" if v is None else str(v)[:16].replace("T", " ")
     env.globals["bars"] = _bars
     env.globals["hidden_chars"] = data.hidden_chars
     env.globals["version"] = __version__
