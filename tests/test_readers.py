@@ -508,6 +508,33 @@ def test_same_content_at_another_path_adds_nothing(store, tmp_path):
     check_report(second, stored=0, present=first.rows_stored)
 
 
+def test_same_content_at_two_paths_in_one_call_is_stored_once(store, tmp_path):
+    # Derived ids do not name the file, so both files hold the same posts: the batch's ids
+    # repeat, the rows of the file whose path sorts first are stored, the others are present.
+    copy = tmp_path / "copy_of_ira.csv"
+    shutil.copy(FIXTURES / "ira_slice.csv", copy)
+    reports = sorted(ingest(store, [FIXTURES / "ira_slice.csv", copy]), key=lambda r: r.path)
+    check_report(reports[0], read=265, stored=228, quarantined=37, present=0)
+    check_report(reports[1], read=265, stored=0, quarantined=37, present=228)
+    assert one(store, "SELECT count(*) AS n, count(DISTINCT post_id) AS ids FROM posts") == {"n": 228, "ids": 228}
+    assert [r["source_file"] for r in rows(store, "SELECT DISTINCT source_file FROM posts")] == [reports[0].path]
+    [again] = ingest(store, [copy])
+    check_report(again, stored=0, present=228)
+
+
+def test_account_fields_come_from_the_latest_row_first_in_file_on_ties(store, tmp_path):
+    # followers and updates of three rows; the last two share a minute (the IRA CSV has minutes)
+    lines = [IRA_HEADER] + [
+        f"1,alice,{text},United States,English,{date},{date},1,{followers},{updates},,Right,0,RightTroll,0"
+        for text, date, followers, updates in [("one", "2016-01-01 10:00:00", 10, 1),
+                                               ("two", "2016-01-01 10:05:00", 12, 3),
+                                               ("three", "2016-01-01 10:05:00", 11, 2)]]
+    path = write(tmp_path, "ties.csv", "\n".join(lines) + "\n")
+    ingest(store, [path])
+    alice = one(store, "SELECT followers, post_count FROM accounts WHERE account_id = 'alice'")
+    assert (alice["followers"], alice["post_count"]) == (12, 3)
+
+
 def test_appended_rows_are_the_only_new_posts(store, tmp_path):
     lines = [IRA_HEADER, ira_row("alice", "one"), ira_row("bob", "two")]
     path = write(tmp_path, "grow.csv", "\n".join(lines) + "\n")
