@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections import Counter
 
 import networkx as nx
 import pytest
@@ -18,6 +20,7 @@ from trollscope.evaluate import evaluate
 from trollscope.network import query
 
 from detect_helpers import MAPPING, fetch, make_store, post, synthetic_world, write_csv
+import numpy as np
 
 # The honest crowd of the recovery tests: 400 accounts, lognormal activity (median ~8, up to
 # hundreds of reposts), reposts 30 minutes after publication on average, one news item reposted
@@ -286,3 +289,61 @@ def test_estimated_window_is_the_10th_percentile_of_first_reshare_gaps(tmp_path,
     # 10th percentile of 10..100 (or 60..600) by linear interpolation: 19 s (or 114 s -> 2 minutes)
     assert result.window_estimated and result.window == want
     assert fetch(store, "SELECT window_seconds FROM detect_runs")[0]["window_seconds"] == want
+
+
+def _two_cells_one_narrative(seed: int = 5) -> tuple[list[dict], list[str], list[str], list[str]]:
+    """The crowd and ring of `synthetic_world`, plus a second cell of six accounts that co-reposts
+    its own obscure items (never with the ring). Both cells push the same six rare hashtags, each
+    account each tag once, hours apart (never within the slow window); the crowd uses 200 other
+    hashtags (Zipf), and 30 honest accounts also use the cells' tags now and then."""
+    w = synthetic_world(seed=seed, n_honest=150, n_items=300, mean_activity=15.0, mean_delay=1800.0,
+                        viral_reposters=100)
+    rng = np.random.default_rng(seed)
+    rows = list(w.rows)
+    cell = [f"cell{i:02d}" for i in range(6)]
+    for j in range(15):
+        t = 50_000 + j * 40_000.0
+        rows.append(post(f"cb{j:03d}", f"site{j:02d}", t, f"Another obscure piece {j} that nobody reads at all"))
+        for k, user in enumerate(cell):
+            rows.append(post(f"cr{j:03d}{k}", user, t + 120 + rng.uniform(0, 30), "RT", "repost", f"cb{j:03d}"))
+    tags = [f"#narrative{j}" for j in range(6)]
+    for i, user in enumerate(w.ring + cell):
+        for j, tag in enumerate(tags):
+            rows.append(post(f"tg{i:02d}{j}", user, (i * 7 + j) * 4000.0, f"They will not tell you this {tag}"))
+    popular = 1.0 / np.arange(1, 201) ** 1.1
+    for i, user in enumerate(w.honest):
+        for j, c in enumerate(rng.choice(200, size=3, replace=False, p=popular / popular.sum())):
+            rows.append(post(f"ht{i:03d}{j}", user, rng.uniform(0, 800_000), f"my day #topic{c}"))
+    for i, user in enumerate(w.honest[:30]):
+        rows.append(post(f"hn{i:03d}", user, rng.uniform(0, 800_000), f"saw this {tags[i % 6]}"))
+    return rows, w.ring, cell, w.honest
+
+
+def test_content_layer_groups_cells_of_one_narrative_and_flags_no_one(tmp_path):
+    rows, ring, cell, honest = _two_cells_one_narrative()
+    store = make_store(tmp_path, rows)
+    detect(store, window=60, traces="co_repost", content_layer=False)
+    apart = members(store)
+    flagged_apart = set(fetch(store, "SELECT list(account_id) AS m FROM campaign_members")[0]["m"])
+    # without the content layer: two campaigns, the ring and the cell (no co-action between them)
+    assert sorted(apart.values()) == sorted([sorted(ring), sorted(cell)])
+    assert fetch(store, "SELECT count(*) AS n FROM content_links")[0]["n"] == 0
+    detect(store, window=60, traces="co_repost")
+    # with it: one campaign, the same accounts flagged; honest users of the tags are not linked
+    assert list(members(store).values()) == [sorted(ring + cell)]
+    assert set(fetch(store, "SELECT list(account_id) AS m FROM campaign_members")[0]["m"]) == flagged_apart
+    links = fetch(store, "SELECT * FROM content_links")
+    linked = {r["a"] for r in links} | {r["b"] for r in links}
+    assert linked == set(ring + cell)
+    # every pair across the two cells shares all six tags, against λ = k_a·k_b·Σ u(u−1) / U²
+    # with the tags' popularity u over every account (the crowd's tags included)
+    tokens: dict[str, set] = {}
+    for r in rows:
+        if r["kind"] == "post":
+            tokens.setdefault(r["user"], set()).update(t.lower() for t in re.findall(r"#(\w+)", r["text"]))
+    u = Counter(t for ts in tokens.values() for t in ts)
+    lam = 6 * 6 * sum(n * (n - 1) for n in u.values()) / sum(u.values()) ** 2
+    cross = [r for r in links if {r["a"][:3], r["b"][:3]} == {"amp", "cel"}]
+    assert len(cross) == len(ring) * len(cell)
+    assert all(r["shared"] == 6 and r["expected"] == pytest.approx(lam, rel=1e-9) for r in cross)
+    assert lam > 1  # not a trivial null: six shared tags are needed

@@ -36,6 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
             "action by action; it still counts in the null model, so it can only make pairs less significant."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
+    Setting("content_layer", True,
+            "Group flagged accounts also by the hashtags and link domains they share more than chance "
+            "(a second Leiden layer; see docs/detection.md). Never flags an account by itself."),
     Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
     Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
     Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),
