@@ -13,6 +13,8 @@ import importlib
 import math
 import unicodedata
 
+import duckdb
+
 from trollscope import summary
 from trollscope.errors import TrollscopeError, UserError
 from trollscope.network import query
@@ -25,7 +27,7 @@ LIMITS = {
     "evidence": 300,      # evidence rows per campaign (earliest first)
     "members": 600,       # member accounts per campaign (strongest first)
     "graph_edges": 2500,  # links drawn per campaign graph (strongest first)
-    "top_items": 25,      # shared items per campaign
+    "top_items": 20,      # shared items per campaign (network/query.py gives the top 20)
     "accounts": 4000,     # accounts in the report's search index (flagged and highest scores first)
     "account_links": 50,  # links listed on an account page
     "account_posts": 20,  # posts listed on an account page
@@ -60,7 +62,7 @@ def _call_optional(module: str, name: str, *args, **kwargs) -> list[dict]:
         return []
     try:
         return list(fn(*args, **kwargs) or [])
-    except TrollscopeError:  # the stage exists but its results are not in this store
+    except (TrollscopeError, duckdb.Error):  # the stage exists but its results are not in this store
         return []
 
 
@@ -69,7 +71,12 @@ def narratives(store: Store, campaign_id: str | None = None) -> list[dict]:
 
 
 def techniques(store: Store, campaign_id: str | None = None) -> list[dict]:
-    return _call_optional("trollscope.disarm", "techniques", store, campaign_id=campaign_id)
+    """DISARM techniques, all computed once per store object (the report asks once per campaign)."""
+    cached = getattr(store, "_report_techniques", None)
+    if cached is None:
+        cached = _call_optional("trollscope.disarm", "techniques", store, campaign_id=None)
+        store._report_techniques = cached
+    return [t for t in cached if campaign_id is None or t.get("campaign_id") == campaign_id]
 
 
 def signals(store: Store, account_ids: list[str] | None = None) -> dict[str, dict]:

@@ -38,9 +38,21 @@ class App:
         self.lock = threading.Lock()  # one DuckDB connection; requests take turns
         self.nav = query.campaigns(self.store) if self.store.has_table("campaigns") else []
         self.nav = data.plain(self.nav)
+        # Signals and techniques are computed once for all accounts (tens of seconds on millions of
+        # posts): start now, so the first campaign page does not wait for all of it.
+        threading.Thread(target=self._warm, daemon=True).start()
+
+    def _warm(self) -> None:
+        with self.lock:
+            try:
+                data.signals(self.store)
+                data.techniques(self.store)
+            except Exception:  # noqa: BLE001 - a page will compute (and report) it again
+                pass
 
     def close(self) -> None:
-        self.store.close()
+        with self.lock:
+            self.store.close()
 
     def view(self, route: str, args: list[str], params: dict[str, str]) -> dict:
         """The data of one page (what its .json twin returns)."""
