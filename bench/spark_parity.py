@@ -12,6 +12,9 @@ tree including the JVM, polled from /proc), and compares:
   * planted-campaign precision/recall of the Spark result (bench/synth.py's score).
 
 Usage: python bench/spark_parity.py [--posts 1000000] [--data-dir /work/bench-data] [--master local[2]]
+                                   [--driver-memory 6g]
+(A first attempt with Spark's default 1 GB driver heap lost the JVM (py4j connection reset) while
+materialising a trace's weights table.)
 Writes bench/results/spark_parity.json.
 """
 
@@ -146,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--posts", type=int, default=1_000_000)
     ap.add_argument("--data-dir", type=Path, default=Path("/work/bench-data"))
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--driver-memory", default="6g",
+                    help="JVM heap of the local Spark driver (= the executor in local mode); Spark's default "
+                         "1g dies on the 1M set's co-action tables")
     args = ap.parse_args(argv)
     synth = _synth()
     src = args.data_dir / f"synth-{args.posts}.duckdb"
@@ -158,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     staging.mkdir(exist_ok=True)
     print(f"spark detect on {dst} ({args.master}) ...", flush=True)
     run = run_polled([exe, "detect", "--db", str(dst), "--window", "60", "--top", "0", "--engine", "spark",
-                      "--spark-master", args.master, "--spark-staging", str(staging)], dict(os.environ))
+                      "--spark-master", args.master, "--spark-staging", str(staging)],
+                     {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {args.driver_memory} pyspark-shell"})
     duck, spark = tables(src), tables(dst)
     result = compare(duck, spark)
     data = args.data_dir / f"synth-{args.posts}"
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     quality = synth.score(con, truth, np.load(data / "crowd.npy"))
     con.close()
     duck_run = json.loads((RESULTS / f"synth_{args.posts}.json").read_text())
-    out = {"posts": args.posts, "master": args.master, "spark_detect": {k: v for k, v in run.items() if k != "output"},
+    out = {"posts": args.posts, "master": args.master, "driver_memory": args.driver_memory, "spark_detect": {k: v for k, v in run.items() if k != "output"},
            "spark_log": run["output"][-1500:], "duckdb_detect": duck_run["detect"], **result,
            "spark_precision": quality["precision"], "spark_recall": quality["recall"]}
     RESULTS.mkdir(exist_ok=True)

@@ -461,18 +461,49 @@ def score(con, truth: dict, crowd: np.ndarray) -> dict:
 # ---------------------------------------------------------------- measuring
 
 
-def child(cmd: list[str], env: dict | None = None) -> dict:
-    """Run `cmd`; its wall time and peak RSS (wait4: this child and the descendants it waited for)."""
+def child(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
+    """Run `cmd`; its wall time, CPU time and peak RSS (wait4: this child and the descendants it
+    waited for). Output lines are copied to `log` as they come, so a run stopped early shows how
+    far it got."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = proc.stdout.read()
+    lines = []
+    with open(log or os.devnull, "a") as sink:
+        for line in proc.stdout:
+            lines.append(line)
+            sink.write(line)
+            sink.flush()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
+    output = "".join(lines)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
     return {"seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "output": output[-4000:]}
+
+
+def _step(step: str, db: str, data: str) -> None:
+    """Child process: ingest or detect through the library (what the CLI does), printing each
+    stage with the seconds since start."""
+    import trollscope
+    from trollscope.detect import detect
+    from trollscope.ingest import ingest
+
+    t0 = time.perf_counter()
+    say = lambda m: print(f"[{time.perf_counter() - t0:8.1f}s] {m}", flush=True)  # noqa: E731
+    store = trollscope.open(db)
+    if step == "ingest":
+        reports = ingest(store, sorted(Path(data).glob("*.parquet")), fmt="table", mapping=MAP,
+                         progress=lambda path, done, total: say(f"ingested {done}/{total} {Path(path).name}"))
+        say(f"stored {sum(r.rows_stored for r in reports)} posts, quarantined {sum(r.rows_quarantined for r in reports)}")
+    else:
+        result = detect(store, progress=say, window=60)
+        for tr in result.traces:
+            say(f"{tr.trace}: {tr.actions} actions, {tr.tested} pairs tested, {tr.significant} significant, "
+                f"{tr.seconds} s")
+        say(f"{result.edges} edges, {result.campaigns} campaigns, {result.flagged_accounts} accounts flagged")
+    store.close()
 
 
 def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1, keep: bool = True) -> dict:
@@ -490,12 +521,17 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
     env = dict(os.environ)
     if memory_limit:
         env["TROLLSCOPE_MEMORY_LIMIT"] = memory_limit
-    exe = str(Path(sys.executable).with_name("trollscope"))
+    log = data_dir / f"synth-{posts}.log"
+    log.write_text(f"{time.strftime('%H:%M:%S')} start, TROLLSCOPE_MEMORY_LIMIT={env.get('TROLLSCOPE_MEMORY_LIMIT')}\n")
+    me = [sys.executable, str(Path(__file__).resolve())]
     print("ingest ...", flush=True)
-    ing = child([exe, "ingest", str(data / "*.parquet"), "--db", str(db), "--format", "table", "--map", MAP,
-                 "--json"], env)
+    ing = child(me + ["_step", "--posts", str(posts), "--step", "ingest", "--db", str(db), "--out", str(data)], env, log)
     print(f"  {ing['seconds']} s, {ing['peak_rss_mb']} MB; detect ...", flush=True)
-    det = child([exe, "detect", "--db", str(db), "--window", "60", "--top", "0"], env)
+    partial = {"posts": truth["posts"], "status": "ingested", "ingest": {k: v for k, v in ing.items() if k != "output"},
+               "store_mb_after_ingest": round(db.stat().st_size / 2**20, 1), "log": str(log)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"synth_{posts}.json").write_text(json.dumps(partial, indent=1))
+    det = child(me + ["_step", "--posts", str(posts), "--step", "detect", "--db", str(db), "--out", str(data)], env, log)
     print(f"  {det['seconds']} s, {det['peak_rss_mb']} MB", flush=True)
     import duckdb
     con = duckdb.connect(str(db), read_only=True)
@@ -509,7 +545,8 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
         "parquet_mb": round(sum(f.stat().st_size for f in data.glob("*.parquet")) / 2**20, 1),
         "ingest": {k: v for k, v in ing.items() if k != "output"},
         "detect": {k: v for k, v in det.items() if k != "output"},
-        "detect_log": det["output"][-1500:],
+        "status": "done",
+        "detect_log": det["output"][-2500:],
         "total_seconds": round(ing["seconds"] + det["seconds"], 1),
         "total_cpu_seconds": round(ing["cpu_seconds"] + det["cpu_seconds"], 1),
         "load_average": os.getloadavg(),
@@ -526,13 +563,18 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["generate", "run"])
+    ap.add_argument("command", choices=["generate", "run", "_step"])
+    ap.add_argument("--step", choices=["ingest", "detect"], help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--posts", type=int, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, help="generate: output folder")
     ap.add_argument("--data-dir", type=Path, default=Path("/work/bench-data"))
     ap.add_argument("--memory-limit", help="TROLLSCOPE_MEMORY_LIMIT for ingest and detect (e.g. 12GB)")
     args = ap.parse_args(argv)
+    if args.command == "_step":
+        _step(args.step, args.db, str(args.out))
+        return
     if args.command == "generate":
         truth = generate(args.posts, args.out or args.data_dir / f"synth-{args.posts}", args.seed)
         print(json.dumps({k: v for k, v in truth.items() if k != "campaigns"}))
