@@ -34,6 +34,7 @@ Progress = Callable[[str, float], None]
 CLEAN_SQL = ("lower(trim(regexp_replace(regexp_replace(coalesce(p.text, ''), "
              r"'https?://\S+|www\.\S+|@\w+|&amp;|&gt;|&lt;|\bRT\b', ' ', 'g'), '\s+', ' ', 'g')))")
 KEYWORD_DOCS = 3000      # texts per narrative fed to c-TF-IDF (the closest ones), and 5x that as background
+MIN_CAPTURED = 0.15      # LSA: least share of a text's TF-IDF vector the reduced space must keep
 EXAMPLES = 10            # most central texts kept per narrative
 
 
@@ -98,8 +99,11 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int) -> tup
     dims = max(1, min(100, x.shape[1] - 1, len(fit_on) - 1))
     svd = TruncatedSVD(n_components=dims, random_state=seed).fit(tfidf.transform(fit_on))
     v = svd.transform(x).astype(np.float32)
+    # TF-IDF rows have unit length, so the norm after SVD is the share of the text the LSA space
+    # captures. Texts made only of rare words keep almost nothing; normalised, they would all pile up
+    # in one spot and HDBSCAN would call that pile a narrative. They get a zero vector instead.
     norms = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0), "tfidf-lsa"
+    return np.divide(v, norms, out=np.zeros_like(v), where=norms >= MIN_CAPTURED), "tfidf-lsa"
 
 
 def _cluster(vectors: np.ndarray, cfg: dict) -> np.ndarray:
@@ -134,7 +138,9 @@ def _group(store: Store, lang: str, cfg: dict) -> list[dict]:
     posts = np.array([r[2] for r in rows], dtype=np.int64)
     sampled = np.array([r[3] for r in rows], dtype=bool)
     vectors, method = _vectors(lang, texts, sampled, cfg["seed"])
-    sample_idx = np.nonzero(sampled)[0]
+    # a text with no usable vector (no known token, or nothing LSA keeps) is never clustered or assigned
+    usable = np.linalg.norm(vectors, axis=1) > 0
+    sample_idx = np.nonzero(sampled & usable)[0]
     labels = np.full(len(rows), -1)
     labels[sample_idx] = _cluster(vectors[sample_idx], cfg)
     k = int(labels.max()) + 1
@@ -148,7 +154,7 @@ def _group(store: Store, lang: str, cfg: dict) -> list[dict]:
                     for c in range(k)])
     sim = np.zeros(len(rows), dtype=np.float32)
     sim[labels >= 0] = member_sim
-    rest = np.nonzero(labels < 0)[0]
+    rest = np.nonzero((labels < 0) & usable)[0]
     for start in range(0, len(rest), 50_000):
         idx = rest[start:start + 50_000]
         s = vectors[idx] @ centroids.T
