@@ -22,6 +22,7 @@ from trollscope.report import data, render
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_LIMIT = 2000
+CACHE_PAGES = 64
 
 
 class BadRequest(Exception):
@@ -36,6 +37,7 @@ class App:
         data.quiet(self.store)
         self.name = Path(db).name
         self.lock = threading.Lock()  # one DuckDB connection; requests take turns
+        self.cache: dict[tuple, dict] = {}
         self.nav = query.campaigns(self.store) if self.store.has_table("campaigns") else []
         self.nav = data.plain(self.nav)
         # Signals and techniques are computed once for all accounts (tens of seconds on millions of
@@ -93,7 +95,14 @@ class App:
         status = HTTPStatus.OK
         try:
             with self.lock:
-                page = self.view(route, args, params)
+                # The store is read-only, so a page's data never changes: keep the recent ones.
+                key = (route, tuple(args), tuple(sorted(params.items())))
+                page = self.cache.get(key)
+                if page is None:
+                    page = self.view(route, args, params)
+                    if len(self.cache) >= CACHE_PAGES:
+                        self.cache.pop(next(iter(self.cache)))
+                    self.cache[key] = page
         except LookupError:
             status, page = HTTPStatus.NOT_FOUND, {"view": "error", "status": 404, "error": "no such page"}
         except UserError as exc:
