@@ -146,6 +146,7 @@ def test_hostile_handles_and_posts_show_literally_and_nothing_runs(report_page):
     assert shown == {h.strip() for h in HOSTILE_HANDLES}  # including the RLO and zero-width characters
     bidi = page.locator("#mem-C1 tbody tr", has_text="gnp.exe")
     assert bidi.locator(".warn").count() == 1
+    assert "evil<U+202E>gnp.exe" in bidi.locator(".warn").get_attribute("title")  # spelt out on hover
     text = page.locator("#ev-C1").inner_text()
     assert "</script><script>alert('text')</script>" in text
     assert "<img src=x onerror=alert(1)> <svg onload=alert(1)>" in text

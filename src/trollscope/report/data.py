@@ -156,6 +156,14 @@ def hidden_chars(text) -> bool:
     return isinstance(text, str) and any(unicodedata.category(ch) == "Cf" for ch in text)
 
 
+def visible(text):
+    """The string with its format characters spelt out (`evil<U+202E>gnp.exe`), for places that cannot
+    isolate them: the graph's canvas labels and the warning's tooltip."""
+    if not isinstance(text, str):
+        return text
+    return "".join(f"<U+{ord(ch):04X}>" if unicodedata.category(ch) == "Cf" else ch for ch in text)
+
+
 def _rows(store: Store, sql: str, params=None) -> list[dict]:
     rel = store.sql(sql, params=params)
     cols = rel.columns
@@ -274,7 +282,7 @@ def graph(store: Store, cid: str, members: list[dict]) -> dict:
     colors = {c: ("#9aa0a6" if c == "" else PALETTE[i % len(PALETTE)]) for i, c in enumerate(c for c in categories)}
     top = max((m["strength"] or 0 for m in shown), default=1) or 1
     biggest = 10 if len(shown) <= 50 else 8 if len(shown) <= 200 else 6  # crowded graphs get smaller dots
-    nodes = [{"id": m["account_id"], "label": m["handle"], "x": round(xy[i][0], 4), "y": round(xy[i][1], 4),
+    nodes = [{"id": m["account_id"], "handle": m["handle"], "label": visible(m["handle"]), "x": round(xy[i][0], 4), "y": round(xy[i][1], 4),
               "size": round(2 + (biggest - 2) * math.sqrt((m["strength"] or 0) / top), 2),
               "color": colors[m.get("category") or ""], "category": m.get("category") or ""}
              for i, m in enumerate(shown)]

@@ -107,6 +107,7 @@ def environment() -> jinja2.Environment:
     env.filters["short"] = lambda v: "" if v is None else str(v)[:16].replace("T", " ")
     env.globals["bars"] = _bars
     env.globals["hidden_chars"] = data.hidden_chars
+    env.filters["visible"] = data.visible
     env.globals["version"] = __version__
     env.globals["limits"] = data.LIMITS
     return env

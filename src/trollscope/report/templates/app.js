@@ -104,9 +104,10 @@
     if (!n) return showInfo(box, []);
     var cid = campaignOf(box);
     var links = data.edges.filter(function (e) { return e.a === id || e.b === id; }).length;
-    var parts = [el("b", n.label, "d"), el("div", (n.category || "no label") + " · " + links + " links shown", "note")];
+    var parts = [el("b", n.handle, "d"), el("div", (n.category || "no label") + " · " + links + " links shown", "note")];
+    if (n.label !== n.handle) parts.push(el("div", "spelt out: " + n.label, "note warn"));
     var btn = el("button", "show its evidence");
-    btn.addEventListener("click", function () { filterEvidence(cid, n.label, null); });
+    btn.addEventListener("click", function () { filterEvidence(cid, n.handle, null); });
     parts.push(btn);
     if (MODE === "serve") {
       var a = el("a", "account page");
@@ -119,7 +120,7 @@
   }
   function edgeInfo(box, data, e) {
     var cid = campaignOf(box);
-    var la = data.byId[e.a].label, lb = data.byId[e.b].label;
+    var la = data.byId[e.a].handle, lb = data.byId[e.b].handle;
     var head = el("div");
     head.append(el("b", la, "d"), " — ", el("b", lb, "d"));
     var parts = [head, el("div", "strength " + fmt(e.strength) + " · " + fmt(e.shared) + " shared actions · " +
