@@ -65,7 +65,7 @@ def _prepare(store: Store, cfg: dict) -> dict:
         SELECT DISTINCT lang_group, key FROM (
             SELECT lang_group, campaign_id, key,
                    row_number() OVER (PARTITION BY lang_group, campaign_id
-                                      ORDER BY hash(key || '{int(cfg["seed"])}'), key) AS rn
+                                      ORDER BY md5(key || '{int(cfg["seed"])}'), key) AS rn
             FROM (SELECT DISTINCT lang_group, campaign_id, key FROM _nar_posts))
         WHERE rn <= {int(cfg["narrative_sample"])}""")
     con.execute("""
