@@ -222,3 +222,18 @@ def test_cli_computes_once_then_reads(planted, tmp_path):
     assert res.exit_code == 0 and "keywords:" in res.stdout and "campaigns: C" in res.stdout
     res = runner.invoke(app, ["narratives", "--db", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2 and "detect" in res.output
+
+
+def test_narrative_settings_are_documented():
+    from pathlib import Path
+
+    from trollscope import settings as st
+
+    root = Path(__file__).resolve().parents[1]
+    generated, guide = (root / "docs" / "settings.md").read_text(), (root / "docs" / "narratives.md").read_text()
+    names = [s.name for s in st.SETTINGS if s.name.startswith("narrative_")]
+    assert len(names) >= 6
+    for s in st.SETTINGS:
+        if s.name.startswith("narrative_"):
+            assert f"| `{s.name}` | `{s.default}` | {s.help} |" in generated
+            assert f"`{s.name}`" in guide
