@@ -11,10 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_report import BIG, HOSTILE_HANDLES, shared_hostile_db
 
 from trollscope.report import data, render
-
-from test_report import BIG, HOSTILE_HANDLES, shared_hostile_db
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),

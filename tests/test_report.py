@@ -7,8 +7,8 @@ attribute breakouts, `javascript:` URLs, `</script>`, bidi overrides, zero-width
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import http.client
 import inspect
 import json
@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from detect_helpers import make_store, post, synthetic_world
 from typer.testing import CliRunner
 
 import trollscope
@@ -25,8 +26,6 @@ from trollscope.cli import app
 from trollscope.detect import detect
 from trollscope.report import data, render
 from trollscope.report.serve import make_server
-
-from detect_helpers import make_store, post, synthetic_world
 
 HOSTILE_HANDLES = [
     "<script>alert(1)</script>",

@@ -25,13 +25,13 @@ def report(
     """
     from trollscope.report.render import write_report
 
-    with trollscope.open(db, read_only=True) as store:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} campaigns"), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-            task = bar.add_task("rendering the report", total=None)
-            written = write_report(store, output, progress=lambda done, total: bar.update(
-                task, completed=done, total=total))
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.completed}/{task.total} campaigns"), TimeElapsedColumn(),
+                   console=err, transient=True)
+    with trollscope.open(db, read_only=True) as store, bar:
+        task = bar.add_task("rendering the report", total=None)
+        written = write_report(store, output, progress=lambda done, total: bar.update(
+            task, completed=done, total=total))
     out.print(f"report written to {written['path']} ({written['bytes'] / 1e6:.1f} MB, "
               f"{written['campaigns']} campaigns)", highlight=False)
 

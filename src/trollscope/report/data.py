@@ -105,7 +105,7 @@ def plain(value):
         return [plain(v) for v in value]
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
+            value = value.astimezone(dt.UTC)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -142,7 +142,7 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         if isinstance(item, str) and item.startswith("bin:") and item[4:].isdigit():
             if window is None:
                 window = query.run_info(store)["window_seconds"] or 60
-            start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.timezone.utc)
+            start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.UTC)
             r["item_label"] = f"same {window} s bin from {start:%Y-%m-%d %H:%M:%S}"
         elif isinstance(item, str) and item.startswith("text:"):
             r["item_label"] = f"identical text #{item[5:13]}"

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -38,7 +38,7 @@ def asset(name: str) -> str:
     return _asset(folder, name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset(folder: str, name: str) -> str:
     text = resources.files("trollscope.report").joinpath(folder, name).read_text(encoding="utf-8")
     return _SOURCE_MAP.sub("", text)

@@ -49,7 +49,7 @@ class App:
             try:
                 data.signals(self.store)
                 data.techniques(self.store)
-            except Exception:  # noqa: BLE001 - a page will compute (and report) it again
+            except Exception:  # noqa: BLE001, S110 - a page will compute (and report) it again
                 pass
 
     def close(self) -> None:
@@ -163,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
         except TimeoutError:
             self.close_connection = True
 
-    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+    def do_GET(self) -> None:
         host = (self.headers.get("Host") or "").strip().lower()
         if self.allowed_hosts is not None and host not in self.allowed_hosts:
             self.send(HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", b"unknown Host header\n", {})
@@ -193,7 +193,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the standard library's name
+    def log_message(self, format: str, *args) -> None:
         if self.log:
             self.log(format % args)
 

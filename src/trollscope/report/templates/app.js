@@ -289,7 +289,14 @@
   }
   function showResults(box, items, q) {
     box.replaceChildren();
-    if (!items.length) { box.append(el("div", "nothing matches “" + q + "”", "none")); }
+    if (!items.length) {
+      var msg = "nothing matches “" + q + "”";
+      var st = tables["accounts-table"], total = st ? Number(st.table.getAttribute("data-total")) : 0;
+      if (MODE === "report" && st && total > st.rows.length) {
+        msg += " among the " + fmt(st.rows.length) + " accounts this report holds (of " + fmt(total) + "); use trollscope serve for all";
+      }
+      box.append(el("div", msg, "none"));
+    }
     items.forEach(function (it) {
       var b = el("button");
       b.type = "button";
