@@ -530,7 +530,8 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
     partial = {"posts": truth["posts"], "status": "ingested", "ingest": {k: v for k, v in ing.items() if k != "output"},
                "store_mb_after_ingest": round(db.stat().st_size / 2**20, 1), "log": str(log)}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"synth_{posts}.json").write_text(json.dumps(partial, indent=1))
+    # A run in progress never overwrites a finished result of the same size.
+    (RESULTS / f"synth_{posts}.partial.json").write_text(json.dumps(partial, indent=1))
     det = child(me + ["_step", "--posts", str(posts), "--step", "detect", "--db", str(db), "--out", str(data)], env, log)
     print(f"  {det['seconds']} s, {det['peak_rss_mb']} MB", flush=True)
     import duckdb
@@ -583,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     result = measure(args.posts, args.data_dir, args.memory_limit, args.seed)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"synth_{args.posts}.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"synth_{args.posts}.partial.json").unlink(missing_ok=True)
     q = result["quality"]
     print(f"{result['posts']:,} posts: {result['total_seconds']} s, peak {result['peak_rss_mb']} MB, "
           f"store {result['store_mb']} MB; precision {q['precision']}, recall {q['recall']}, "
