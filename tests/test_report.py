@@ -337,3 +337,8 @@ def test_pair_page_explains_a_hostile_pair(server):
     assert request(server, "GET", "/pair?a=user0001&b=nobody-here")[0] == 200  # the form, with the error
     assert request(server, "GET", "/campaign/C99")[0] == 404
     assert request(server, "GET", "/account/nobody-here.json")[0] == 404
+
+
+def test_the_report_is_deterministic(store, report_html):
+    again = render.report_html(data.report(store), "hostile.duckdb")
+    assert again == report_html
