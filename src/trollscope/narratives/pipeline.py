@@ -198,6 +198,16 @@ def _group(store: Store, lang: str, cfg: dict) -> list[dict]:
     return out
 
 
+def _label(keywords: list[str], used: set) -> str:
+    """Three keywords, preferring ones no larger narrative of the language has in its label, so that
+    three election narratives read "trump, president, hillary", "obama, donald, clinton", ... rather
+    than the same three words each time. `used` is updated."""
+    fresh = [k for k in keywords if k not in used]
+    words = (fresh + [k for k in keywords if k in used])[:3]
+    used.update(words)
+    return ", ".join(words)
+
+
 def find_narratives(store: Store, progress: Progress | None = None, **overrides) -> dict:
     """Compute narratives of the flagged campaigns and store them; returns a summary.
 
@@ -234,12 +244,14 @@ def _write(store: Store, found: list[dict], cfg: dict, sizes: dict, started: flo
                 "similarity DOUBLE)")
     # Stable ids: rank by posts, then language and keywords, so a rerun on the same input gives N1 = N1.
     found.sort(key=lambda n: (-n["posts"], n["lang"], n["keywords"], n["local"]))
+    used: dict[str, set] = {}
     for rank, n in enumerate(found, 1):
         n["narrative_id"] = f"N{rank}"
         n["rank"] = rank
+        n["label"] = _label(n["keywords"], used.setdefault(n["lang"], set()))
     import pyarrow as pa
 
-    ids = pa.table({"lang_group": [n["lang"] for n in found], "local": pa.array([n["local"] for n in found], pa.int32()),
+    ids = pa.table({"lang_group": [n["lang"] for n in found], "label": [n["label"] for n in found], "local": pa.array([n["local"] for n in found], pa.int32()),
                     "narrative_id": [n["narrative_id"] for n in found], "rank": [n["rank"] for n in found],
                     "keywords": pa.array([n["keywords"] for n in found], pa.list_(pa.string())),
                     "clustered": [n["clustered"] for n in found], "method": [n["method"] for n in found]})
@@ -262,7 +274,7 @@ def _write(store: Store, found: list[dict], cfg: dict, sizes: dict, started: flo
         con.execute("""
             CREATE OR REPLACE TABLE narratives AS
             SELECT i.narrative_id, i.rank, i.lang_group AS lang,
-                   array_to_string(i.keywords[1:3], ', ') AS label, i.keywords,
+                   i.label, i.keywords,
                    count(*) AS posts, count(DISTINCT np.account_id) AS accounts, i.clustered AS clustered_texts,
                    i.method, min(p.created_at) AS first_seen, max(p.created_at) AS last_seen
             FROM _nar_ids i JOIN narrative_posts np USING (narrative_id) JOIN posts p USING (post_id)
