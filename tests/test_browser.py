@@ -271,3 +271,16 @@ def test_a_request_leaving_the_file_would_be_seen(browser, tmp_path):
     w.page.wait_for_timeout(300)
     assert w.requests == ["http://example.invalid/x.png"]
     w.close()
+
+
+def test_clicking_a_member_row_shows_it_in_the_graph(report_page):
+    page = report_page.page
+    page.evaluate("location.hash = '#C1'")
+    page.wait_for_selector("#view-C1 .graph canvas")
+    page.locator("input[data-filter-for='mem-C1']").fill("")
+    page.wait_for_timeout(300)
+    page.locator("#mem-C1 tbody tr", has_text="javascript:alert(1)").locator("td").nth(2).click()
+    info = page.locator("#g-C1 .info")
+    info.wait_for(state="visible")
+    assert "javascript:alert(1)" in info.inner_text()
+    report_page.clean()

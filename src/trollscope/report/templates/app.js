@@ -360,12 +360,31 @@
     document.addEventListener("click", function (ev) { if (!ev.target.closest(".search")) box.classList.remove("open"); });
   }
 
+  // A click on a member row shows that account in the campaign's graph.
+  function setupMemberClicks() {
+    Object.keys(tables).forEach(function (id) {
+      if (id.indexOf("mem-") !== 0) return;
+      var cid = id.slice(4), st = tables[id];
+      st.body.addEventListener("click", function (ev) {
+        if (ev.target.closest("a")) return;
+        var row = ev.target.closest("tr");
+        var g = graphs["g-" + cid];
+        if (!row || !g || !g.focus) return;
+        highlightRow(st, "data-account", row.getAttribute("data-account"));
+        g.focus(row.getAttribute("data-account"));
+        var box = document.getElementById("g-" + cid);
+        if (box) box.scrollIntoView({ behavior: "smooth", block: "center" });
+      });
+    });
+  }
+
   /* ---------- start ---------- */
   document.addEventListener("click", function (ev) {
     var c = ev.target.closest && ev.target.closest(".clamp");
     if (c && !window.getSelection().toString()) c.classList.toggle("open");
   });
   document.querySelectorAll("table.paged").forEach(setupTable);
+  setupMemberClicks();
   setupSearch();
   if (MODE === "report") {
     window.addEventListener("hashchange", route);
