@@ -327,6 +327,8 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
           CASE WHEN len(v.ments_x) > 1 THEN ts_distinct(v.ments_x) ELSE v.ments_x END AS mentions,
           v.source_file,
           v.source_line,
+          -- equal for rows that may be twins (same file, account, time and text): see _good_view
+          hash(v.source_file, v.acct, v.created_raw, hash(v.text)) AS twin_key,
           ts_parse_time(v.acct_created_raw) AS acct_created_at,
           ts_int(v.followers_raw) AS followers,
           ts_int(v.following_raw) AS following,
@@ -414,14 +416,13 @@ def _good_view(con, fmt: str) -> None:
         """
         CREATE OR REPLACE TEMP TABLE _rank AS
         WITH twins AS (  -- one hash of the four narrows the rows to rank down to those with a twin
-          SELECT hash(source_file, account_id, created_raw, hash(text)) AS key
-          FROM _checked WHERE q_reason IS NULL GROUP BY key HAVING count(*) > 1
+          SELECT twin_key FROM _checked WHERE q_reason IS NULL GROUP BY twin_key HAVING count(*) > 1
         )
         SELECT rowid AS row_id,
                row_number() OVER (PARTITION BY source_file, account_id, created_raw, hash(text)
                                   ORDER BY source_line) AS rank
         FROM _checked
-        WHERE q_reason IS NULL AND hash(source_file, account_id, created_raw, hash(text)) IN (SELECT key FROM twins)
+        WHERE q_reason IS NULL AND twin_key IN (SELECT twin_key FROM twins)
         """
     )
     twins = con.execute("SELECT count(*) FROM _rank").fetchall()[0][0] > 0
@@ -432,7 +433,7 @@ def _good_view(con, fmt: str) -> None:
         CREATE OR REPLACE TEMP VIEW _good AS
         SELECT coalesce(c.src_id, 'h' || left(md5(concat_ws(chr(31), {_q(fmt)}, c.account_id, c.created_raw,
                  coalesce(c.text, ''), CAST({rank} AS VARCHAR))), 24)) AS post_id,
-               c.* EXCLUDE (q_reason, q_field, q_raw, src_id, created_raw),
+               c.* EXCLUDE (q_reason, q_field, q_raw, src_id, created_raw, twin_key),
                {_q(fmt)} AS source_format
         FROM _checked c {join}
         WHERE c.q_reason IS NULL

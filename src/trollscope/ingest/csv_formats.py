@@ -47,7 +47,8 @@ def _stage_ira(con, path: Path, options: dict) -> StageResult:
                WHEN {c('post_type')} = 'QUOTE_TWEET' THEN 'quote'
                WHEN {c('retweet')} = '1' OR {c('content')} LIKE 'RT @%' THEN 'repost'
                ELSE 'post' END AS kind,
-          nullif(lower(regexp_extract({c('content')}, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') AS ref_account,
+          CASE WHEN {c('content')} LIKE 'RT @%'  -- the regex only on retweets: most rows skip it
+               THEN nullif(lower(regexp_extract({c('content')}, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END AS ref_account,
           {c('followers')} AS followers_raw,
           {c('following')} AS following_raw,
           {c('updates')} AS post_count_raw,

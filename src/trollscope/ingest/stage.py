@@ -81,12 +81,13 @@ MACROS = [
       list_filter(l, lambda x, i: list_position(l, x) = i)
     )
     """,
-    # Seconds or milliseconds since the epoch, or one of the formats above.
+    # Seconds or milliseconds since the epoch, or one of the formats above. A time of day has a
+    # colon, which no epoch has: that test is far cheaper than the regex it skips.
     f"""
     CREATE OR REPLACE TEMP MACRO ts_parse_time(x) AS (
       CASE
         WHEN x IS NULL OR trim(x) = '' THEN NULL
-        WHEN regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
+        WHEN NOT contains(x, ':') AND regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
           CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) >= 1e14 THEN NULL  -- beyond any epoch in ms
                WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11
                THEN to_timestamp(TRY_CAST(trim(x) AS DOUBLE) / 1000)
