@@ -7,6 +7,8 @@ Tables written (replaced on each run):
   edges         significant pairs fused over traces, with per-trace strengths
   campaigns     ranked campaigns with size, density, traces, time span and score
   campaign_members  account -> campaign
+  content_links pairs of flagged accounts sharing more hashtags/link domains than chance (they
+                help group flagged accounts into campaigns, never flag anyone; network.campaigns)
 """
 
 from __future__ import annotations
