@@ -108,32 +108,42 @@ SYNTH_NOTES = """### What the synthetic runs show
   accounts reacting to the same story within minutes, by reposting it, posting its link with the same
   headline, or its hashtag) is flagged. Each burst is one item, so two honest accounts share only the few
   bursts both joined, which their activity explains.
-* **Recall misses the 0.9 target at 1M** (and only just passes at 100k/300k), for two reasons in detection,
-  not in the generator, and one generator choice:
-  - *slow_low* (busy accounts, 4x the median activity, that co-repost only ~8 times a month, 70 % of the
-    members each time) is mostly not found. A pair of members shares ~4 items; against a null model over
+* **Recall misses the 0.9 target at 300k and 1M** (0.92 at 100k, 0.75 at 300k, 0.84 at 1M; the 1M run is
+  identical in a second run), for two reasons in detection, not in the generator, and a third that costs
+  nothing here:
+  - *slow_low* (busy accounts, their organic activity x4, that co-repost only ~8 times a month, 70 % of
+    the members each time) is mostly not found. A pair of members shares a handful of items (~4 campaign
+    posts, plus popular posts both reposted); against a null model over
     n(n-1)/2 account pairs (3·10^8 at 1M posts) with Benjamini–Hochberg at q <= 0.01, four co-actions of busy
     accounts are not significant. The evidence is in the *group* (the same 8-12 accounts on the same item
     within a minute, eight times), which pair tests cannot see: a group-level test (e.g. the probability of k
     accounts on one item within Δ given their rates) is the fix, and it is not a small one.
-  - *hashtag_flood* members are found at ~0.75: `shared` counts distinct items, so a flood that cycles
+  - *hashtag_flood* members are found at 0.5-0.75: `shared` counts distinct items, so a flood that cycles
     through its six hashtags in 25 events gives each pair at most 6 shared items however often they flood
-    together; members who joined fewer events fall below significance. Counting co-actions per (item, time
-    bucket) for topic-level traces would use the repetition; that changes the null model, so it is reported
-    here, not changed.
+    together, and most member pairs share 2-4 (300k: 94 pairs share 2, 99 share 3, 66 share 4, 18 share
+    5-6, with expected ~0.1 each). p ~ 1e-7 at 3 shared items is not enough under BH over 2.8·10^7 pairs,
+    so only the pairs with 5-6 shared hashtags survive. Counting co-actions per (item, time bucket) for
+    topic-level traces would use the repetition; that changes the null model, so it is reported here, not
+    changed.
   - near-duplicate: with word 3-shingles at Jaccard >= 0.7, one word replaced in the middle of a 12-19-word
-    text removes three shingles (Jaccard ~0.6-0.7), so such copies are not linked; the copy-paste
+    text removes three shingles (Jaccard 0.54 for 12 words to 0.70 for 19), so such copies are not linked; the copy-paste
     campaigns were still recovered (verbatim and appended copies, and synchrony).
-* **Scaling is not linear in detect.** Ingest is (exponent <= 1). Detect's cost follows the number of
-  *tested pairs*, which grows faster than the posts (x19 for 10x posts from 100k to 1M): with accounts and
-  item pools growing with the posts, popular items and busy minutes get proportionally more actions, and
-  the pairs inside a window grow with their square until `max_bucket` (300) cuts a bucket off. `synchrony`
-  (every two accounts posting in the same 60-s bin) and `co_repost` dominate (2.8 M and 0.9 M of the 4.5 M
-  tested pairs at 1M). Every tested pair, and up to 50 evidence rows for each (12 M rows at 1M posts), is
-  materialised as Arrow in the Python process and written to the store: peak RSS 3.9 GB at 1M with DuckDB
-  itself capped at 1.5 GB, and a 561 MB store for 46 MB of Parquet. Keeping evidence only for significant
-  pairs and streaming pair tests to the store instead of through Python would cut both; that is in
-  `detect.py` (issue 3's files) and was not changed here.
+* **Scaling is not linear in detect.** Ingest is (CPU exponent < 1; 10M posts ingested in 94 s of CPU).
+  Detect's cost follows the number of *tested pairs*, which grows faster than the posts (x19 for 10x posts
+  from 100k to 1M; detect CPU exponent 1.1 from 100k to 300k and 1.5 from 300k to 1M): with accounts and
+  item pools growing with the posts, popular items and busy minutes get proportionally more actions, and the
+  pairs inside a window grow with their square until `max_bucket` (300) cuts a bucket off. At 1M `synchrony`
+  (every two accounts posting in the same 60-s bin; 208 s of the 476 s of detect) and `co_repost` (69 s)
+  dominate, with 2.8 M and 0.9 M of the 4.5 M tested pairs; fusing, writing the tables and Leiden take
+  65 s. Every tested pair, and up to 50 evidence rows for each (12 M rows at 1M posts), is materialised as
+  Arrow in the Python process and then sorted into the store (py-spy on the first 1M run: minutes in
+  `detect._write_tables`): peak RSS 3.9 GB at 1M with DuckDB itself capped at 1.5 GB, and a 560 MB store
+  for 46 MB of Parquet. Keeping evidence only for significant pairs and writing pair tests from the engine
+  into the store instead of through Python would cut both; that is `detect.py` (issue 3's file, and its
+  tests read evidence of non-significant pairs), so it is reported, not changed.
+* **Two 1M runs.** The first 1M run (load average ~12) took 960 s wall (ingest 23 s, detect 937 s) and
+  gave the same flagged accounts, campaigns and pair counts as the run in the table (642 s wall, load ~9);
+  wall time on this shared machine varies by 1.5x, CPU time is the figure to compare.
 """
 
 
