@@ -77,7 +77,7 @@ def estimate_window(store: Store) -> int:
     gap = store.con.execute(
         f"""
         WITH a AS ({tr._co_repost({})} UNION ALL {tr._co_link({})}),
-        firsts AS (SELECT item, account_id, min(t) AS t FROM a GROUP BY item, account_id),
+        firsts AS (SELECT item, account_id, min(t) AS t FROM a WHERE item IS NOT NULL GROUP BY item, account_id),
         ranked AS (SELECT item, t, row_number() OVER (PARTITION BY item ORDER BY t, account_id) AS r FROM firsts)
         SELECT quantile_cont(t2 - t1, 0.1) FROM (
           SELECT item, min(t) FILTER (WHERE r = 1) AS t1, min(t) FILTER (WHERE r = 2) AS t2

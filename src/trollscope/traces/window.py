@@ -34,20 +34,24 @@ class WindowSql:
 def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_shared: int) -> WindowSql:
     """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs.
 
-    Tables made (prefix `_tr_<trace>_`): actions (one per account, item and bucket: the
+    Tables made (prefix `_tr_<trace>_`): src (the actions as given), actions (one per account, item and bucket: the
     earliest, t and post_id, and the latest, t_last and post_last), item_buckets (actions per item and bucket), coactions (the closest co-action of
     each pair on each item: the evidence) and pairs (accounts a < b, shared items, time span).
     """
     p = f"_tr_{trace}_"
-    act, ib, co, pairs = p + "actions", p + "item_buckets", p + "coactions", p + "pairs"
+    src, act, ib, co, pairs = p + "src", p + "actions", p + "item_buckets", p + "coactions", p + "pairs"
     w = int(window)
     statements = [
+        # The trace's actions are materialised as they come, unfiltered: a filter on a computed
+        # item (normalised text, an extracted domain) in the same query makes DuckDB evaluate
+        # the expression once for the filter and again for the result.
+        (src, f"SELECT account_id, item, t, post_id FROM ({actions_sql}) s"),
         (act, f"""
             SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
                    l.t AS t_last, l.post_id AS post_last FROM (
               SELECT account_id, item, t // {w} AS b, min(struct_pack(t := t, post_id := post_id)) AS m,
                      max(struct_pack(t := t, post_id := post_id)) AS l
-              FROM ({actions_sql}) src
+              FROM {src}
               WHERE account_id IS NOT NULL AND item IS NOT NULL
               GROUP BY account_id, item, t // {w}) g
         """),
