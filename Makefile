@@ -27,6 +27,7 @@ run: venv
 	$(BIN)/trollscope info --db $(DB) --top 5
 	$(BIN)/trollscope detect --db $(DB) --top 5
 	$(BIN)/trollscope campaign C1 --db $(DB) --evidence 10
+	$(BIN)/trollscope narratives --db $(DB) --top 5 --examples 1
 	$(BIN)/trollscope report --db $(DB) -o $(OUT)/report.html
 	@echo "store written to $(DB); try: $(BIN)/trollscope campaigns --db $(DB) or $(BIN)/trollscope serve --db $(DB)"
 	@echo "report: $(abspath $(OUT)/report.html)"

@@ -135,6 +135,13 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     from trollscope.network.campaigns import build_campaigns
 
     result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
+    # Stored now, while the store is writable, so read-only readers (report, serve) find them ready.
+    say("account signals and DISARM techniques")
+    from trollscope.disarm import techniques
+    from trollscope.score.features import ensure as ensure_signals
+
+    ensure_signals(store, **overrides)
+    techniques(store)
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 

@@ -8,7 +8,8 @@ from trollscope.errors import UserError
 from trollscope.store import Store
 
 EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
-              "campaign_members")
+              "campaign_members", "content_links", "account_signals", "campaign_techniques", "narratives",
+              "narrative_posts", "campaign_narratives")
 
 
 def info(store: Store, top: int = 10) -> dict:
