@@ -73,15 +73,20 @@ def test_planted_ring_is_one_campaign_and_the_honest_crowd_is_not_flagged(tmp_pa
     assert scores["honest"] == len(world.honest) + 40 + 15 + 1  # the crowd, publishers, blogs, the newsroom
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (null model, synchrony trace): honest light accounts who post mainly when news breaks share "
-    "the same 60 s bins in several news bursts; the activity-proportional null gives them a tiny "
-    "λ (4 posts each -> λ = 0.027 for 3 shared bins, p = 3e-6), so they are flagged as a campaign"))
 def test_several_news_events_do_not_make_an_honest_campaign(tmp_path):
+    """Light accounts who post mostly when news breaks share the same 60 s bins in several news
+    bursts (4 posts each, 3 of them in the bursts). A null spreading their posts over the month
+    expected 0.027 shared bins (p = 3e-6, a false campaign); the synchrony null keeps each
+    account's activity day by day, so only alignment finer than that counts."""
     w = synthetic_world(seed=4, n_viral=3)
     store = make_store(tmp_path, w.rows)
     detect(store, window=60)
     assert members(store) == {"C1": sorted(w.ring)}
+    sync = fetch(store, "SELECT a LIKE 'amp%' AND b LIKE 'amp%' AS ring, count(*) AS n, "
+                        "count(*) FILTER (significant) AS sig FROM pair_tests WHERE trace = 'synchrony' GROUP BY 1")
+    # the ring's synchrony (within 30 s, at any hour) is still seen; no honest pair's is
+    assert {r["ring"]: (r["n"], r["sig"]) for r in sync}[True] == (28, 28)
+    assert {r["ring"]: r["sig"] for r in sync}[False] == 0
 
 
 def _snapshot(store) -> dict[str, list[tuple]]:

@@ -154,6 +154,8 @@ def _run_trace(engine, trace: tr.Trace, window: int, cfg: dict):
     for table, select in ws.statements:
         engine.create_table(table, select)
     stratum = int(cfg["stratum"] or 0) or 10**12  # 0: one stratum over all time
+    if trace.null_stratum:  # synchrony: activity kept day by day (traces.base)
+        stratum = min(stratum, max(trace.null_stratum, window))
     stats = null_stats_sql(ws.actions, ws.item_buckets, ws.pairs, window, stratum)
     d, accounts = engine.arrow(stats["totals"]).to_pylist()[0].values()
     d, accounts = int(d or 0), int(accounts or 0)
