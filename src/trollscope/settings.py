@@ -25,7 +25,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated traces to compute (see `trollscope traces`); `all` for every one."),
     Setting("stratum", 2592000,
             "Length in seconds (30 days) of the null model's time strata: expected co-actions are summed "
-            "stratum by stratum, so a burst raises the bar only for accounts active at the time; 0 for one stratum."),
+            "stratum by stratum, so a burst raises the bar only for accounts active at the time; 0 for one stratum. "
+            "Synchrony uses at most one day (its items are the clock's own bins; docs/detection.md)."),
     Setting("alpha", 0.01,
             "False discovery rate across account pairs (Benjamini-Hochberg), per trace."),
     Setting("min_shared", 2,
