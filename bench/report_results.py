@@ -150,12 +150,14 @@ SYNTH_NOTES = """### What the synthetic runs show
 
 BIG_NOTES = """### 3M, 10M and 50M posts
 
-* **3M with the default memory cap failed**: after 520 s of detect (co_repost 214 s, co_hashtag 189 s wall)
-  DuckDB raised `Out of Memory Error: failed to allocate data of size 16.0 MiB (1.3 GiB/1.3 GiB used)` in
-  `engine.create_table` while building the near_duplicate trace's window tables: at the default
-  `TROLLSCOPE_MEMORY_LIMIT=1500MB` that step does not spill. The default cap is too small for 3M posts with
-  all traces; the 3M run in the table (if there) is the re-run with `TROLLSCOPE_MEMORY_LIMIT=8GB`.
-
+* **3M failed twice with DuckDB Out of Memory**, on an almost idle machine. With the default
+  `TROLLSCOPE_MEMORY_LIMIT=1500MB`: after 520 s of detect (co_repost 214 s and co_hashtag 189 s passed),
+  `failed to allocate data of size 16.0 MiB (1.3 GiB/1.3 GiB used)` in `engine.create_table` for the
+  near_duplicate trace's window tables. Re-run with `8GB`: the same error (7.4 GiB/7.4 GiB used) 38 s into
+  co_repost's window tables, the step that had passed at 1.5 GB (and at 10M with 8 GB, under heavy
+  load). So some operator of the window join (`traces/window.py`) does not spill and its peak depends on
+  scheduling; the grouped `min(struct_pack(...))` aggregates are the likely suspect, not verified (no time
+  left for EXPLAIN ANALYZE). This is a bug for issue 3 (window join), not fixed here.
 * **10M** was generated (492 MB of Parquet in 12 min wall under load ~12; the generator streams 2M-row
   chunks and needs ~1.2 GB) and ingested (542 s wall, 94 s CPU, peak RSS 3.0 GB with
   `TROLLSCOPE_MEMORY_LIMIT=8GB`, store 659 MB). Detect did not finish: it was stopped after 40 min wall /
