@@ -383,7 +383,12 @@ def main() -> None:
               f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('ram_gb', '?')} GB RAM, no swap; Python "
               f"{m['python']}, DuckDB {m['duckdb']}, PyArrow {m['pyarrow']}, PySpark {m['pyspark']}, {m['java']}. "
               "The two cores were shared with four or five other jobs during every run (load average 3-20, see the tables), "
-              "so wall times are upper bounds; CPU times are the steadier figure.", ""]
+              "so wall times are upper bounds; CPU times are the steadier figure.", "",
+              "Code: measured on `main` between 22:36 and 00:15 UTC on 24-25 Nov 2026 while other helpers were "
+              "committing detection changes. The 100k-1M synthetic rows, the QUT comparison and the Spark parity "
+              "ran before e1fd344 (co-repost 2.6x faster) and e2308c9 (synchrony null stratified by day); the 3M "
+              "attempts ran with e1fd344. Re-run the commands below to refresh the figures for the current code.",
+              ""]
     notes = RESULTS / "notes.md"
     if notes.exists():
         lines += [notes.read_text(), ""]
