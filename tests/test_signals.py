@@ -170,6 +170,20 @@ def test_signals_are_cached_and_recomputed_when_posts_change(tmp_path):
     store.close()
 
 
+def test_a_read_only_store_computes_signals_for_its_connection_only(tmp_path):
+    store = build(tmp_path, features_world())
+    path = store.path
+    store.close()
+    with trollscope.open(path, read_only=True) as ro:
+        rows = signals(ro)
+        assert {r["account_id"] for r in rows} >= {"evening"}
+        assert signals(ro) == rows  # the connection's temporary table is reused
+    with trollscope.open(path, read_only=True) as ro:
+        assert not ro.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'account_signals' AND NOT temporary"
+        ).fetchall()[0][0]
+
+
 # ------------------------------------------------------------------------------- train / score
 
 

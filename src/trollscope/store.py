@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +21,7 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_DB, read_only: bool = False):
         self.path = str(path)
+        self.read_only = read_only
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
             raise StoreError(f"{self.path}: no such store; run `trollscope ingest` first")
         try:
@@ -51,6 +52,33 @@ class Store:
         if not self.has_table(name):
             raise StoreError(f"{self.path}: no table {name!r} in the store")
         return self.con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+
+    def cached_key(self, name: str) -> str | None:
+        """The key a cached result table `name` was built for (kept in `<name>_meta`), or None."""
+        if not (self.has_table(name) and self.has_table(f"{name}_meta")):
+            return None
+        found = self.con.execute(f'SELECT key FROM "{name}_meta"').fetchall()
+        return found[0][0] if found else None
+
+    def write_cached(self, name: str, key: str, build: Callable[[str], None]) -> None:
+        """Replace the cached result table `name` and its key, all or nothing.
+
+        `build(create)` runs the statements that make the table, starting with `create` ("CREATE OR
+        REPLACE TABLE" or, in a read-only store, "CREATE OR REPLACE TEMP TABLE": a long-lived reader such
+        as `serve` then keeps the result for its connection instead of failing).
+        """
+        if self.read_only:
+            build("CREATE OR REPLACE TEMP TABLE")
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            build("CREATE OR REPLACE TABLE")
+            self.con.execute(f'CREATE OR REPLACE TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def has_table(self, name: str) -> bool:
         found = self.con.execute(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 
 from trollscope import settings as st
 from trollscope.disarm.bundle import techniques as catalogue
@@ -39,10 +38,8 @@ def _key(store: Store, cfg: dict) -> str:
 def _ensure(store: Store, cfg: dict) -> None:
     key = _key(store, cfg)
     con = store.con
-    if store.has_table("campaign_techniques") and store.has_table("campaign_techniques_meta"):
-        found = con.execute("SELECT key FROM campaign_techniques_meta").fetchall()
-        if found and found[0][0] == key:
-            return
+    if store.cached_key("campaign_techniques") == key:
+        return
     tags = compute(store, int(cfg["disarm_min_accounts"]))
     known = catalogue()
     rows = []
@@ -55,26 +52,13 @@ def _ensure(store: Store, cfg: dict) -> None:
            "evidence VARCHAR, url VARCHAR, tactic_id VARCHAR, stix_id VARCHAR, condition VARCHAR, pairs BIGINT, "
            "accounts BIGINT, items BIGINT, examples VARCHAR, rank BIGINT)")
     placeholders = ", ".join("?" * len(COLUMNS))
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"CREATE OR REPLACE TABLE campaign_techniques {ddl}")
+
+    def build(create: str) -> None:
+        con.execute(f"{create} campaign_techniques {ddl}")
         if rows:
             con.executemany(f"INSERT INTO campaign_techniques VALUES ({placeholders})", rows)
-        con.execute("CREATE OR REPLACE TABLE campaign_techniques_meta (key VARCHAR)")
-        con.execute("INSERT INTO campaign_techniques_meta VALUES (?)", [key])
-        con.execute("COMMIT")
-    except duckdb.Error as exc:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
-        if "read-only" not in str(exc).lower() and "read only" not in str(exc).lower():
-            raise
-        # A read-only store: keep the tags for this connection only.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE campaign_techniques {ddl}")
-        if rows:
-            con.executemany(f"INSERT INTO campaign_techniques VALUES ({placeholders})", rows)
-        con.execute("CREATE OR REPLACE TEMP TABLE campaign_techniques_meta AS SELECT ? AS key", [key])
+
+    store.write_cached("campaign_techniques", key, build)
 
 
 def techniques(store: Store, campaign_id: str | None = None, **overrides) -> list[dict]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import duckdb
 
 from trollscope import settings as st
 from trollscope.store import Store
@@ -240,26 +239,9 @@ def ensure(store: Store, **overrides) -> str:
     cfg = st.resolve(**overrides)
     key = cache_key(store, cfg)
     con = store.con
-    if store.has_table("account_signals_meta") and store.has_table("account_signals"):
-        found = con.execute("SELECT key FROM account_signals_meta").fetchall()
-        if found and found[0][0] == key:
-            return "account_signals"
+    if store.cached_key("account_signals") == key:
+        return "account_signals"
     has_detect = store.has_table("campaign_members") and store.has_table("detect_runs")
     body = f"WITH f AS ({features_sql(cfg, has_detect)}) {scored_sql('f')}"
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"CREATE OR REPLACE TABLE account_signals AS {body}")
-        con.execute("CREATE OR REPLACE TABLE account_signals_meta (key VARCHAR)")
-        con.execute("INSERT INTO account_signals_meta VALUES (?)", [key])
-        con.execute("COMMIT")
-    except duckdb.Error as exc:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
-        if "read-only" not in str(exc).lower() and "read only" not in str(exc).lower():
-            raise
-        # A read-only store: keep the signals (and their key) for this connection only.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE account_signals AS {body}")
-        con.execute("CREATE OR REPLACE TEMP TABLE account_signals_meta AS SELECT ? AS key", [key])
+    store.write_cached("account_signals", key, lambda create: con.execute(f"{create} account_signals AS {body}"))
     return "account_signals"
