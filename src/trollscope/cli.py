@@ -207,11 +207,13 @@ def export(
     as_: Annotated[Optional[str], typer.Option("--as", help="parquet or csv, when the name does not say.")] = None,
     stix: Annotated[bool, typer.Option("--stix", help="Write the campaigns as a STIX 2.1 bundle (JSON).")] = False,
 ) -> None:
-    """Export a table of the store to Parquet or CSV, the account graph to GEXF or GraphML, or the
-    campaigns with their DISARM techniques as a STIX 2.1 bundle (docs/disarm.md).
+    """Export a table (Parquet, CSV), the account graph (GEXF, GraphML) or the campaigns as STIX 2.1.
 
-    Tables: posts, accounts, quarantine, ingests and, after `detect`, pair_tests, evidence,
-    edges, campaigns, campaign_members. `graph` writes the fused account graph.
+    With --stix the campaigns and their DISARM techniques become a STIX 2.1 bundle (docs/disarm.md).
+
+    Tables: posts, accounts, quarantine, ingests; after `detect` pair_tests, evidence, edges,
+    campaigns, campaign_members, content_links, account_signals, campaign_techniques; after
+    `narratives` narratives, narrative_posts, campaign_narratives. `graph` writes the fused account graph.
 
     Example: trollscope export posts -o posts.parquet --db demo.duckdb
     Example: trollscope export graph -o network.gexf --db demo.duckdb

@@ -21,8 +21,10 @@ def account(
     format: FormatOption = OutputFormat.table,
     links: Annotated[int, typer.Option(help="Strongest linked accounts to show.")] = 5,
 ) -> None:
-    """One account: its signals with each feature's contribution, campaign, DISARM tags, narratives
-    and evidence (strongest links and shared items with timestamps).
+    """One account: signals, campaign, DISARM tags, narratives and the evidence that links it.
+
+    Signals come with each feature's contribution; the evidence is its strongest links and their
+    shared items with timestamps.
 
     The score is a heuristic prior (fixed weights, docs/signals.md), not a verdict.
 
@@ -89,8 +91,10 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the fold split.")] = 42,
     as_json: Annotated[bool, typer.Option("--json", help="Print the cross-validated figures as JSON.")] = False,
 ) -> None:
-    """Fit a logistic regression on the account signals of labelled accounts; report cross-validated
-    precision, recall, F1 and ROC AUC; save the model as JSON.
+    """Fit a classifier on labelled accounts' signals; report cross-validated figures; save it.
+
+    A logistic regression on the account signals; stratified, seeded k-fold cross-validation gives
+    precision, recall, F1 and ROC AUC; the model is saved as JSON (never pickle).
 
     Example: trollscope train --db ira.duckdb --positive RightTroll -o righttroll.json
     Example: trollscope train --db demo.duckdb --labels labels.csv -o model.json
