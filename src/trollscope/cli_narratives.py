@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import trollscope
 from trollscope.cli import DbOption, FormatOption, OutputFormat, _clip, _emit, app, err, out, user_errors
+from trollscope.network.query import campaign_key
 from trollscope.store import DEFAULT_DB
 
 
@@ -70,7 +71,7 @@ def narratives(
     out.print(f"{s['narratives']} narratives over {s['posts']:,} posts of flagged campaigns "
               f"({s['texts']:,} distinct texts); {s['assigned_posts']:,} posts belong to one; "
               f"languages: {', '.join(s['languages']) or 'none'}", highlight=False)
-    mine = [c for c in coverage if not campaign or c["campaign_id"] == _cid(campaign)]
+    mine = [c for c in coverage if not campaign or c["campaign_id"] == campaign_key(campaign)]
     # language groups too small to hold a narrative only clutter the table; they are counted below it
     shown = [c for c in mine if c["texts"] >= cfg["narrative_min_cluster"]]
     if shown:
@@ -96,7 +97,3 @@ def narratives(
             text = " ".join((e["text"] or "").split())
             out.print(f"  - @{e['handle']} {e['created_at']:%Y-%m-%d}: {_clip(text, 140)}",
                       highlight=False, markup=False)
-
-
-def _cid(campaign: str) -> str:
-    return campaign.upper() if campaign.upper().startswith("C") else f"C{campaign}"

@@ -19,6 +19,7 @@ from trollscope import settings as st
 from trollscope.disarm.bundle import techniques as catalogue
 from trollscope.disarm.rules import ALL_RULES, compute
 from trollscope.errors import StoreError, UserError
+from trollscope.network.query import campaign_key
 from trollscope.store import Store
 
 __all__ = ["ALL_RULES", "techniques"]
@@ -69,8 +70,7 @@ def techniques(store: Store, campaign_id: str | None = None, **overrides) -> lis
     _ensure(store, cfg)
     where, params = "", []
     if campaign_id is not None:
-        cid = str(campaign_id).upper()
-        cid = cid if cid.startswith("C") else f"C{cid}"
+        cid = campaign_key(campaign_id)
         if not store.con.execute("SELECT count(*) FROM campaigns WHERE campaign_id = ?", [cid]).fetchall()[0][0]:
             raise UserError(f"no campaign {campaign_id!r}; see `trollscope campaigns`")
         where, params = "WHERE campaign_id = ?", [cid]

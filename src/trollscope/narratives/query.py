@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from trollscope.errors import UserError
+from trollscope.network.query import campaign_key, resolve_account
 from trollscope.store import Store
 
 TABLES = ("narratives", "narrative_posts", "campaign_narratives", "narrative_examples", "narrative_runs")
@@ -45,7 +47,7 @@ def narratives(store: Store, campaign_id: str | None = None, examples: int = 5,
         return []
     con = store.con
     if campaign_id:
-        cid = campaign_id.upper() if campaign_id.upper().startswith("C") else f"C{campaign_id}"
+        cid = campaign_key(campaign_id)
         order = con.execute(
             "SELECT narrative_id FROM campaign_narratives WHERE campaign_id = ? ORDER BY posts DESC, narrative_id",
             [cid]).fetchall()
@@ -90,12 +92,15 @@ def account_narratives(store: Store, account_id: str) -> list[dict]:
     """The narratives an account's posts were assigned to, most posts first."""
     if not computed(store):
         return []
+    try:
+        aid = resolve_account(store, account_id)
+    except UserError:
+        return []
     rows = store.con.execute(
         """SELECT np.narrative_id, n.label, count(*) AS posts FROM narrative_posts np
            JOIN narratives n USING (narrative_id)
-           WHERE np.account_id = ? OR np.account_id = (SELECT account_id FROM accounts WHERE lower(handle) =
-                 lower(?) ORDER BY account_id LIMIT 1)
-           GROUP BY ALL ORDER BY posts DESC, np.narrative_id""", [account_id, account_id.lstrip("@")]).fetchall()
+           WHERE np.account_id = ?
+           GROUP BY ALL ORDER BY posts DESC, np.narrative_id""", [aid]).fetchall()
     return [{"narrative_id": r[0], "label": r[1], "posts": r[2]} for r in rows]
 
 

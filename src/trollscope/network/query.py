@@ -52,7 +52,14 @@ def campaigns(store: Store, limit: int | None = None) -> list[dict]:
     ))
 
 
-def _resolve_account(store: Store, name: str) -> str:
+def campaign_key(campaign_id: str) -> str:
+    """A campaign as the user names it (`C3`, `c3`, `3`) to its id (`C3`)."""
+    cid = str(campaign_id).strip().upper()
+    return cid if cid.startswith("C") else f"C{cid}"
+
+
+def resolve_account(store: Store, name: str) -> str:
+    """An account id from an id or a handle (any case, with or without @); UserError if unknown."""
     found = store.con.execute(
         "SELECT account_id FROM accounts WHERE account_id = ? OR lower(handle) = lower(?) "
         "ORDER BY account_id = ? DESC LIMIT 1",
@@ -66,7 +73,7 @@ def _resolve_account(store: Store, name: str) -> str:
 def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     """One campaign: its figures, members with their strength, traces, top shared items, evidence."""
     _require(store)
-    cid = campaign_id.upper() if campaign_id.upper().startswith("C") else f"C{campaign_id}"
+    cid = campaign_key(campaign_id)
     head = _dicts(store.sql(
         "SELECT * EXCLUDE (community) FROM campaigns WHERE campaign_id = ?", params=[cid]))
     if not head:
@@ -108,7 +115,7 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
 def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 50) -> dict:
     """Why two accounts are (or are not) linked: every trace's test and the shared items."""
     _require(store)
-    a, b = _resolve_account(store, account_a), _resolve_account(store, account_b)
+    a, b = resolve_account(store, account_a), resolve_account(store, account_b)
     if a == b:
         raise UserError("give two different accounts")
     lo, hi = min(a, b), max(a, b)

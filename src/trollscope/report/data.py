@@ -16,7 +16,7 @@ import unicodedata
 import duckdb
 
 from trollscope import summary
-from trollscope.errors import TrollscopeError, UserError
+from trollscope.errors import TrollscopeError
 from trollscope.network import query
 from trollscope.store import Store
 from trollscope.traces.base import BY_NAME as TRACES
@@ -170,11 +170,6 @@ def _rows(store: Store, sql: str, params=None) -> list[dict]:
     return [dict(zip(cols, r)) for r in rel.fetchall()]
 
 
-def _cid(campaign_id: str) -> str:
-    cid = campaign_id.strip().upper()
-    return cid if cid.startswith("C") else f"C{cid}"
-
-
 # ---------------------------------------------------------------------------------------------
 # Views
 
@@ -220,7 +215,7 @@ def _narrative(n: dict) -> dict:
 
 def campaign_view(store: Store, campaign_id: str) -> dict:
     """One campaign: figures, traces, graph, timeline, shared items, evidence, members, narratives."""
-    cid = _cid(campaign_id)
+    cid = query.campaign_key(campaign_id)
     data = query.campaign(store, cid, evidence_limit=LIMITS["evidence"])
     head = data["campaign"]
     inner = """
@@ -381,13 +376,9 @@ def accounts_index(store: Store, q: str | None = None, limit: int | None = None)
 
 def account_view(store: Store, name: str) -> dict:
     """One account: who it is, its campaign, its strongest links (with pair pages) and some posts."""
-    found = _rows(store, """
+    acc = _rows(store, """
         SELECT account_id, handle, display_name, created_at, followers, following, location, labels
-        FROM accounts WHERE account_id = ? OR lower(handle) = lower(?)
-        ORDER BY account_id = ? DESC LIMIT 1""", params=[name, name.lstrip("@"), name])
-    if not found:
-        raise UserError(f"no account {name!r} in the store")
-    acc = found[0]
+        FROM accounts WHERE account_id = ?""", params=[query.resolve_account(store, name)])[0]
     acc["labels"] = dict(acc["labels"] or {})
     acc["hidden_chars"] = hidden_chars(acc["handle"])
     aid = acc["account_id"]

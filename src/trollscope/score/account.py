@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from trollscope.errors import TrollscopeError, UserError
-from trollscope.network.query import _dicts, _resolve_account
+from trollscope.network.query import _dicts, resolve_account
 from trollscope.network.query import campaigns as list_campaigns
 from trollscope.score import signals
 from trollscope.store import Store
@@ -14,7 +14,7 @@ from trollscope.store import Store
 def profile(store: Store, name: str, links: int = 5, evidence_per_link: int = 5) -> dict:
     """The account's signals, its campaign and that campaign's DISARM tags, its narratives, and
     its `links` strongest significant links with up to `evidence_per_link` shared items each."""
-    account_id = _resolve_account(store, name)
+    account_id = resolve_account(store, name)
     head = _dicts(store.sql(
         "SELECT account_id, handle, display_name, created_at, followers, following, labels FROM accounts "
         "WHERE account_id = ?", params=[account_id]))[0]
