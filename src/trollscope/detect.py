@@ -98,7 +98,6 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     """
     started = time.perf_counter()
     cfg = st.resolve(**overrides)
-    con = store.con
     if not store.has_table("posts") or store.count("posts") == 0:
         raise StoreError(f"{store.path}: no posts in the store; run `trollscope ingest` first")
     say = progress or (lambda message: None)

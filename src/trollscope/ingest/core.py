@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
