@@ -71,26 +71,15 @@ def narratives(store: Store, campaign_id: str | None = None) -> list[dict]:
 
 
 def techniques(store: Store, campaign_id: str | None = None) -> list[dict]:
-    """DISARM techniques, all computed once per store object (the report asks once per campaign)."""
-    cached = getattr(store, "_report_techniques", None)
-    if cached is None:
-        cached = _call_optional("trollscope.disarm", "techniques", store, campaign_id=None)
-        store._report_techniques = cached
-    return [t for t in cached if campaign_id is None or t.get("campaign_id") == campaign_id]
+    """DISARM techniques (stored by `detect`; an older store computes them once per connection)."""
+    tags = _call_optional("trollscope.disarm", "techniques", store, campaign_id=None)
+    return [t for t in tags if campaign_id is None or t.get("campaign_id") == campaign_id]
 
 
 def signals(store: Store, account_ids: list[str] | None = None) -> dict[str, dict]:
-    """Account signals by id. Computed once for every account and kept on the store object: the
-    scoring stage reads all posts whatever ids it is asked for (~25 s on the full IRA set), and the
-    report and `serve` only ever read."""
-    cached = getattr(store, "_report_signals", None)
-    if cached is None:
-        rows = _call_optional("trollscope.score", "signals", store, account_ids=None)
-        cached = {r["account_id"]: r for r in rows if r.get("account_id") is not None}
-        store._report_signals = cached
-    if account_ids is None:
-        return cached
-    return {a: cached[a] for a in account_ids if a in cached}
+    """Account signals by id (stored by `detect`; an older store computes them once per connection)."""
+    rows = _call_optional("trollscope.score", "signals", store, account_ids=account_ids)
+    return {r["account_id"]: r for r in rows if r.get("account_id") is not None}
 
 
 # ---------------------------------------------------------------------------------------------

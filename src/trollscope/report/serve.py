@@ -40,8 +40,8 @@ class App:
         self.cache: dict[tuple, dict] = {}
         self.nav = query.campaigns(self.store) if self.store.has_table("campaigns") else []
         self.nav = data.plain(self.nav)
-        # Signals and techniques are computed once for all accounts (tens of seconds on millions of
-        # posts): start now, so the first campaign page does not wait for all of it.
+        # A store detected before `detect` stored signals and techniques computes them once for this
+        # connection (tens of seconds on millions of posts): start now, so the first page need not wait.
         threading.Thread(target=self._warm, daemon=True).start()
 
     def _warm(self) -> None:
