@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -56,7 +57,11 @@ def test_planted_ring_is_one_campaign_and_the_honest_crowd_is_not_flagged(tmp_pa
     honest_edges = fetch(store, "SELECT count(*) AS n FROM edges WHERE a LIKE 'user%' OR b LIKE 'user%'")[0]["n"]
     assert honest_edges <= 2
     # the news item was paired action by action (it is not vacuous) and made no campaign
-    assert fetch(store, "SELECT count(*) AS n FROM evidence WHERE item = ?", [world.viral_item])[0]["n"] > 0
+    crowd = fetch(store, "SELECT max(n) AS n FROM (SELECT count(DISTINCT account_id) AS n FROM posts "
+                         "WHERE ref_post_id = ? GROUP BY epoch(created_at)::BIGINT // ?)",
+                  [world.viral_item, result.window])[0]["n"]
+    co_repost = next(t for t in result.traces if t.trace == "co_repost")
+    assert crowd >= 20 and co_repost.bucket_cap >= crowd  # its buckets were within the cap
     c1 = query.campaign(store, "C1", evidence_limit=1000)
     assert c1["campaign"]["size"] == 8 and c1["campaign"]["density"] == 1.0
     assert {i["item"] for i in c1["top_items"] if i["trace"] == "co_repost"} == set(world.ring_items)
@@ -167,6 +172,26 @@ def _json(args):
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout)
+
+
+def test_cli_detect_takes_any_setting_with_set(tmp_path, small_db):
+    db, w, _ = small_db
+    copy = tmp_path / "c.duckdb"
+    copy.write_bytes(Path(db).read_bytes())
+    r = runner.invoke(app, ["detect", "--db", str(copy), "--window", "60", "--seed", "7",
+                            "--set", "evidence_scope=tested", "--set", "min_campaign=6"])
+    assert r.exit_code == 0, r.output
+    assert "0 campaigns; 0 accounts flagged" in r.stdout  # the ring of 5 is below min_campaign = 6
+    with trollscope.open(copy) as store:
+        settings = json.loads(store.sql("SELECT settings FROM detect_runs").fetchall()[0][0])
+        assert (settings["evidence_scope"], settings["min_campaign"], settings["window"]) == ("tested", 6, 60)
+        non_significant = store.sql("SELECT count(*) FROM evidence e JOIN pair_tests t USING (trace, a, b) "
+                                    "WHERE NOT t.significant").fetchall()[0][0]
+        assert non_significant > 0  # evidence kept for tested, not only significant, pairs
+    for bad, says in (("nosuch=1", "unknown setting 'nosuch'"), ("alpha=lots", "alpha must be a number"),
+                      ("alpha", "expected NAME=VALUE")):
+        r = runner.invoke(app, ["detect", "--db", str(copy), "--set", bad])
+        assert r.exit_code != 0 and says in r.output and "Traceback" not in r.output, r.output
 
 
 def test_cli_campaigns_json(small_db):

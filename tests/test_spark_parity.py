@@ -160,9 +160,9 @@ def test_actions_and_window_join_identical_on_tricky_posts(tmp_path):
             s = sorted(spark.arrow(query).to_pylist(), key=lambda r: (r["post_id"], str(r["item"])))
             assert d == s, f"{trace.name}:\nduckdb {d}\nspark  {s}"
             checked += len(d)
-        ws = window_sql("co_hashtag", tr.BY_NAME["co_hashtag"].actions(cfg), 60, 300, 2)
+        ws = window_sql("co_hashtag", tr.BY_NAME["co_hashtag"].actions(cfg), 60, 2)
         for engine in (duck, spark):
-            for table, select in ws.statements:
+            for table, select in ws.prepare + ws.join(300):
                 engine.create_table(table, select)
         for table in (ws.actions, ws.coactions, ws.pairs):
             d, s = (sorted(e.arrow(f"SELECT * FROM {table}").to_pylist(), key=str) for e in (duck, spark))

@@ -15,6 +15,7 @@ import pytest
 from trollscope.detect import detect
 from trollscope.network.query import explain
 from trollscope.traces.neardup import build_text_clusters
+from trollscope.traces.window import bucket_cap
 
 from detect_helpers import at, epoch, evidence, fetch, make_store, pair_tests, post
 
@@ -23,10 +24,12 @@ assert epoch(0) % 3600 == 0  # the bucket arithmetic below relies on it
 
 def run(tmp_path, rows, trace, **settings):
     """Ingest `rows`, detect with one trace. Δ = 60 s, and min_shared = 1 so that any single
-    stray co-action would show up as a tested pair."""
+    stray co-action would show up as a tested pair; every tested pair keeps its evidence (these
+    cases are too small for significance)."""
     store = make_store(tmp_path, rows)
     settings.setdefault("window", 60)
     settings.setdefault("min_shared", 1)
+    settings.setdefault("evidence_scope", "tested")
     detect(store, traces=trace, **settings)
     return store
 
@@ -113,7 +116,7 @@ def test_co_repost_outside_the_window_gives_no_pair(tmp_path):
     # one second closer and they co-act on both items
     rows[3]["ts"], rows[5]["ts"] = post("", "", 160)["ts"], post("", "", 560)["ts"]
     closer = make_store(tmp_path, rows, name="closer.duckdb")
-    detect(closer, window=60, traces="co_repost", min_shared=1)
+    detect(closer, window=60, traces="co_repost", min_shared=1, evidence_scope="tested")
     assert pairs_of(closer, "co_repost") == {("alice", "bob"): 2}
 
 
@@ -204,7 +207,7 @@ def test_hashtag_sequence_pairs_the_same_set_of_hashtags(tmp_path):
         ("buildthewall securetheborder", "a2", "b2", at(20000), at(22000)),
     ]
     # posts with fewer than two distinct hashtags are not actions of this trace
-    result = detect(store, window=60, traces="hashtag_sequence")
+    result = detect(store, window=60, traces="hashtag_sequence", evidence_scope="tested")
     assert result.traces[0].actions == 4
 
 
@@ -243,7 +246,7 @@ def test_near_duplicate_texts_cluster_and_pair(tmp_path):
     assert clusters["a1"] == clusters["b1"] and clusters["a2"] == clusters["b2"]
     assert clusters["a1"] != clusters["a2"]
     assert not {"c1", "c2", "d1", "e1"} & set(clusters)
-    detect(store, window=60, traces="near_duplicate", min_shared=1)
+    detect(store, window=60, traces="near_duplicate", min_shared=1, evidence_scope="tested")
     assert pairs_of(store, "near_duplicate") == {("alice", "bob"): 2}
     ev = evidence(store, "near_duplicate", "alice", "bob")
     assert [(e[1], e[2], e[3], e[4]) for e in ev] == [("a1", "b1", at(0), at(40)), ("a2", "b2", at(10000), at(10030))]
@@ -358,7 +361,7 @@ def test_synchrony_pairs_posts_in_the_same_time_bin(tmp_path):
     store = run(tmp_path, rows, "synchrony")
     assert pairs_of(store, "synchrony") == {("alice", "bob"): 2, ("alice", "carol"): 1, ("bob", "carol"): 1}
     # with the default min_shared = 2, one shared bin is never evidence
-    detect(store, window=60, traces="synchrony")
+    detect(store, window=60, traces="synchrony", evidence_scope="tested")
     assert pairs_of(store, "synchrony") == {("alice", "bob"): 2}
     b0 = epoch(0) // 60
     assert evidence(store, "synchrony", "alice", "bob") == [
@@ -434,23 +437,38 @@ def test_window_join_does_not_lose_a_later_action_in_the_same_bucket(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("max_bucket, paired", [(3, False), (4, True)])
-def test_crowded_buckets_are_not_paired_but_count_in_the_null(tmp_path, max_bucket, paired):
+@pytest.mark.parametrize("max_bucket, pair_budget, paired", [(3, 25, False), (4, 25, True), (300, 1, False),
+                                                           (300, 1.5, True)])
+def test_crowded_buckets_are_not_paired_but_count_in_the_null(tmp_path, max_bucket, pair_budget, paired):
     # four accounts repost o0 and o1 within one bucket each; a bucket of 4 actions is "viral"
-    # when max_bucket is 3
+    # when max_bucket is 3, and beyond the work budget when it allows fewer than 12 pairs for
+    # the 8 actions (1.5 per action)
     rows = [post(f"o{i}", "src", 0, f"Original post number {i} in the test") for i in range(2)]
     for i, base in enumerate((0, 6000)):
         rows += [post(f"r{i}{u}", u, base + 5 + 10 * k, "RT", "repost", f"o{i}")
                  for k, u in enumerate(["alice", "bob", "carol", "dave"])]
     store = make_store(tmp_path, rows)
-    result = detect(store, window=60, traces="co_repost", max_bucket=max_bucket)
+    result = detect(store, window=60, traces="co_repost", max_bucket=max_bucket, pair_budget=pair_budget,
+                    evidence_scope="tested")
     tr = result.traces[0]
     assert (tr.actions, tr.accounts, tr.within_pairs) == (8, 4, 12.0)  # 2 buckets × C(4, 2)
+    assert (tr.bucket_cap >= 4) == paired
     want = {(a, b): 2 for a, b in [("alice", "bob"), ("alice", "carol"), ("alice", "dave"), ("bob", "carol"),
                                    ("bob", "dave"), ("carol", "dave")]}
     assert pairs_of(store, "co_repost") == (want if paired else {})
     if paired:  # λ = 2 · 12 · 2 · 2 / 8² = 1.5 for every pair
         assert {t["expected"] for t in pair_tests(store, "co_repost").values()} == {1.5}
+
+
+def test_work_budget_leaves_out_the_most_crowded_buckets_first():
+    # (size, buckets): 100 pairs in buckets of 2, 30 in the bucket of 6 (C(6,2) = 15 each, two),
+    # 45 in the bucket of 10; 250 actions
+    sizes = [(10, 1), (2, 100), (6, 2)]
+    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=1.0) == 10  # 175 pairs ≤ 250
+    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.6) == 6  # 130 ≤ 150 < 175
+    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.5) == 2  # 100 ≤ 125 < 130
+    assert bucket_cap(sizes, actions=250, max_bucket=8, pair_budget=100) == 6  # max_bucket binds first
+    assert bucket_cap([], actions=0, max_bucket=300, pair_budget=25) == 1
 
 
 @pytest.mark.parametrize("trace", ["co_link", "co_domain", "co_hashtag", "co_mention", "co_repost"])

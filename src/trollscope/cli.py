@@ -245,7 +245,8 @@ def export(
 def detect(
     db: DbOption = Path(DEFAULT_DB),
     window: Annotated[Optional[int], typer.Option(help="Coordination window Δ in seconds (default: estimated from the data).")] = None,
-    traces: Annotated[str, typer.Option(help="Comma-separated traces, or `all` (see `trollscope traces`).")] = "all",
+    traces: Annotated[Optional[str], typer.Option(
+        help="Comma-separated traces, or `all` (see `trollscope traces`). [default: all]")] = None,
     alpha: Annotated[Optional[float], typer.Option(help="False discovery rate per trace.")] = None,
     resolution: Annotated[Optional[float], typer.Option(help="Leiden resolution.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (MinHash, Leiden).")] = None,
@@ -254,14 +255,20 @@ def detect(
     spark_staging: Annotated[Optional[str], typer.Option(
         help="Folder every Spark executor can read, for the store's tables (needed on a cluster).")] = None,
     top: Annotated[int, typer.Option(help="Campaigns to print.")] = 10,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Any other setting as NAME=VALUE (docs/settings.md); repeatable.")] = None,
 ) -> None:
     """Find coordinated campaigns: traces, significance against the null model, Leiden communities.
 
     Example: trollscope detect --db demo.duckdb
     Example: trollscope detect --db demo.duckdb --window 60 --traces co_repost,near_duplicate
+    Example: trollscope detect --db demo.duckdb --set evidence_scope=tested --set pair_budget=50
     """
     from trollscope.detect import detect as run_detect
     from trollscope.network.query import campaigns as list_campaigns
+    from trollscope.settings import parse_assignments
+
+    extra = parse_assignments(set_ or [])
 
     with trollscope.open(db) as store:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -269,13 +276,15 @@ def detect(
             task = bar.add_task("detecting", total=None)
             result = run_detect(store, progress=lambda m: bar.update(task, description=m),
                                 engine_name=engine, spark_master=spark_master, spark_staging=spark_staging,
-                                window=window, traces=traces,
-                                alpha=alpha, resolution=resolution, seed=seed)
+                                **{**extra, **{k: v for k, v in dict(
+                                    window=window, traces=traces, alpha=alpha, resolution=resolution,
+                                    seed=seed).items() if v is not None}})
         top_rows = list_campaigns(store, limit=top)
     how = "estimated from the data" if result.window_estimated else "given"
     out.print(f"window Δ = {result.window} s ({how}); {result.seconds} s")
     _emit([{"trace": t.trace, "actions": t.actions, "accounts": t.accounts, "pairs tested": t.tested,
-            "significant": t.significant, "seconds": t.seconds} for t in result.traces], OutputFormat.table,
+            "significant": t.significant, "bucket cap": t.bucket_cap, "seconds": t.seconds}
+           for t in result.traces], OutputFormat.table,
           title="traces")
     out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
               f"{result.flagged_accounts:,} accounts flagged")

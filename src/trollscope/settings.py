@@ -35,6 +35,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_bucket", 300,
             "An item with more actions than this in one window bucket (a viral item) is not paired "
             "action by action; it still counts in the null model, so it can only make pairs less significant."),
+    Setting("pair_budget", 25,
+            "Work budget of the window join, in action pairs per action of a trace: on dense data the most "
+            "crowded item-buckets are left out (they still count in the null model) until the pairs enumerated "
+            "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~2 pairs per action)."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
     Setting("content_layer", True,
@@ -43,6 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
     Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
     Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),
+    Setting("evidence_scope", "significant",
+            "Which pairs keep their evidence rows: `significant` (what a flag rests on; scales to any size) or "
+            "`tested` (every tested pair, for auditing why a pair was not flagged on a small data set)."),
     Setting("operator_timezone", "Europe/Moscow",
             "Time zone of the candidate operator for the account signal `operator_hours_share` "
             "(the IRA worked Moscow office hours); any IANA name."),
@@ -77,6 +84,39 @@ def resolve(**overrides) -> dict:
         raise KeyError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     out = dict(DEFAULTS)
     out.update({k: v for k, v in overrides.items() if v is not None})
+    return out
+
+
+def parse_assignments(pairs: list[str]) -> dict:
+    """`NAME=VALUE` strings (the CLI's `--set`) as overrides, each VALUE read as the type of the
+    setting's default; a clear error for an unknown name or a value of the wrong type."""
+    from trollscope.errors import UserError
+
+    out: dict = {}
+    for pair in pairs:
+        name, eq, raw = pair.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not eq or not name:
+            raise UserError(f"--set {pair!r}: expected NAME=VALUE, e.g. --set pair_budget=50")
+        if name not in DEFAULTS:
+            raise UserError(f"--set {pair!r}: unknown setting {name!r}; settings are: {', '.join(DEFAULTS)}")
+        default = DEFAULTS[name]
+        try:
+            if isinstance(default, bool):
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                value = raw.lower() in ("true", "1", "yes")
+            elif isinstance(default, int) or default is None:  # window: whole seconds
+                value = int(raw)
+            elif isinstance(default, float):
+                value = float(raw)
+            else:
+                value = raw
+        except ValueError:
+            kind = "true or false" if isinstance(default, bool) else (
+                "a number" if isinstance(default, float) else "a whole number")
+            raise UserError(f"--set {pair!r}: {name} must be {kind}") from None
+        out[name] = value
     return out
 
 

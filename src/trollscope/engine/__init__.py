@@ -1,8 +1,9 @@
 """Where the trace SQL runs: embedded DuckDB (default) or Apache Spark, behind one small interface.
 
 The traces and the window join are written once, as SQL in DuckDB's dialect; an engine runs
-it. Spark gets the same text translated by sqlglot. Only the results (pair tables, evidence)
-come back as Arrow; the null model, fusion and communities run in-process on those.
+it. Spark gets the same text translated by sqlglot. Results (tested pairs, evidence) go to the
+store as tables without passing row by row through Python; the p-values, fusion and communities
+are computed on the store's side.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ class Engine(Protocol):
 
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table queryable as `name`."""
+
+    def to_store(self, name: str, select_sql: str) -> None:
+        """Materialise `select_sql` as the temporary table `name` in the store's own DuckDB
+        connection, without passing the rows through Python."""
+
+    def from_store(self, name: str, select_sql: str) -> None:
+        """Make the result of `select_sql` over the store queryable by the engine as `name`."""
 
     def drop(self, name: str) -> None:
         """Drop a temporary table or view if it exists."""

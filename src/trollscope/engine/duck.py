@@ -15,6 +15,12 @@ class DuckDBEngine:
     def create_table(self, name: str, select_sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}")
 
+    def to_store(self, name: str, select_sql: str) -> None:
+        self.create_table(name, select_sql)  # the engine is the store's connection
+
+    def from_store(self, name: str, select_sql: str) -> None:
+        self.create_table(name, select_sql)
+
     def arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 

@@ -164,6 +164,7 @@ class SparkEngine:
         except ImportError:
             raise MissingDependency("sqlglot", "spark") from None
         self._storage = StorageLevel.MEMORY_AND_DISK
+        self._store = store
         self._cached: dict[str, object] = {}
         self._views: list[str] = []
         self._restore: dict[str, str | None] = {}
@@ -240,6 +241,23 @@ class SparkEngine:
         df.count()  # materialise now, as DuckDB's CREATE TABLE does (and gives the planner sizes)
         df.createOrReplaceTempView(name)
         self._cached[name] = df
+        self._views.append(name)
+
+    def to_store(self, name: str, select_sql: str) -> None:
+        # Through Parquet in the staging folder: the rows never gather in the driver's memory.
+        path = self._tmp / f"to_store_{name}"
+        self.spark.sql(to_spark_sql(select_sql)).write.mode("overwrite").parquet(str(path))
+        target = str(path).replace("'", "''")
+        self._store.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                                f"SELECT * FROM read_parquet('{target}/*.parquet')")
+        shutil.rmtree(path, ignore_errors=True)
+
+    def from_store(self, name: str, select_sql: str) -> None:
+        self.drop(name)
+        path = self._tmp / f"from_store_{name}.parquet"
+        target = str(path).replace("'", "''")
+        self._store.con.execute(f"COPY ({select_sql}) TO '{target}' (FORMAT parquet)")
+        self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
         self._views.append(name)
 
     def arrow(self, sql: str) -> pa.Table:

@@ -12,7 +12,10 @@ so the pair co-acts across the boundary exactly when those two do.
 
 Item-buckets holding more than `max_bucket` actions (a viral item, a news burst) are not
 enumerated pair by pair; they still count in the null model's expected co-actions, so skipping
-them can only make pairs look less coordinated, never more.
+them can only make pairs look less coordinated, never more. The same holds for the work budget
+(`bucket_cap`): pairs grow with the square of a bucket's size, so on a dense data set the most
+crowded buckets are left out until the pairs enumerated are at most `pair_budget` per action,
+which keeps the join's work linear in the data.
 """
 
 from __future__ import annotations
@@ -22,26 +25,85 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class WindowSql:
-    """The statements that build one trace's tables, in order, and the names they create."""
+    """One trace's tables. `prepare` statements (src, actions, item_buckets) come first; then
+    `bucket_sizes` tells how crowded its item-buckets are, from which the cap on enumerated
+    buckets is chosen (`bucket_cap`), and `join(cap)` gives the statements that pair actions."""
 
-    statements: list[tuple[str, str]]  # (table name, SELECT ...)
+    prefix: str
+    window: int
+    min_shared: int
+    prepare: list[tuple[str, str]]
     actions: str
     item_buckets: str
+    raw: str
     coactions: str
     pairs: str
 
+    @property
+    def bucket_sizes(self) -> str:
+        """Per bucket size c: how many item-buckets have it (columns c, buckets)."""
+        return f"SELECT c, count(*) AS buckets FROM {self.item_buckets} GROUP BY c"
 
-def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_shared: int) -> WindowSql:
+    def join(self, cap: int) -> list[tuple[str, str]]:
+        """The statements that pair actions in item-buckets of at most `cap` actions."""
+        w, act, ib = self.window, self.actions, self.item_buckets
+        return [
+            # Every co-acting pair of actions, before keeping the closest per (pair, item). Kept as
+            # a table of its own: DuckDB fed straight from these joins into the grouping below
+            # does not spill (out of memory at 3 M posts with 1.5 GB).
+            (self.raw, f"""
+                WITH a AS (
+                  SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last
+                  FROM {act} x JOIN {ib} n ON n.item = x.item AND n.b = x.b
+                  WHERE n.c <= {int(cap)}
+                )
+                SELECT x.account_id AS a, y.account_id AS bb, x.item,
+                       x.post_id AS post_a, y.post_id AS post_b, x.t AS t_a, y.t AS t_b
+                FROM a x JOIN a y ON x.item = y.item AND x.b = y.b
+                WHERE x.account_id < y.account_id
+                UNION ALL
+                -- x's latest action in bucket b against y's earliest in b + 1: the closest two,
+                -- so the pair co-acts across the boundary exactly when these two are within Δ
+                SELECT CASE WHEN x.account_id < y.account_id THEN x.account_id ELSE y.account_id END,
+                       CASE WHEN x.account_id < y.account_id THEN y.account_id ELSE x.account_id END,
+                       x.item,
+                       CASE WHEN x.account_id < y.account_id THEN x.post_last ELSE y.post_id END,
+                       CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
+                       CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
+                       CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END
+                FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
+                WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
+            """),
+            (self.coactions, f"""
+                SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
+                  SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
+                                                      post_a := post_a, post_b := post_b)) AS m
+                  FROM {self.raw} GROUP BY a, bb, item) g
+            """),
+            (self.pairs, f"""
+                SELECT a, b, count(*) AS shared,
+                       min(least(t_a, t_b)) AS first_t, max(greatest(t_a, t_b)) AS last_t
+                FROM {self.coactions} GROUP BY a, b HAVING count(*) >= {int(self.min_shared)}
+            """),
+        ]
+
+    def tables(self) -> list[str]:
+        return [t for t, _ in self.prepare] + [self.raw, self.coactions, self.pairs]
+
+
+def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> WindowSql:
     """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs.
 
-    Tables made (prefix `_tr_<trace>_`): src (the actions as given), actions (one per account, item and bucket: the
-    earliest, t and post_id, and the latest, t_last and post_last), item_buckets (actions per item and bucket), coactions (the closest co-action of
-    each pair on each item: the evidence) and pairs (accounts a < b, shared items, time span).
+    Tables made (prefix `_tr_<trace>_`): src (the actions as given), actions (one per account,
+    item and bucket: the earliest, t and post_id, and the latest, t_last and post_last),
+    item_buckets (actions per item and bucket), raw (every co-acting pair of actions), coactions
+    (the closest co-action of each pair on each item: the evidence) and pairs (accounts a < b,
+    shared items, time span).
     """
     p = f"_tr_{trace}_"
-    src, act, ib, co, pairs = p + "src", p + "actions", p + "item_buckets", p + "coactions", p + "pairs"
+    src, act, ib = p + "src", p + "actions", p + "item_buckets"
     w = int(window)
-    statements = [
+    prepare = [
         # The trace's actions are materialised as they come, unfiltered: a filter on a computed
         # item (normalised text, an extracted domain) in the same query makes DuckDB evaluate
         # the expression once for the filter and again for the result.
@@ -56,41 +118,27 @@ def window_sql(trace: str, actions_sql: str, window: int, max_bucket: int, min_s
               GROUP BY account_id, item, t // {w}) g
         """),
         (ib, f"SELECT item, b, count(*) AS c FROM {act} GROUP BY item, b"),
-        (co, f"""
-            WITH a AS (
-              SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last
-              FROM {act} x JOIN {ib} n ON n.item = x.item AND n.b = x.b
-              WHERE n.c <= {int(max_bucket)}
-            ), raw AS (
-              SELECT x.account_id AS a, y.account_id AS bb, x.item,
-                     x.post_id AS post_a, y.post_id AS post_b, x.t AS t_a, y.t AS t_b
-              FROM a x JOIN a y ON x.item = y.item AND x.b = y.b
-              WHERE x.account_id < y.account_id
-              UNION ALL
-              -- x's latest action in bucket b against y's earliest in b + 1: the closest two,
-              -- so the pair co-acts across the boundary exactly when these two are within Δ
-              SELECT CASE WHEN x.account_id < y.account_id THEN x.account_id ELSE y.account_id END,
-                     CASE WHEN x.account_id < y.account_id THEN y.account_id ELSE x.account_id END,
-                     x.item,
-                     CASE WHEN x.account_id < y.account_id THEN x.post_last ELSE y.post_id END,
-                     CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
-                     CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
-                     CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END
-              FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
-              WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
-            )
-            SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
-              SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
-                                                  post_a := post_a, post_b := post_b)) AS m
-              FROM raw GROUP BY a, bb, item) g
-        """),
-        (pairs, f"""
-            SELECT a, b, count(*) AS shared,
-                   min(least(t_a, t_b)) AS first_t, max(greatest(t_a, t_b)) AS last_t
-            FROM {co} GROUP BY a, b HAVING count(*) >= {int(min_shared)}
-        """),
     ]
-    return WindowSql(statements, act, ib, co, pairs)
+    return WindowSql(p, w, int(min_shared), prepare, act, ib, p + "raw", p + "coactions", p + "pairs")
+
+
+def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
+    """The largest bucket size to enumerate: at most `max_bucket`, and small enough that the
+    action pairs of the buckets kept, Σ c·(c−1)/2 over them (about as many again across
+    neighbouring buckets), stay within `pair_budget` per action. The most crowded buckets go
+    first: their pairs are the least telling (a bucket of c accounts links each to c − 1
+    others) and the most costly (c² of them), and what is left out still counts in the null.
+    `sizes` is (c, number of buckets of that size); the cap is a pure function of the data."""
+    budget = float(pair_budget) * max(int(actions), 1)
+    cap, spent = 1, 0.0
+    for c, n in sorted(sizes):
+        if c > max_bucket:
+            break
+        spent += n * c * (c - 1) / 2.0
+        if spent > budget:
+            break
+        cap = c
+    return int(min(max(cap, 1), max_bucket))
 
 
 def null_stats_sql(act: str, ib: str, pairs: str, window: int, stratum: int) -> dict[str, str]:
