@@ -500,7 +500,7 @@ def _step(step: str, db: str, data: str) -> None:
     else:
         result = detect(store, progress=say, window=60)
         for tr in result.traces:
-            say(f"{tr.trace}: {tr.actions} actions, {tr.tested} pairs tested, {tr.significant} significant, "
+            say(f"{tr.trace}: {tr.actions} actions, bucket cap {tr.bucket_cap}, {tr.tested} pairs tested, {tr.significant} significant, "
                 f"{tr.seconds} s")
         say(f"{result.edges} edges, {result.campaigns} campaigns, {result.flagged_accounts} accounts flagged")
     store.close()

@@ -46,19 +46,24 @@ class WindowSql:
 
     def join(self, cap: int) -> list[tuple[str, str]]:
         """The statements that pair actions in item-buckets of at most `cap` actions."""
-        w, act, ib = self.window, self.actions, self.item_buckets
+        w, act, ib, kept = self.window, self.actions, self.item_buckets, self.prefix + "kept"
         return [
+            # The item-buckets paired, and whether their item has other buckets paired: an item
+            # with one bucket gives each pair at most one co-action, which needs no grouping.
+            (kept, f"""
+                SELECT item, b, count(*) OVER (PARTITION BY item) > 1 AS multi
+                FROM {ib} WHERE c <= {int(cap)}
+            """),
             # Every co-acting pair of actions, before keeping the closest per (pair, item). Kept as
             # a table of its own: DuckDB fed straight from these joins into the grouping below
             # does not spill (out of memory at 3 M posts with 1.5 GB).
             (self.raw, f"""
                 WITH a AS (
-                  SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last
-                  FROM {act} x JOIN {ib} n ON n.item = x.item AND n.b = x.b
-                  WHERE n.c <= {int(cap)}
+                  SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, n.multi
+                  FROM {act} x JOIN {kept} n ON n.item = x.item AND n.b = x.b
                 )
                 SELECT x.account_id AS a, y.account_id AS bb, x.item,
-                       x.post_id AS post_a, y.post_id AS post_b, x.t AS t_a, y.t AS t_b
+                       x.post_id AS post_a, y.post_id AS post_b, x.t AS t_a, y.t AS t_b, x.multi
                 FROM a x JOIN a y ON x.item = y.item AND x.b = y.b
                 WHERE x.account_id < y.account_id
                 UNION ALL
@@ -70,15 +75,18 @@ class WindowSql:
                        CASE WHEN x.account_id < y.account_id THEN x.post_last ELSE y.post_id END,
                        CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
                        CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
-                       CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END
+                       CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END,
+                       TRUE
                 FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
                 WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
             """),
             (self.coactions, f"""
+                SELECT a, bb AS b, item, post_a, post_b, t_a, t_b FROM {self.raw} WHERE NOT multi
+                UNION ALL
                 SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
                   SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
                                                       post_a := post_a, post_b := post_b)) AS m
-                  FROM {self.raw} GROUP BY a, bb, item) g
+                  FROM {self.raw} WHERE multi GROUP BY a, bb, item) g
             """),
             (self.pairs, f"""
                 SELECT a, b, count(*) AS shared,
@@ -88,7 +96,7 @@ class WindowSql:
         ]
 
     def tables(self) -> list[str]:
-        return [t for t, _ in self.prepare] + [self.raw, self.coactions, self.pairs]
+        return [t for t, _ in self.prepare] + [self.prefix + "kept", self.raw, self.coactions, self.pairs]
 
 
 def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> WindowSql:
@@ -96,7 +104,8 @@ def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> Wi
 
     Tables made (prefix `_tr_<trace>_`): src (the actions as given), actions (one per account,
     item and bucket: the earliest, t and post_id, and the latest, t_last and post_last),
-    item_buckets (actions per item and bucket), raw (every co-acting pair of actions), coactions
+    item_buckets (actions per item and bucket), kept (the item-buckets paired), raw (every
+    co-acting pair of actions), coactions
     (the closest co-action of each pair on each item: the evidence) and pairs (accounts a < b,
     shared items, time span).
     """
