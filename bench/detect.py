@@ -71,7 +71,7 @@ def _trace(db: str, names: str, out) -> None:
         extra = build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
     engine = DuckDBEngine(store)
     for trace in tr.select(names):
-        result, _, _ = _run_trace(engine, trace, 60, cfg)
+        result = _run_trace(store, engine, trace, 60, cfg)
     out.put((names, time.perf_counter() - t0, _peak_mb(), {"pairs tested": result.tested,
                                                            "significant": result.significant, **extra}))
 

@@ -194,6 +194,19 @@ def test_cli_detect_takes_any_setting_with_set(tmp_path, small_db):
         assert r.exit_code != 0 and says in r.output and "Traceback" not in r.output, r.output
 
 
+def test_explain_says_why_a_tested_pair_that_is_not_linked_shows_no_shared_items(small_db):
+    db, w, _ = small_db
+    with trollscope.open(db, read_only=True) as store:
+        a, b = store.sql("SELECT a, b FROM pair_tests WHERE NOT significant ORDER BY shared DESC, a, b "
+                         "LIMIT 1").fetchall()[0]
+        assert store.sql("SELECT count(*) FROM evidence e JOIN pair_tests t USING (trace, a, b) "
+                         "WHERE NOT t.significant").fetchall()[0][0] == 0  # default: linked pairs only
+    x = _json(["explain", a, b, "--db", db, "--json"])
+    assert x["tests"] and not x["linked"] and x["evidence"] == [] and x["evidence_scope"] == "significant"
+    r = runner.invoke(app, ["explain", a, b, "--db", db])
+    assert r.exit_code == 0 and "kept for linked pairs only" in r.stdout, r.output
+
+
 def test_cli_campaigns_json(small_db):
     db, w, _ = small_db
     rows = _json(["campaigns", "--db", db, "--format", "json"])

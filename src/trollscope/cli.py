@@ -385,6 +385,9 @@ def explain(
     _emit([{"trace": e["trace"], "time a": str(e["time_a"])[:19], "time b": str(e["time_b"])[:19],
             "item": _clip(e["item"], 30), "text": _clip(e["text_a"], 70)} for e in x["evidence"]],
           OutputFormat.table, title="shared items")
+    if x["tests"] and not x["linked"] and x["evidence_scope"] == "significant":
+        out.print("shared items are kept for linked pairs only; `detect --set evidence_scope=tested` keeps them "
+                  "for every tested pair")
 
 
 @app.command()

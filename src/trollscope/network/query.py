@@ -3,6 +3,8 @@ and every account with its campaign and score. Plain data out; the CLI and the r
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 
 from trollscope.errors import StoreError, UserError
@@ -138,12 +140,16 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     campaigns_of = dict(store.con.execute(
         "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
     linked = any(t["significant"] for t in tests)
+    settings = store.con.execute("SELECT settings FROM detect_runs").fetchall() if store.has_table("detect_runs") else []
+    scope = json.loads(settings[0][0]).get("evidence_scope", "tested") if settings else "tested"
     return {
         "account_a": {"account_id": lo, "handle": handles.get(lo), "campaign_id": campaigns_of.get(lo)},
         "account_b": {"account_id": hi, "handle": handles.get(hi), "campaign_id": campaigns_of.get(hi)},
         "linked": linked,
         "tests": tests,
         "evidence": evidence,
+        # `significant`: evidence rows were kept for linked pairs only (detect's `evidence_scope`)
+        "evidence_scope": scope,
     }
 
 
