@@ -35,10 +35,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_bucket", 300,
             "An item with more actions than this in one window bucket (a viral item) is not paired "
             "action by action; it still counts in the null model, so it can only make pairs less significant."),
-    Setting("pair_budget", 25,
+    Setting("pair_budget", 5,
             "Work budget of the window join, in action pairs per action of a trace: on dense data the most "
             "crowded item-buckets are left out (they still count in the null model) until the pairs enumerated "
-            "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~2 pairs per action)."),
+            "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~1.5 pairs per action)."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
     Setting("content_layer", True,
