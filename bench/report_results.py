@@ -105,76 +105,76 @@ def scaling_section(runs: list[dict]) -> list[str]:
 
 SYNTH_NOTES = """### What the synthetic runs show
 
-* **Precision** is 1.0 at every finished size and no account of the news-burst crowd (thousands of honest
-  accounts reacting to the same story within minutes, by reposting it, posting its link with the same
-  headline, or its hashtag) is flagged. Each burst is one item, so two honest accounts share only the few
-  bursts both joined, which their activity explains.
-* **Recall misses the 0.9 target at 300k and 1M** (0.92 at 100k, 0.75 at 300k, 0.84 at 1M; the 1M run is
-  identical in a second run), for two reasons in detection, not in the generator, and a third that costs
-  nothing here:
-  - *slow_low* (busy accounts, their organic activity x4, that co-repost only ~8 times a month, 70 % of
-    the members each time) is mostly not found. A pair of members shares a handful of items (~4 campaign
-    posts, plus popular posts both reposted); against a null model over
-    n(n-1)/2 account pairs (3·10^8 at 1M posts) with Benjamini–Hochberg at q <= 0.01, four co-actions of busy
-    accounts are not significant. The evidence is in the *group* (the same 8-12 accounts on the same item
-    within a minute, eight times), which pair tests cannot see: a group-level test (e.g. the probability of k
-    accounts on one item within Δ given their rates) is the fix, and it is not a small one.
-  - *hashtag_flood* members are found at 0.5-0.75: `shared` counts distinct items, so a flood that cycles
-    through its six hashtags in 25 events gives each pair at most 6 shared items however often they flood
-    together, and most member pairs share 2-4 (300k: 94 pairs share 2, 99 share 3, 66 share 4, 18 share
-    5-6, with expected ~0.1 each). p ~ 1e-7 at 3 shared items is not enough under BH over 2.8·10^7 pairs,
-    so only the pairs with 5-6 shared hashtags survive. Counting co-actions per (item, time bucket) for
-    topic-level traces would use the repetition; that changes the null model, so it is reported here, not
-    changed.
+* **Precision is 1.0 at every size** and no account of the news-burst crowd (thousands of honest accounts
+  reacting to the same story within minutes, by reposting it, posting its link with the same headline, or
+  its hashtag) is flagged. Each burst is one item, so two honest accounts share only the few bursts both
+  joined, which their activity explains.
+* **Recall misses the 0.9 target beyond 100k** (see the table). Repost rings, copy-paste and link farms are
+  found whole at every size (0.96-1.0). The misses are two planted styles whose evidence per *pair* stays
+  fixed while the haystack grows:
+  - *slow_low* (busy accounts, their organic activity x4, co-reposting only 8 times a month, 70 % of the
+    members each time): a member pair shares ~4 campaign posts. Against a null over N(N-1)/2 pairs of
+    active accounts with Benjamini–Hochberg at q <= 0.01 (3·10^8 pairs at 1M posts, 3·10^10 at 10M), four
+    co-actions of busy accounts are never enough. The evidence is in the *group* (the same 8-14 accounts on
+    one item within a minute, eight times). Three tests were tried offline on the 1M set and rejected:
+    (i) separate tests per bucket-size class (co-actions on small item-buckets against their own, smaller
+    share of the null): 12 of 121 slow_low pairs significant instead of 20, the Bonferroni factor over the
+    classes costs more than they gain; (ii) a Chernoff bound on co-actions weighted by how rare their
+    bucket size is: 23 instead of 20; (iii) a dense-subgraph scan (Leiden on pairs with p <= 0.01, each
+    community tested against a binomial null of that edge density, Bonferroni over all subsets of its
+    size) flags honest communities of 200-2,000 accounts with p = 0: weak links are not independent, so a
+    valid group test needs a degree-corrected null. That is the open work.
+  - *hashtag_flood* (20-50 accounts cycling through their six own hashtags in 25 floods): `shared` counts
+    distinct items, so a member pair has at most 6 shared items however often they flood together, while
+    the multiple-testing burden grows with the square of the accounts: members are found at 0.96 at 100k,
+    0.4-0.75 from 300k to 3M, and none from 10M on. Counting co-actions per (item, time bucket) would use the
+    repetition, but then honest accounts using the same popular hashtag at the same hours every day look
+    coordinated under a null stratified by 30 days; it needs a null that knows the daily rhythm first.
   - near-duplicate: with word 3-shingles at Jaccard >= 0.7, one word replaced in the middle of a 12-19-word
-    text removes three shingles (Jaccard 0.54 for 12 words to 0.70 for 19), so such copies are not linked; the copy-paste
-    campaigns were still recovered (verbatim and appended copies, and synchrony).
-* **Scaling is not linear in detect.** Ingest is (CPU exponent < 1; 10M posts ingested in 94 s of CPU).
-  Detect's cost follows the number of *tested pairs*, which grows faster than the posts (x19 for 10x posts
-  from 100k to 1M; detect CPU exponent 1.1 from 100k to 300k and 1.5 from 300k to 1M): with accounts and
-  item pools growing with the posts, popular items and busy minutes get proportionally more actions, and the
-  pairs inside a window grow with their square until `max_bucket` (300) cuts a bucket off. At 1M `synchrony`
-  (every two accounts posting in the same 60-s bin; 208 s of the 476 s of detect) and `co_repost` (69 s)
-  dominate, with 2.8 M and 0.9 M of the 4.5 M tested pairs; fusing, writing the tables and Leiden take
-  65 s. Every tested pair, and up to 50 evidence rows for each (12 M rows at 1M posts), is materialised as
-  Arrow in the Python process and then sorted into the store (py-spy on the first 1M run: minutes in
-  `detect._write_tables`): peak RSS 3.9 GB at 1M with DuckDB itself capped at 1.5 GB, and a 560 MB store
-  for 46 MB of Parquet. Keeping evidence only for significant pairs and writing pair tests from the engine
-  into the store instead of through Python would cut both; that is `detect.py` (issue 3's file, and its
-  tests read evidence of non-significant pairs), so it is reported, not changed.
-* **Two 1M runs.** The first 1M run (load average ~12) took 960 s wall (ingest 23 s, detect 937 s) and
-  gave the same flagged accounts, campaigns and pair counts as the run in the table (642 s wall, load ~9);
-  wall time on this shared machine varies by 1.5x, CPU time is the figure to compare.
+    text removes three shingles, so such copies are not linked; the copy-paste campaigns were still
+    recovered (verbatim and appended copies).
+* **Growth is close to linear** (exponents in the table above). Two changes made it so:
+  - tested pairs and evidence go from the engine into the store as tables, and evidence is kept for
+    significant pairs only (`evidence_scope`); before, every tested pair and up to 50 evidence rows each
+    went through Python as Arrow (12 M rows, 3.9 GB peak RSS and a 560 MB store at 1M posts; now 1.7 GB
+    and 103 MB);
+  - a work budget (`pair_budget`, 5 action pairs per action): the most crowded item-buckets are left out
+    of the join (they still count in the null) until the pairs fit. Without it a trace's join grows with
+    the square of the posts per item and minute until `max_bucket` (300) cuts a bucket off; with a budget
+    of 25, synchrony alone wrote 45 GB of spill at 10M and filled the disk. It binds from 1M posts on and
+    costs nothing measured there: the 1M set flags the same accounts with budget 25 and 5 (detect 81 s and
+    30 s), and the IRA file and the cascades never reach it (`bench/quality.py` gives the same figures).
+    Synchrony is what it takes first: at 1M posts a minute holds ~25 posts, its cap falls to ~30 and it
+    links nobody. On a whole platform, posting in the same minute is no evidence.
+* **The 3M out-of-memory is fixed.** DuckDB did not spill the window join's grouping when it was fed
+  straight from the two self-joins (`failed to allocate ... 1.3 GiB/1.3 GiB used` at 1.5 GB, and at
+  8 GB); materialising the pair rows first (`_tr_<trace>_raw`) and grouping them in a second statement
+  runs within 600 MB. Items paired in one bucket only skip the grouping (synchrony: 28 s -> 4 s at 1M).
+* **Memory** follows DuckDB's cap (`TROLLSCOPE_MEMORY_LIMIT`, 1.5 GB by default, 8 GB for 10M and 50M, where
+  DuckDB fills it rather than spill): peak RSS 0.4-1.9 GB up to 3M posts with the default.
 """
 
 
-BIG_NOTES = """### 3M, 10M and 50M posts
+BIG_NOTES = """### 10M and 50M posts
 
-* **3M failed twice with DuckDB Out of Memory**, on an almost idle machine. With the default
-  `TROLLSCOPE_MEMORY_LIMIT=1500MB`: after 520 s of detect (co_repost 214 s and co_hashtag 189 s passed),
-  `failed to allocate data of size 16.0 MiB (1.3 GiB/1.3 GiB used)` in `engine.create_table` for the
-  near_duplicate trace's window tables. Re-run with `8GB`: the same error (7.4 GiB/7.4 GiB used) 38 s into
-  co_repost's window tables, the step that had passed at 1.5 GB (and at 10M with 8 GB, under heavy
-  load). So some operator of the window join (`traces/window.py`) does not spill and its peak depends on
-  scheduling; the grouped `min(struct_pack(...))` aggregates are the likely suspect, not verified (no time
-  left for EXPLAIN ANALYZE). This is a bug for issue 3 (window join), not fixed here.
-* **10M** was generated (492 MB of Parquet in 12 min wall under load ~12; the generator streams 2M-row
-  chunks and needs ~1.2 GB) and ingested (542 s wall, 94 s CPU, peak RSS 3.0 GB with
-  `TROLLSCOPE_MEMORY_LIMIT=8GB`, store 659 MB). Detect did not finish: it was stopped after 40 min wall /
-  15.3 min CPU with 9.5 GB resident, in the 4th of 9 traces (co_hashtag), having spent 19 min wall on the
-  MinHash text clusters and 15 min on co_repost. It ran at nice 19 behind the other jobs from its 10th
-  minute (to let the Spark parity run finish), then was stopped to measure a 3M point instead.
-* **Extrapolation**, from the measured detect CPU exponent (1.48 between 300k and 1M): 10M detect ≈
-  247 s × 10^1.48 ≈ 2 h of CPU, about an hour on two idle cores; tested pairs would grow ~20x to ~90 M, each
-  with up to 50 evidence rows, all held as Arrow in the Python process before being written: that does not
-  fit in 24 GB. So the 10M run needs the evidence change above (evidence for significant pairs only, pair
-  tests written by the engine) to finish here, and synchrony (quadratic in posts per 60-s bin until bins pass
-  `max_bucket`) dominates the rest.
-* **50M was not attempted**: with 10M not finishing, it could not. Target "50M posts on this machine":
-  **missed**. Ingest alone would fit (linear, ~8 min CPU extrapolated from 94 s at 10M).
-* **Targets**: growth close to linear — met by ingest, **missed** by detect (exponent 1.1-1.5, rising);
-  50M on this machine — **missed**; planted-campaign precision >= 0.9 — met at every finished size (1.0);
-  recall >= 0.9 — met at 100k only (see above for why).
+* **50M posts run end to end on this 2-core, 24 GB machine**: generated in 8.1 min (2.5 GB of Parquet,
+  1.25 M accounts, 25 planted campaigns), ingested in 6.4 min (471 CPU-s, peak RSS 8.0 GB), detected in
+  34 min (3,415 CPU-s, peak RSS 9.7 GB) with `TROLLSCOPE_MEMORY_LIMIT=8GB`; the store is 3.6 GB. Precision
+  1.0 and none of the 654,454 accounts of the news-burst crowds flagged; recall 0.64 (repost rings,
+  copy-paste and link farms 0.96-1.0; hashtag floods 0, slow-and-low rings 0.04, as explained above).
+* **Where 50M spends its time** (per trace, 10M → 50M): MinHash text clusters 54 → 397 s, co_repost 65 →
+  450 s, co_link 16 → 181 s, co_hashtag 64 → 394 s, synchrony 64 → 249 s, fusing + Leiden + signals + DISARM
+  49 → 209 s. The traces grow 6-7x for 5x the posts (detect CPU exponent 1.09) although tested pairs grow
+  less than the posts (co_repost 410 k → 512 k): at 50M the window join's tables no longer fit the 8 GB
+  cap and DuckDB spills (its temporary folder reached 49 GB during co_repost; plan that much free disk).
+  The string keys (account ids, items, post ids) of the join are the main cost; integer ids would shrink
+  both the spill and the time.
+* **10M**: ingest 45 s (75 CPU-s), detect 5.7 min (591 CPU-s; the 50M generator ran beside it at nice 10),
+  peak RSS 8.6 GB with the 8 GB cap, store 743 MB. The earlier attempt (before the changes above) was
+  stopped after 40 min in the 4th of 9 traces with 9.5 GB resident.
+* **Targets**: growth close to linear — met (detect CPU exponent 1.18, 0.95 and 1.09 from 1M to 50M; ingest
+  below 1); 50M posts on this machine — met (40.5 min wall end to end); planted-campaign precision >= 0.9 —
+  met at every size (1.0); recall >= 0.9 — met at 100k only (see above).
 """
 
 
@@ -362,6 +362,9 @@ def spark_section(s: dict) -> list[str]:
             "",
             f"Local Spark ran with `local[2]`, 8 shuffle partitions and a {s.get('driver_memory', '?')} driver heap "
             "(a first attempt with Spark's default 1 GB heap lost the JVM while materialising a trace's tables). "
+            "Measured before the engine wrote results to the store as tables (tested pairs then came back "
+            "through the driver as Arrow); `tests/test_spark_parity.py` checks on every CI run that DuckDB and "
+            "Spark still give identical pair tests, evidence and campaigns on the current code. "
             "On one machine Spark took ~4x DuckDB's wall time (measured while the 300k and 10M runs shared the "
             "cores, so the ratio is an upper bound) and ~2.7x the memory (JVM heap + the Python process holding "
             "the pair tests + DuckDB); it is there for data that does not fit one machine, see docs/cluster.md. The DuckDB side of the comparison is the store of the first 1M run; "
@@ -382,12 +385,14 @@ def main() -> None:
     lines += ["## Machine", "",
               f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('ram_gb', '?')} GB RAM, no swap; Python "
               f"{m['python']}, DuckDB {m['duckdb']}, PyArrow {m['pyarrow']}, PySpark {m['pyspark']}, {m['java']}. "
-              "The two cores were shared with four or five other jobs during every run (load average 3-20, see the tables), "
-              "so wall times are upper bounds; CPU times are the steadier figure.", "",
-              "Code: measured on `main` between 22:36 and 00:15 UTC on 24-25 Nov 2026 while other helpers were "
-              "committing detection changes. The 100k-1M synthetic rows, the QUT comparison and the Spark parity "
-              "ran before e1fd344 (co-repost 2.6x faster) and e2308c9 (synchrony null stratified by day); the 3M "
-              "attempts ran with e1fd344. Re-run the commands below to refresh the figures for the current code.",
+              "Load average at the end of each run is in the tables; the synthetic runs ran one after another "
+              "(load ~2 on 2 cores), the QUT and Spark figures on cores shared with other jobs, so their wall "
+              "times are upper bounds; CPU times are the steadier figure.", "",
+              "Code: the synthetic rows (100k-50M) were measured on `main` at the commit that adds this text "
+              "(25 Nov 2026, one run after another on an otherwise quiet machine; the 10M run shared the cores "
+              "with the 50M generator at nice 10, the 50M run with the test suite for its first minutes). The "
+              "QUT comparison and the Spark parity are from 24-25 Nov, before the detection changes of 25 Nov "
+              "(pair tests and evidence written by the engine, the work budget); see their sections.",
               ""]
     notes = RESULTS / "notes.md"
     if notes.exists():
@@ -419,8 +424,9 @@ def main() -> None:
     lines += ["## Reproduce", "", "```",
               "# synthetic scaling (data and stores in /work/bench-data, outside the repo)",
               ".venv/bin/python bench/synth.py run --posts 1000000",
-              "TROLLSCOPE_MEMORY_LIMIT=12GB nice -n 5 .venv/bin/python bench/synth.py run --posts 10000000 --memory-limit 12GB",
-              "TROLLSCOPE_MEMORY_LIMIT=12GB nice -n 5 .venv/bin/python bench/synth.py run --posts 50000000 --memory-limit 12GB",
+              ".venv/bin/python bench/synth.py run --posts 3000000",
+              ".venv/bin/python bench/synth.py run --posts 10000000 --memory-limit 8GB",
+              ".venv/bin/python bench/synth.py run --posts 50000000 --memory-limit 8GB",
               "# Spark parity on the 1M store left by the first command",
               ".venv/bin/python bench/spark_parity.py --posts 1000000",
               "# trollscope vs QUT (installs coordination-network-toolkit==1.5.2 into /work/qut-venv if missing)",
