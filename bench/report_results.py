@@ -385,14 +385,15 @@ def main() -> None:
     lines += ["## Machine", "",
               f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('ram_gb', '?')} GB RAM, no swap; Python "
               f"{m['python']}, DuckDB {m['duckdb']}, PyArrow {m['pyarrow']}, PySpark {m['pyspark']}, {m['java']}. "
-              "Load average at the end of each run is in the tables; the synthetic runs ran one after another "
-              "(load ~2 on 2 cores), the QUT and Spark figures on cores shared with other jobs, so their wall "
-              "times are upper bounds; CPU times are the steadier figure.", "",
+              "Load average at the end of each run is in the tables; the synthetic runs and the QUT comparison "
+              "ran one after another (load ~2 on 2 cores), the Spark parity on cores shared with other jobs, so "
+              "its wall times are upper bounds; CPU times are the steadier figure.", "",
               "Code: the synthetic rows (100k-50M) were measured on `main` at the commit that adds this text "
               "(25 Nov 2026, one run after another on an otherwise quiet machine; the 10M run shared the cores "
-              "with the 50M generator at nice 10, the 50M run with the test suite for its first minutes). The "
-              "QUT comparison and the Spark parity are from 24-25 Nov, before the detection changes of 25 Nov "
-              "(pair tests and evidence written by the engine, the work budget); see their sections.",
+              "with the 50M generator at nice 10, the 50M run with the test suite for its first minutes), and "
+              "so was the QUT comparison (after the 50M run, alone). The Spark parity is from 24-25 Nov, before "
+              "the detection changes of 25 Nov (pair tests and evidence written by the engine, the work budget); "
+              "see its section.",
               ""]
     notes = RESULTS / "notes.md"
     if notes.exists():
