@@ -464,11 +464,11 @@ def test_work_budget_leaves_out_the_most_crowded_buckets_first():
     # (size, buckets): 100 pairs in buckets of 2, 30 in the bucket of 6 (C(6,2) = 15 each, two),
     # 45 in the bucket of 10; 250 actions
     sizes = [(10, 1), (2, 100), (6, 2)]
-    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=1.0) == 10  # 175 pairs ≤ 250
-    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.6) == 6  # 130 ≤ 150 < 175
-    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.5) == 2  # 100 ≤ 125 < 130
-    assert bucket_cap(sizes, actions=250, max_bucket=8, pair_budget=100) == 6  # max_bucket binds first
-    assert bucket_cap([], actions=0, max_bucket=300, pair_budget=25) == 1
+    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=1.0) == 300  # 175 pairs ≤ 250: no cut
+    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.6) == 9  # 130 ≤ 150 < 175
+    assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.5) == 5  # 100 ≤ 125 < 130
+    assert bucket_cap(sizes, actions=250, max_bucket=8, pair_budget=100) == 8  # max_bucket binds first
+    assert bucket_cap([], actions=0, max_bucket=300, pair_budget=25) == 300
 
 
 @pytest.mark.parametrize("trace", ["co_link", "co_domain", "co_hashtag", "co_mention", "co_repost"])

@@ -132,22 +132,21 @@ def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> Wi
 
 
 def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
-    """The largest bucket size to enumerate: at most `max_bucket`, and small enough that the
-    action pairs of the buckets kept, Σ c·(c−1)/2 over them (about as many again across
-    neighbouring buckets), stay within `pair_budget` per action. The most crowded buckets go
-    first: their pairs are the least telling (a bucket of c accounts links each to c − 1
-    others) and the most costly (c² of them), and what is left out still counts in the null.
-    `sizes` is (c, number of buckets of that size); the cap is a pure function of the data."""
+    """The largest bucket size to enumerate: `max_bucket`, or less when the action pairs of the
+    buckets kept, Σ c·(c−1)/2 over them (about as many again across neighbouring buckets), would
+    exceed `pair_budget` per action. The most crowded buckets go first: their pairs are the least
+    telling (a bucket of c accounts links each to c − 1 others) and the most costly (c² of them),
+    and what is left out still counts in the null. `sizes` is (c, number of buckets of that
+    size); the cap is a pure function of the data."""
     budget = float(pair_budget) * max(int(actions), 1)
-    cap, spent = 1, 0.0
+    spent = 0.0
     for c, n in sorted(sizes):
         if c > max_bucket:
             break
         spent += n * c * (c - 1) / 2.0
         if spent > budget:
-            break
-        cap = c
-    return int(min(max(cap, 1), max_bucket))
+            return max(int(c) - 1, 1)  # every size below c fits
+    return int(max_bucket)
 
 
 def null_stats_sql(act: str, ib: str, pairs: str, window: int, stratum: int) -> dict[str, str]:
