@@ -361,14 +361,12 @@ def spark_section(s: dict) -> list[str]:
             f"Planted-campaign precision/recall of the Spark run: {s['spark_precision']}/{s['spark_recall']}.",
             "",
             f"Local Spark ran with `local[2]`, 8 shuffle partitions and a {s.get('driver_memory', '?')} driver heap "
-            "(a first attempt with Spark's default 1 GB heap lost the JVM while materialising a trace's tables). "
-            "Measured before the engine wrote results to the store as tables (tested pairs then came back "
-            "through the driver as Arrow); `tests/test_spark_parity.py` checks on every CI run that DuckDB and "
-            "Spark still give identical pair tests, evidence and campaigns on the current code. "
-            "On one machine Spark took ~4x DuckDB's wall time (measured while the 300k and 10M runs shared the "
-            "cores, so the ratio is an upper bound) and ~2.7x the memory (JVM heap + the Python process holding "
-            "the pair tests + DuckDB); it is there for data that does not fit one machine, see docs/cluster.md. The DuckDB side of the comparison is the store of the first 1M run; "
-            "its timing is the second 1M run's (same data, identical results).", ""]
+            "(with Spark's default 1 GB heap the JVM died while materialising a trace's tables). Results come "
+            "back from Spark as Parquet in the staging folder, read by DuckDB on the driver (no `toArrow` of "
+            "the pair table). On one machine Spark takes ~11x DuckDB's wall time (its first minute shared the "
+            "cores with a `make run`) and ~4x the memory (JVM heap + the Python process + DuckDB): it is there "
+            "for data that does not fit one machine, see docs/cluster.md. The DuckDB side is the 1M run of the "
+            "scaling table, on the same store.", ""]
 
 
 def main() -> None:
@@ -386,14 +384,12 @@ def main() -> None:
               f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('ram_gb', '?')} GB RAM, no swap; Python "
               f"{m['python']}, DuckDB {m['duckdb']}, PyArrow {m['pyarrow']}, PySpark {m['pyspark']}, {m['java']}. "
               "Load average at the end of each run is in the tables; the synthetic runs and the QUT comparison "
-              "ran one after another (load ~2 on 2 cores), the Spark parity on cores shared with other jobs, so "
-              "its wall times are upper bounds; CPU times are the steadier figure.", "",
-              "Code: the synthetic rows (100k-50M) were measured on `main` at the commit that adds this text "
-              "(25 Nov 2026, one run after another on an otherwise quiet machine; the 10M run shared the cores "
-              "with the 50M generator at nice 10, the 50M run with the test suite for its first minutes), and "
-              "so was the QUT comparison (after the 50M run, alone). The Spark parity is from 24-25 Nov, before "
-              "the detection changes of 25 Nov (pair tests and evidence written by the engine, the work budget); "
-              "see its section.",
+              "ran one after another (load ~2 on 2 cores); CPU times are the steadier figure.", "",
+              "Code: everything below was measured on `main` on 25 Nov 2026 with the detection code of a845354 "
+              "(later commits change reports and text only), one run after another on an otherwise quiet "
+              "machine (the 10M run shared the cores "
+              "with the 50M generator at nice 10, the 50M run with the test suite for its first minutes; the QUT "
+              "comparison ran alone after the 50M run, the Spark parity beside a `make run` for its first minute).",
               ""]
     notes = RESULTS / "notes.md"
     if notes.exists():
