@@ -25,7 +25,6 @@ QUT's toolkit is installed into its own venv (default /work/qut-venv, created if
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
