@@ -51,25 +51,29 @@ def fmt_s(x) -> str:
     return f"{x / 60:.1f} min" if x >= 600 else f"{x:.1f} s"
 
 
+def wall_cpu(step: dict) -> str:
+    """A step's wall time with its CPU time in brackets."""
+    return f"{fmt_s(step['seconds'])} ({fmt_s(step.get('cpu_seconds'))})"
+
+
 def scaling_section(runs: list[dict]) -> list[str]:
     out = ["## Scaling on synthetic posts (`bench/synth.py`)", "",
            "Ingest (Parquet parts through the `table` reader) + `detect --window 60` with all nine traces, "
-           "default settings otherwise. Wall time is on a machine shared with other jobs (load average in "
-           "the last column, 2 cores), so CPU time (user + system of the child) is given beside it; peak "
-           "RSS is the child's (wait4). Store = the DuckDB file after detect.", "",
+           "default settings otherwise. CPU time (user + system of the child) is given beside wall time, "
+           "and the load average at the end of the run in the last column (2 cores); peak RSS is the "
+           "child's (wait4). Store = the DuckDB file after detect.", "",
            "| posts | accounts | memory limit | ingest wall (CPU) | detect wall (CPU) | total wall | peak RSS "
            "| store | Parquet in | load avg |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         if r.get("status") != "done":
-            out.append(f"| {r['posts']:,} | – | – | {fmt_s(r['ingest']['seconds'])} ({fmt_s(r['ingest'].get('cpu_seconds'))}) "
+            out.append(f"| {r['posts']:,} | – | – | {wall_cpu(r['ingest'])} "
                        f"| not finished (see below) | – | {fmt_mb(r['ingest']['peak_rss_mb'])} "
                        f"| {fmt_mb(r.get('store_mb_after_ingest'))} (after ingest) | – | – |")
             continue
         la = r.get("load_average")
         out.append(
             f"| {r['posts']:,} | {r['accounts']:,} | {r['memory_limit']} "
-            f"| {fmt_s(r['ingest']['seconds'])} ({fmt_s(r['ingest'].get('cpu_seconds'))}) "
-            f"| {fmt_s(r['detect']['seconds'])} ({fmt_s(r['detect'].get('cpu_seconds'))}) "
+            f"| {wall_cpu(r['ingest'])} | {wall_cpu(r['detect'])} "
             f"| {fmt_s(r['total_seconds'])} | {fmt_mb(r['peak_rss_mb'])} | {fmt_mb(r['store_mb'])} "
             f"| {fmt_mb(r['parquet_mb'])} | {'–' if not la else f'{la[0]:.1f}'} |")
     out += ["", "Planted campaigns against what trollscope flags (`campaign_members`). Precision = flagged "

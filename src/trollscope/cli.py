@@ -268,7 +268,8 @@ def detect(
     from trollscope.network.query import campaigns as list_campaigns
     from trollscope.settings import parse_assignments
 
-    extra = parse_assignments(set_ or [])
+    given = dict(window=window, traces=traces, alpha=alpha, resolution=resolution, seed=seed)
+    overrides = {**parse_assignments(set_ or []), **{k: v for k, v in given.items() if v is not None}}
 
     with trollscope.open(db) as store:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -276,9 +277,7 @@ def detect(
             task = bar.add_task("detecting", total=None)
             result = run_detect(store, progress=lambda m: bar.update(task, description=m),
                                 engine_name=engine, spark_master=spark_master, spark_staging=spark_staging,
-                                **{**extra, **{k: v for k, v in dict(
-                                    window=window, traces=traces, alpha=alpha, resolution=resolution,
-                                    seed=seed).items() if v is not None}})
+                                **overrides)
         top_rows = list_campaigns(store, limit=top)
     how = "estimated from the data" if result.window_estimated else "given"
     out.print(f"window Δ = {result.window} s ({how}); {result.seconds} s")

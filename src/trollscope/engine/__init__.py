@@ -22,9 +22,6 @@ class Engine(Protocol):
     def arrow(self, sql: str) -> pa.Table:
         """Run a query and return its result as Arrow."""
 
-    def register(self, name: str, table: pa.Table) -> None:
-        """Make an Arrow table queryable as `name`."""
-
     def to_store(self, name: str, select_sql: str) -> None:
         """Materialise `select_sql` as the temporary table `name` in the store's own DuckDB
         connection, without passing the rows through Python."""

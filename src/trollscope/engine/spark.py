@@ -263,11 +263,6 @@ class SparkEngine:
     def arrow(self, sql: str) -> pa.Table:
         return self.spark.sql(to_spark_sql(sql)).toArrow()
 
-    def register(self, name: str, table: pa.Table) -> None:
-        self.drop(name)
-        self.spark.createDataFrame(table).createOrReplaceTempView(name)
-        self._views.append(name)
-
     def drop(self, name: str) -> None:
         df = self._cached.pop(name, None)
         if df is not None:

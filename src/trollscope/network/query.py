@@ -32,8 +32,6 @@ def run_info(store: Store) -> dict:
     _require(store)
     row = store.con.execute("SELECT run_at, window_seconds, window_estimated, settings FROM detect_runs").fetchall()
     run_at, window, estimated, settings = row[0]
-    import json
-
     return {"run_at": run_at.isoformat(), "window_seconds": window, "window_estimated": estimated,
             "settings": json.loads(settings)}
 
@@ -140,8 +138,8 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     campaigns_of = dict(store.con.execute(
         "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
     linked = any(t["significant"] for t in tests)
-    settings = store.con.execute("SELECT settings FROM detect_runs").fetchall() if store.has_table("detect_runs") else []
-    scope = json.loads(settings[0][0]).get("evidence_scope", "tested") if settings else "tested"
+    # runs before `evidence_scope` existed kept evidence for every tested pair
+    scope = run_info(store)["settings"].get("evidence_scope", "tested")
     return {
         "account_a": {"account_id": lo, "handle": handles.get(lo), "campaign_id": campaigns_of.get(lo)},
         "account_b": {"account_id": hi, "handle": handles.get(hi), "campaign_id": campaigns_of.get(hi)},

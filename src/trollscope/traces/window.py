@@ -29,12 +29,12 @@ class WindowSql:
     `bucket_sizes` tells how crowded its item-buckets are, from which the cap on enumerated
     buckets is chosen (`bucket_cap`), and `join(cap)` gives the statements that pair actions."""
 
-    prefix: str
     window: int
     min_shared: int
     prepare: list[tuple[str, str]]
     actions: str
     item_buckets: str
+    kept: str
     raw: str
     coactions: str
     pairs: str
@@ -46,7 +46,7 @@ class WindowSql:
 
     def join(self, cap: int) -> list[tuple[str, str]]:
         """The statements that pair actions in item-buckets of at most `cap` actions."""
-        w, act, ib, kept = self.window, self.actions, self.item_buckets, self.prefix + "kept"
+        w, act, ib, kept = self.window, self.actions, self.item_buckets, self.kept
         return [
             # The item-buckets paired, and whether their item has other buckets paired: an item
             # with one bucket gives each pair at most one co-action, which needs no grouping.
@@ -96,7 +96,7 @@ class WindowSql:
         ]
 
     def tables(self) -> list[str]:
-        return [t for t, _ in self.prepare] + [self.prefix + "kept", self.raw, self.coactions, self.pairs]
+        return [t for t, _ in self.prepare] + [self.kept, self.raw, self.coactions, self.pairs]
 
 
 def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> WindowSql:
@@ -105,9 +105,8 @@ def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> Wi
     Tables made (prefix `_tr_<trace>_`): src (the actions as given), actions (one per account,
     item and bucket: the earliest, t and post_id, and the latest, t_last and post_last),
     item_buckets (actions per item and bucket), kept (the item-buckets paired), raw (every
-    co-acting pair of actions), coactions
-    (the closest co-action of each pair on each item: the evidence) and pairs (accounts a < b,
-    shared items, time span).
+    co-acting pair of actions), coactions (the closest co-action of each pair on each item: the
+    evidence) and pairs (accounts a < b, shared items, time span).
     """
     p = f"_tr_{trace}_"
     src, act, ib = p + "src", p + "actions", p + "item_buckets"
@@ -128,7 +127,7 @@ def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> Wi
         """),
         (ib, f"SELECT item, b, count(*) AS c FROM {act} GROUP BY item, b"),
     ]
-    return WindowSql(p, w, int(min_shared), prepare, act, ib, p + "raw", p + "coactions", p + "pairs")
+    return WindowSql(w, int(min_shared), prepare, act, ib, p + "kept", p + "raw", p + "coactions", p + "pairs")
 
 
 def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
