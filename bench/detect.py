@@ -29,7 +29,7 @@ def _peak_mb() -> float:
 def _bare(db: str, out) -> None:
     import duckdb
 
-    from trollscope.traces.base import NORM_TEXT
+    from trollscope.detect.traces.base import NORM_TEXT
 
     con = duckdb.connect(db, read_only=True)
     con.execute("SET TimeZone = 'UTC'")
@@ -57,16 +57,16 @@ def _bare(db: str, out) -> None:
 def _trace(db: str, names: str, out) -> None:
     import trollscope
     from trollscope import settings as st
-    from trollscope.detect import _run_trace
-    from trollscope.engine.duck import DuckDBEngine
-    from trollscope.traces import base as tr
+    from trollscope.detect.stage import _run_trace
+    from trollscope.detect.engine.duck import DuckDBEngine
+    from trollscope.detect.traces import base as tr
 
     store = trollscope.open(db)
     cfg = st.resolve(window=60)
     t0 = time.perf_counter()
     extra = {}
     if "near_duplicate" in names:
-        from trollscope.traces.neardup import build_text_clusters
+        from trollscope.detect.traces.neardup import build_text_clusters
 
         extra = build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
     engine = DuckDBEngine(store)

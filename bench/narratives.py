@@ -26,7 +26,7 @@ STORE = Path("/tmp/trollscope-bench-narratives.duckdb")
 
 def _run(db: str, out) -> None:
     import trollscope
-    from trollscope.narratives import find_narratives
+    from trollscope.enrich.narratives import find_narratives
 
     with trollscope.open(db) as store:
         t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def _clip(text: str, n: int = 150) -> str:
 
 def _report(db: Path, n_campaigns: int) -> None:
     import trollscope
-    from trollscope.narratives import query as nq
+    from trollscope.views import narratives as nq
 
     with trollscope.open(db, read_only=True) as store:
         con = store.con

@@ -36,7 +36,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 import trollscope
 from trollscope.detect import detect
-from trollscope.evaluate import evaluate
+from trollscope.views.evaluate import evaluate
 from trollscope.ingest import ingest
 
 
@@ -137,7 +137,7 @@ def main() -> int:
         t0 = time.perf_counter()
         if args.campaigns_only and reuse and store.has_table("pair_tests"):
             from trollscope import settings as st
-            from trollscope.network.campaigns import build_campaigns
+            from trollscope.detect.campaigns import build_campaigns
 
             _, n_campaigns, n_flagged = build_campaigns(store, st.resolve())
             seconds = time.perf_counter() - t0

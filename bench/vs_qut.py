@@ -96,7 +96,7 @@ def cut(n: int | None, out: Path) -> int:
 
 
 def to_qut_csv(db: Path, out: Path) -> int:
-    from trollscope.traces.base import NORM_TEXT
+    from trollscope.detect.traces.base import NORM_TEXT
 
     con = duckdb.connect(str(db), read_only=True)
     con.execute("SET TimeZone = 'UTC'")

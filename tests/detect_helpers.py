@@ -71,7 +71,7 @@ def pair_tests(store, trace: str) -> dict[tuple[str, str], dict]:
 def evidence(store, trace: str, a: str, b: str) -> list[tuple]:
     """(item, post_a, post_b, time_a, time_b) behind a pair, in time order; `explain` (asked in
     the other order of accounts, too) must give the same rows."""
-    from trollscope.network.query import explain
+    from trollscope.views.results import explain
 
     rows = [tuple(r.values()) for r in fetch(
         store, "SELECT item, post_a, post_b, time_a, time_b FROM evidence WHERE trace = ? AND a = ? AND b = ? "

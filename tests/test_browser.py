@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from test_report import BIG, HOSTILE_HANDLES, shared_hostile_db
 
-from trollscope.report import data, render
+from trollscope.views import pages as data
+from trollscope.report import render
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),

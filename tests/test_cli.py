@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from trollscope import schema
+from trollscope.store import schema
 from trollscope.cli import app
 
 runner = CliRunner()

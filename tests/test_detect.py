@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 import trollscope
 from trollscope.cli import app
 from trollscope.detect import detect
-from trollscope.evaluate import evaluate
-from trollscope.network import query
+from trollscope.views.evaluate import evaluate
+from trollscope.views import results as query
 
 from detect_helpers import MAPPING, fetch, make_store, post, synthetic_world, write_csv
 import numpy as np

@@ -17,9 +17,9 @@ import pytest
 
 import trollscope
 from trollscope.detect import detect
-from trollscope.disarm import techniques
-from trollscope.disarm.bundle import bundle, techniques as catalogue
-from trollscope.disarm.rules import ALL_RULES
+from trollscope.enrich.disarm import techniques
+from trollscope.enrich.disarm.bundle import bundle, techniques as catalogue
+from trollscope.enrich.disarm.rules import ALL_RULES
 from trollscope.errors import UserError
 from trollscope.ingest import ingest
 

@@ -17,8 +17,8 @@ import trollscope
 from detect_helpers import make_store, post
 from trollscope.cli import app
 from trollscope.detect import detect
-from trollscope.narratives import find_narratives
-from trollscope.narratives import query as nq
+from trollscope.enrich.narratives import find_narratives
+from trollscope.views import narratives as nq
 
 # Each topic: subjects x claims, so every campaign has dozens of distinct texts on one theme.
 TOPICS = {
@@ -183,7 +183,7 @@ def test_same_input_same_narratives(planted, tmp_path):
 
 
 def test_model_puts_paraphrases_closer_than_unrelated_texts():
-    from trollscope.narratives.embed import encode, load
+    from trollscope.enrich.narratives.embed import encode, load
 
     triplets = [
         ("Hillary Clinton should be in prison", "Lock her up, Clinton belongs in jail", "Great recipe for banana bread"),

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 import trollscope
 from trollscope.cli import app
 from trollscope.detect import detect
-from trollscope.report import data, render
+from trollscope.views import pages as data
+from trollscope.report import render
 from trollscope.report.serve import make_server
 
 HOSTILE_HANDLES = [
@@ -265,7 +266,7 @@ def request(server, method: str, path: str, host: str | None = None) -> tuple[in
 
 
 def test_serve_binds_localhost_by_default(hostile_db):
-    from trollscope import cli_report
+    from trollscope.cli import report as cli_report
 
     assert inspect.signature(cli_report.serve).parameters["host"].default == "127.0.0.1"
     assert inspect.signature(make_server).parameters["host"].default == "127.0.0.1"

@@ -15,9 +15,9 @@ import trollscope
 from trollscope.cli import app
 from trollscope.errors import UserError
 from trollscope.ingest import ingest
-from trollscope.score import signals
-from trollscope.score import model as M
-from trollscope.score.features import SCORED, WEIGHTS
+from trollscope.enrich.signals import signals
+from trollscope.enrich.signals import model as M
+from trollscope.enrich.signals.features import SCORED, WEIGHTS
 
 COLUMNS = ["id", "user", "handle", "ts", "text", "kind", "tags", "followers", "category"]
 MAPPING = ("post_id=id,account=user,handle=handle,time=ts,text=text,kind=kind,hashtags=tags,"
@@ -243,7 +243,7 @@ def test_train_from_a_labels_file(trained, tmp_path):
     labels.write_text("account,label\n" + "".join(f"op{i:03d},troll\n" for i in range(40))
                       + "".join(f"hu{i:03d},organic\n" for i in range(40, 80)))
     with trollscope.open(db) as store:
-        from trollscope.evaluate import read_labels
+        from trollscope.views.evaluate import read_labels
 
         model = M.train(store, read_labels(labels))
     assert model["cv"]["accounts"] == 80 and model["cv"]["positives"] == 40

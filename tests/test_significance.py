@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from trollscope.detect import detect
-from trollscope.network import significance as sig
+from trollscope.detect import null as sig
 
 from detect_helpers import epoch, fetch, make_store, pair_tests, post
 

@@ -20,11 +20,11 @@ import pytest
 import trollscope
 from trollscope import settings as st
 from trollscope.detect import detect
-from trollscope.engine.duck import DuckDBEngine
-from trollscope.engine.spark import SparkEngine, _java
+from trollscope.detect.engine.duck import DuckDBEngine
+from trollscope.detect.engine.spark import SparkEngine, _java
 from trollscope.ingest import ingest
-from trollscope.traces import base as tr
-from trollscope.traces.window import window_sql
+from trollscope.detect.traces import base as tr
+from trollscope.detect.window import window_sql
 
 pytestmark = [
     pytest.mark.spark,

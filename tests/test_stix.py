@@ -12,7 +12,7 @@ import stix2
 from typer.testing import CliRunner
 
 from trollscope.cli import app
-from trollscope.disarm.bundle import bundle as disarm_bundle
+from trollscope.enrich.disarm.bundle import bundle as disarm_bundle
 
 from test_disarm import build_copy_paste_store
 

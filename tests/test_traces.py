@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from trollscope.detect import detect
-from trollscope.network.query import explain
-from trollscope.traces.neardup import build_text_clusters
-from trollscope.traces.window import bucket_cap
+from trollscope.views.results import explain
+from trollscope.detect.traces.neardup import build_text_clusters
+from trollscope.detect.window import bucket_cap
 
 from detect_helpers import at, epoch, evidence, fetch, make_store, pair_tests, post
 

@@ -16,7 +16,7 @@ offline on the packaged model's local path (`pip install "model2vec[distill]"` i
   2. PCA to `--dims` dimensions (192; the shipped int8 vectors take 5.7 MB);
   3. SIF-style weighting: token i (vocabulary order approximates frequency rank) is scaled by
      a / (a + p_i), with p_i from Zipf's law, so frequent tokens count for less.
-At run time a text is the normalised mean of its tokens' vectors (`trollscope.narratives.embed`).
+At run time a text is the normalised mean of its tokens' vectors (`trollscope.enrich.narratives.embed`).
 
 `--check` compares the static model with the full one on a few hundred real tweets: the Pearson
 correlation of all pairwise cosine similarities and the overlap of each text's ten nearest

@@ -14,7 +14,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from trollscope import schema
+from trollscope.store import schema
 from trollscope.errors import FormatError, UserError
 from trollscope.ingest import stage as stg
 from trollscope.ingest.base import Reader, StageResult

@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from trollscope import __version__
-from trollscope.report import data
+from trollscope.views import pages as data
 from trollscope.store import Store
 
 # Files `serve` may send under /static/, and the order the page loads them in.

@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trollscope
 from trollscope.errors import TrollscopeError, UserError
-from trollscope.network import query
-from trollscope.report import data, render
+from trollscope.views import results as query
+from trollscope.views import pages as data
+from trollscope.report import render
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -1,0 +1,3 @@
+from trollscope.cli import main
+
+main()

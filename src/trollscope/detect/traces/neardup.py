@@ -1,0 +1,118 @@
+"""Near-duplicate text clusters: MinHash over word shingles, LSH banding, verified candidates.
+
+Exact duplicates are the fast case: posts with the same normalised text share one text id and
+are hashed once. Each distinct text gets a MinHash signature of K values computed in one SQL
+aggregation (h_j(x) = (a_j·h(x) + b_j) mod p over the hash h of each word 3-gram). Signatures are
+cut into B bands of R rows; texts sharing a band bucket are candidates, and a candidate is kept
+only when its signature agrees with the bucket's representative on at least `threshold` of the
+K positions (the estimate of their Jaccard similarity). Clusters are the connected components
+of the kept links. Only authored posts (not reposts) are clustered: reposts are `co_repost`'s.
+
+Result: table `text_clusters(post_id, cluster)` for posts whose cluster holds two or more posts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from trollscope.store import Store
+from trollscope.detect.traces.base import NORM_TEXT
+
+K, BANDS, ROWS = 30, 6, 5  # (1/B)^(1/R) ≈ 0.70: the similarity at which a pair is caught half the time
+PRIME = 2147483647  # 2^31 - 1
+MIN_CHARS = 20  # shorter texts ("thank you!") are too generic to be evidence
+
+
+def _coefficients(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(1, PRIME, size=K), rng.integers(0, PRIME, size=K)
+
+
+def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42) -> dict:
+    """Write `text_clusters`; return counts (posts, distinct texts, clusters, clustered posts)."""
+    con = store.con
+    a, b = _coefficients(seed)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _nd_posts AS
+        SELECT post_id, md5(norm) AS th, norm FROM (
+          SELECT post_id, {NORM_TEXT} AS norm FROM posts WHERE kind <> 'repost' AND text IS NOT NULL)
+        WHERE length(norm) >= {MIN_CHARS}
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _nd_texts AS
+        SELECT row_number() OVER (ORDER BY th) - 1 AS tid, th, norm FROM (
+          SELECT th, any_value(norm) AS norm FROM _nd_posts GROUP BY th)
+        """
+    )
+    mins = ", ".join(f"min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS m{j}" for j in range(K))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _nd_sig AS
+        WITH words AS (SELECT tid, string_split(norm, ' ') AS w FROM _nd_texts),
+        shingles AS (
+          SELECT tid, CAST(hash(sh) % {PRIME} AS BIGINT) AS h FROM (
+            SELECT tid, unnest(CASE WHEN len(w) < 3 THEN [array_to_string(w, ' ')]
+                               ELSE list_transform(range(1, len(w) - 1),
+                                                   lambda i: w[i] || ' ' || w[i + 1] || ' ' || w[i + 2]) END) AS sh
+            FROM words))
+        SELECT tid, {mins} FROM shingles GROUP BY tid
+        """
+    )
+    band_keys = " UNION ALL ".join(
+        f"SELECT tid, {i} AS band, hash({', '.join(f'm{i * ROWS + r}' for r in range(ROWS))}) AS key FROM _nd_sig"
+        for i in range(BANDS)
+    )
+    agree = " + ".join(f"CAST(s1.m{j} = s2.m{j} AS INTEGER)" for j in range(K))
+    edges = con.sql(
+        f"""
+        WITH bands AS ({band_keys}),
+        reps AS (SELECT band, key, min(tid) AS rep FROM bands GROUP BY band, key HAVING count(*) > 1),
+        cand AS (SELECT DISTINCT bd.tid, r.rep FROM bands bd JOIN reps r USING (band, key) WHERE bd.tid <> r.rep)
+        SELECT c.tid, c.rep FROM cand c
+        JOIN _nd_sig s1 ON s1.tid = c.tid JOIN _nd_sig s2 ON s2.tid = c.rep
+        WHERE ({agree}) >= {float(threshold) * K}
+        """
+    ).to_arrow_table()
+    n_texts = con.execute("SELECT count(*) FROM _nd_texts").fetchall()[0][0]
+    src = edges.column("tid").to_numpy(zero_copy_only=False).astype(np.int64)
+    dst = edges.column("rep").to_numpy(zero_copy_only=False).astype(np.int64)
+    if n_texts:
+        graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n_texts, n_texts))
+        _, labels = connected_components(graph, directed=False)
+    else:
+        labels = np.zeros(0, dtype=np.int64)
+    # Name each cluster by the smallest text id in it: stable for a given input and seed.
+    order = np.argsort(labels, kind="stable")
+    first = np.full(labels.max() + 1 if len(labels) else 0, -1, dtype=np.int64)
+    for tid in order:
+        if first[labels[tid]] < 0:
+            first[labels[tid]] = tid
+    cluster_of = first[labels] if len(labels) else labels
+    con.register("_nd_map", pa.table({"tid": pa.array(np.arange(n_texts, dtype=np.int64)),
+                                      "cluster": pa.array(cluster_of.astype(np.int64))}))
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE text_clusters AS
+        WITH c AS (
+          SELECT p.post_id, 't' || CAST(m.cluster AS VARCHAR) AS cluster
+          FROM _nd_posts p JOIN _nd_texts t USING (th) JOIN _nd_map m ON m.tid = t.tid)
+        SELECT post_id, cluster FROM c
+        WHERE cluster IN (SELECT cluster FROM c GROUP BY cluster HAVING count(*) >= 2)
+        ORDER BY cluster, post_id
+        """
+    )
+    con.unregister("_nd_map")
+    stats = con.execute(
+        "SELECT count(*), count(DISTINCT cluster) FROM text_clusters"
+    ).fetchall()[0]
+    n_posts = con.execute("SELECT count(*) FROM _nd_posts").fetchall()[0][0]
+    for table in ("_nd_posts", "_nd_texts", "_nd_sig"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return {"posts": n_posts, "texts": n_texts, "near_duplicate_links": len(src),
+            "clustered_posts": stats[0], "clusters": stats[1]}

@@ -1,0 +1,247 @@
+"""Per-account behavioural features, computed in DuckDB SQL over `posts` and `accounts`.
+
+Each feature is a plain number an analyst can check by hand (see docs/signals.md). They are
+cached in the table `account_signals`, keyed on the number of posts, the detection run and the
+settings, so a changed store is recomputed and an unchanged one is read back.
+
+`FEATURES` lists them with the weight of the default score (`trollscope.enrich.signals.prior`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+from trollscope import settings as st
+from trollscope.store import Store
+from trollscope.detect.traces.base import NORM_TEXT
+
+# Bumped whenever a feature's definition changes, so old caches are recomputed.
+FEATURE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    weight: float  # weight in the default heuristic score; 0 = shown, not scored
+    help: str
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("posts", 0.0, "Posts by the account in the store."),
+    Feature("operator_hours_share", 0.5,
+            "Share of posts made Monday–Friday during the operator's office hours in the operator's time "
+            "zone (settings `operator_timezone`, `operator_hours`; default Europe/Moscow 09:00–18:00, the "
+            "IRA's working day)."),
+    Feature("apparent_utc_offset", 0.0,
+            "Estimated UTC offset of the account's own day, in hours: the quietest 5-hour stretch of its "
+            "posting (hour of day, UTC) is taken as 02:00–06:00 local time. Needs 24 posts; else empty."),
+    Feature("local_office_hours_share", 0.25,
+            "Share of posts made Monday–Friday 09:00–18:00 in the account's apparent time zone: people "
+            "post evenings and weekends, shift workers post on the clock."),
+    Feature("repost_share", 1.0, "Share of the account's posts that are reposts."),
+    Feature("duplicate_text_share", 1.0,
+            "Share of the account's own (non-repost) posts whose normalised text (no `RT @x:`, links, "
+            "case, spacing; at least 10 characters) was also posted by another account."),
+    Feature("burstiness", 0.5,
+            "Goh–Barabási burstiness B = (σ − μ)/(σ + μ) of the gaps between consecutive posts: −1 for a "
+            "clock, 0 for a Poisson process, towards 1 for bursts. Needs 3 posts."),
+    Feature("hashtag_concentration", 0.25,
+            "1 − normalised entropy of the account's hashtag use (1: always the same hashtag; 0: "
+            "evenly spread). Needs 3 hashtag uses."),
+    Feature("hashtags_per_post", 0.25, "Mean number of hashtags per post."),
+    Feature("activity_per_follower", 0.5,
+            "log10((posts + 1) / (followers + 1)), posts being the platform's count when known, else the "
+            "store's; empty when the source gives no follower count."),
+    Feature("posts_per_day", 0.25, "log10 of posts per day between the account's first and last post (at least one day)."),
+    Feature("handle_digit_run", 0.25, "Length of the longest run of digits in the handle."),
+    Feature("handle_name_digits", 0.25,
+            "1 when the handle is letters followed by two or more digits (e.g. `maria19847`), a pattern "
+            "of bulk-registered accounts; else 0."),
+    Feature("handle_length", 0.0, "Characters in the handle."),
+    Feature("handle_entropy", 0.25, "Shannon entropy of the handle's characters, in bits per character."),
+    Feature("campaign_strength", 2.0,
+            "ln(1 + the account's summed edge strength) when it belongs to a detected campaign, 0 when "
+            "detection ran and it does not, empty before `detect`."),
+)
+
+NAMES = tuple(f.name for f in FEATURES)
+WEIGHTS = {f.name: f.weight for f in FEATURES}
+SCORED = tuple(f.name for f in FEATURES if f.weight)
+
+
+def _hours(spec: str) -> tuple[int, int]:
+    start, _, end = str(spec).partition("-")
+    lo, hi = int(start), int(end)
+    if not (0 <= lo < hi <= 24):
+        raise ValueError(f"operator_hours must be like 09-18, got {spec!r}")
+    return lo, hi
+
+
+def features_sql(cfg: dict, has_detect: bool) -> str:
+    """One SELECT giving every feature per account that has posts."""
+    tz = str(cfg["operator_timezone"]).replace("'", "''")
+    lo, hi = _hours(cfg["operator_hours"])
+    campaign = (
+        """
+        LEFT JOIN (SELECT account_id, ln(1 + coalesce(strength, 0)) AS cs FROM campaign_members) cm USING (account_id)
+        """ if has_detect else "LEFT JOIN (SELECT NULL::VARCHAR AS account_id, NULL::DOUBLE AS cs) cm USING (account_id)"
+    )
+    zero_campaign = "coalesce(cm.cs, 0.0)" if has_detect else "NULL::DOUBLE"
+    return f"""
+    WITH p AS (
+      SELECT account_id, created_at, kind, hashtags,
+             CAST(created_at AS TIMESTAMP) AS utc,
+             timezone('{tz}', created_at) AS op
+      FROM posts WHERE account_id IS NOT NULL AND created_at IS NOT NULL
+    ),
+    base AS (
+      SELECT account_id, count(*) AS posts,
+             avg(CASE WHEN isodow(op) <= 5 AND hour(op) >= {lo} AND hour(op) < {hi} THEN 1.0 ELSE 0.0 END) AS op_share,
+             avg(CASE WHEN kind = 'repost' THEN 1.0 ELSE 0.0 END) AS repost_share,
+             avg(coalesce(len(hashtags), 0)) AS hashtags_per_post,
+             log10(count(*) / greatest(1.0, (epoch(max(created_at)) - epoch(min(created_at))) / 86400.0)) AS ppd
+      FROM p GROUP BY account_id
+    ),
+    hourly AS (
+      SELECT h.account_id, h.hr, coalesce(c.n, 0) AS n
+      FROM (SELECT account_id, unnest(range(24)) AS hr FROM base WHERE posts >= 24) h
+      LEFT JOIN (SELECT account_id, hour(utc) AS hr, count(*) AS n FROM p GROUP BY ALL) c
+        ON c.account_id = h.account_id AND c.hr = h.hr
+    ),
+    smooth AS (  -- posts in the 5 hours centred on each hour, circularly
+      SELECT x.account_id, x.hr, sum(y.n) AS n5
+      FROM hourly x JOIN hourly y ON y.account_id = x.account_id
+       AND ((y.hr - x.hr + 24) % 24 <= 2 OR (x.hr - y.hr + 24) % 24 <= 2)
+      GROUP BY x.account_id, x.hr
+    ),
+    trough AS (
+      SELECT account_id, arg_min(hr, n5 * 100 + hr) AS trough_hr FROM smooth GROUP BY account_id
+    ),
+    tz AS (  -- the trough's centre is taken as 04:00 local time
+      SELECT account_id, CASE WHEN o > 12 THEN o - 24 ELSE o END AS offset_h
+      FROM (SELECT account_id, ((4 - trough_hr) % 24 + 24) % 24 AS o FROM trough)
+    ),
+    local AS (
+      SELECT p.account_id,
+             avg(CASE WHEN isodow(p.utc + to_hours(tz.offset_h)) <= 5
+                       AND hour(p.utc + to_hours(tz.offset_h)) BETWEEN 9 AND 17 THEN 1.0 ELSE 0.0 END) AS office
+      FROM p JOIN tz USING (account_id) GROUP BY p.account_id
+    ),
+    gaps AS (
+      SELECT account_id, g FROM (
+        SELECT account_id, epoch(created_at) - lag(epoch(created_at)) OVER (PARTITION BY account_id ORDER BY created_at) AS g
+        FROM p) WHERE g IS NOT NULL
+    ),
+    burst AS (
+      SELECT account_id,
+             CASE WHEN count(*) >= 2 AND stddev_pop(g) + avg(g) > 0
+                  THEN (stddev_pop(g) - avg(g)) / (stddev_pop(g) + avg(g)) END AS b
+      FROM gaps GROUP BY account_id
+    ),
+    own AS (
+      SELECT account_id, md5({NORM_TEXT}) AS h FROM posts
+      WHERE kind <> 'repost' AND text IS NOT NULL AND length({NORM_TEXT}) >= 10
+    ),
+    shared_texts AS (SELECT h FROM own GROUP BY h HAVING count(DISTINCT account_id) >= 2),
+    dup AS (
+      SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
+      FROM own o LEFT JOIN shared_texts s USING (h) GROUP BY o.account_id
+    ),
+    tags AS (
+      SELECT account_id, tag, count(*) AS n FROM (SELECT account_id, unnest(hashtags) AS tag FROM p)
+      WHERE tag IS NOT NULL AND tag <> '' GROUP BY ALL
+    ),
+    tag_conc AS (
+      SELECT account_id,
+             CASE WHEN count(*) = 1 THEN 1.0
+                  ELSE 1.0 - (-sum(n / tot * ln(n / tot))) / ln(count(*)) END AS conc
+      FROM (SELECT *, sum(n) OVER (PARTITION BY account_id) AS tot FROM tags)
+      WHERE tot >= 3 GROUP BY account_id
+    ),
+    chars AS (
+      SELECT account_id, ch, count(*) AS n FROM (
+        SELECT account_id, unnest(string_split(lower(handle), '')) AS ch FROM accounts WHERE handle <> '')
+      GROUP BY ALL
+    ),
+    handle_h AS (
+      SELECT account_id, -sum(n / tot * log2(n / tot)) AS ent
+      FROM (SELECT *, sum(n) OVER (PARTITION BY account_id) AS tot FROM chars) GROUP BY account_id
+    )
+    SELECT b.account_id, a.handle,
+           b.posts::DOUBLE AS posts,
+           b.op_share AS operator_hours_share,
+           tz.offset_h::DOUBLE AS apparent_utc_offset,
+           l.office AS local_office_hours_share,
+           b.repost_share,
+           coalesce(d.dup_share, 0.0) AS duplicate_text_share,
+           bu.b AS burstiness,
+           tc.conc AS hashtag_concentration,
+           b.hashtags_per_post,
+           CASE WHEN a.followers IS NOT NULL
+                THEN log10((coalesce(a.post_count, b.posts) + 1.0) / (a.followers + 1.0)) END AS activity_per_follower,
+           b.ppd AS posts_per_day,
+           coalesce(list_max(list_transform(regexp_extract_all(coalesce(a.handle, ''), '[0-9]+'), lambda x: length(x))), 0)::DOUBLE
+             AS handle_digit_run,
+           CASE WHEN regexp_full_match(coalesce(a.handle, ''), '[A-Za-z]+_?[0-9]{{2,}}') THEN 1.0 ELSE 0.0 END
+             AS handle_name_digits,
+           length(coalesce(a.handle, ''))::DOUBLE AS handle_length,
+           coalesce(hh.ent, 0.0) AS handle_entropy,
+           {zero_campaign} AS campaign_strength
+    FROM base b
+    LEFT JOIN accounts a USING (account_id)
+    LEFT JOIN tz USING (account_id)
+    LEFT JOIN local l USING (account_id)
+    LEFT JOIN burst bu USING (account_id)
+    LEFT JOIN dup d USING (account_id)
+    LEFT JOIN tag_conc tc USING (account_id)
+    LEFT JOIN handle_h hh USING (account_id)
+    {campaign}
+    """
+
+
+def scored_sql(features_table: str) -> str:
+    """Add the default score: each scored feature standardised over all accounts (z clipped to
+    ±3; missing = 0, the mean), times its fixed weight; the score is their sum."""
+    parts, contrib = [], []
+    for name in SCORED:
+        # greatest/least skip NULLs, so a missing value is tested first
+        z = (f"CASE WHEN {name} IS NULL OR stddev_pop({name}) OVER () = 0 THEN 0.0 ELSE "
+             f"greatest(-3.0, least(3.0, ({name} - avg({name}) OVER ()) / stddev_pop({name}) OVER ())) END")
+        parts.append(f"round({WEIGHTS[name]} * {z}, 4) AS c_{name}")
+        contrib.append(f"c_{name}")
+    return f"""
+    SELECT *, round({' + '.join(contrib)}, 4) AS score FROM (
+      SELECT *, {', '.join(parts)} FROM {features_table})
+    ORDER BY score DESC, account_id
+    """
+
+
+def cache_key(store: Store, cfg: dict) -> str:
+    con = store.con
+    posts = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
+    accounts = con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
+    run = None
+    if store.has_table("detect_runs"):
+        found = con.execute("SELECT max(run_at) FROM detect_runs").fetchall()
+        run = str(found[0][0]) if found else None
+    return json.dumps({"version": FEATURE_VERSION, "posts": posts, "accounts": accounts, "detect": run,
+                       "operator_timezone": cfg["operator_timezone"], "operator_hours": cfg["operator_hours"]},
+                      sort_keys=True)
+
+
+def ensure(store: Store, **overrides) -> str:
+    """Make sure `account_signals` is current; return the name of the table to read.
+
+    In a read-only store the table is built as a temporary table of this connection.
+    """
+    cfg = st.resolve(**overrides)
+    key = cache_key(store, cfg)
+    con = store.con
+    if store.cached_key("account_signals") == key:
+        return "account_signals"
+    has_detect = store.has_table("campaign_members") and store.has_table("detect_runs")
+    body = f"WITH f AS ({features_sql(cfg, has_detect)}) {scored_sql('f')}"
+    store.write_cached("account_signals", key, lambda create: con.execute(f"{create} account_signals AS {body}"))
+    return "account_signals"

@@ -1,0 +1,109 @@
+"""The store: one embedded DuckDB file holding the canonical tables and every stage's results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from trollscope.store import schema
+from trollscope.errors import StoreError
+
+DEFAULT_DB = "trollscope.duckdb"
+MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
+
+
+class Store:
+    """A connection to a trollscope store; tables are read as Arrow."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB, read_only: bool = False):
+        self.path = str(path)
+        self.read_only = read_only
+        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+            raise StoreError(f"{self.path}: no such store; run `trollscope ingest` first")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder.
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        if not read_only:
+            for table in schema.TABLES:
+                self.con.execute(schema.ddl(table))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def sql(self, query: str, params: Iterable | None = None) -> duckdb.DuckDBPyRelation:
+        return self.con.sql(query, params=params)
+
+    def table(self, name: str) -> pa.Table:
+        """A whole table as Arrow."""
+        if not self.has_table(name):
+            raise StoreError(f"{self.path}: no table {name!r} in the store")
+        return self.con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+
+    def cached_key(self, name: str) -> str | None:
+        """The key a cached result table `name` was built for (kept in `<name>_meta`), or None."""
+        if not (self.has_table(name) and self.has_table(f"{name}_meta")):
+            return None
+        found = self.con.execute(f'SELECT key FROM "{name}_meta"').fetchall()
+        return found[0][0] if found else None
+
+    def write_cached(self, name: str, key: str, build: Callable[[str], None]) -> None:
+        """Replace the cached result table `name` and its key, all or nothing.
+
+        `build(create)` runs the statements that make the table, starting with `create` ("CREATE OR
+        REPLACE TABLE" or, in a read-only store, "CREATE OR REPLACE TEMP TABLE": a long-lived reader such
+        as `serve` then keeps the result for its connection instead of failing).
+        """
+        if self.read_only:
+            build("CREATE OR REPLACE TEMP TABLE")
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            build("CREATE OR REPLACE TABLE")
+            self.con.execute(f'CREATE OR REPLACE TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def has_table(self, name: str) -> bool:
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return found[0][0] > 0
+
+    def posts(self) -> pa.Table:
+        """All posts as an Arrow table (`.to_pandas()` for pandas)."""
+        return self.table("posts")
+
+    def accounts(self) -> pa.Table:
+        """All accounts as an Arrow table."""
+        return self.table("accounts")
+
+    def quarantine(self) -> pa.Table:
+        """Every quarantined record with file, line, field and reason."""
+        return self.con.sql(
+            "SELECT * FROM quarantine ORDER BY source_file, source_line"
+        ).to_arrow_table()
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+
+
+def open(path: str | Path = DEFAULT_DB, read_only: bool = False) -> Store:  # noqa: A001
+    """Open (or create) the store at `path`."""
+    return Store(path, read_only=read_only)
