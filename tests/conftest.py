@@ -88,12 +88,15 @@ def quarantined(store, source_file: Path | None = None) -> dict[int, dict]:
     return out
 
 
-def check_report(report: FileReport, *, read=None, stored=None, quarantined=None, present=None) -> None:
-    """The accounting invariant, plus the exact counts given."""
-    assert report.rows_read == report.rows_stored + report.rows_quarantined + report.rows_already_present, report
-    assert min(report.rows_read, report.rows_stored, report.rows_quarantined, report.rows_already_present) >= 0
+def check_report(report: FileReport, *, read=None, stored=None, quarantined=None, present=None,
+                 merged=0, skipped=0) -> None:
+    """The accounting invariant, plus the exact counts given (merged and skipped are 0 unless given)."""
+    assert report.rows_read == (report.rows_stored + report.rows_merged + report.rows_skipped
+                                + report.rows_quarantined + report.rows_already_present), report
+    assert min(report.rows_read, report.rows_stored, report.rows_quarantined, report.rows_already_present,
+               report.rows_merged, report.rows_skipped) >= 0
     for name, want in (("rows_read", read), ("rows_stored", stored), ("rows_quarantined", quarantined),
-                       ("rows_already_present", present)):
+                       ("rows_already_present", present), ("rows_merged", merged), ("rows_skipped", skipped)):
         if want is not None:
             assert getattr(report, name) == want, f"{name}: {getattr(report, name)} != {want} in {report}"
 

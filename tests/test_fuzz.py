@@ -1,7 +1,7 @@
 """Property tests: generated files thrown at every reader.
 
 Properties: nothing but a UserError escapes, and every record is accounted for
-(rows_read = rows_stored + rows_quarantined + rows_already_present; where the record count is
+(rows_read = rows_stored + rows_merged + rows_skipped + rows_quarantined + rows_already_present; where the record count is
 known independently, rows_read equals it).
 
 Two levels, to keep >= 10,000 examples within ~90 s on 2 cores (a full `ingest()` of a tiny
@@ -411,8 +411,10 @@ def _ingest_checked(name: str, path: Path, fmt=None, mapping=None, expected_reco
     except UserError:
         assert store.count("posts") == posts_before and store.count("ingests") == ingests_before
         return None
-    assert report.rows_read == report.rows_stored + report.rows_quarantined + report.rows_already_present, report
-    assert min(report.rows_stored, report.rows_quarantined, report.rows_already_present) >= 0
+    assert report.rows_read == (report.rows_stored + report.rows_merged + report.rows_skipped
+                                + report.rows_quarantined + report.rows_already_present), report
+    assert min(report.rows_stored, report.rows_merged, report.rows_skipped, report.rows_quarantined,
+               report.rows_already_present) >= 0
     assert store.count("posts") - posts_before == report.rows_stored
     assert store.count("ingests") == ingests_before + 1
     in_q = store.sql("SELECT count(*) FROM quarantine WHERE source_file = ?",

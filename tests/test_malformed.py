@@ -634,8 +634,8 @@ def test_failure_mid_batch_of_small_files_leaves_store_unchanged(tmp_path):
     s.con = real
     assert _snapshot(s) == before
     reports = ingest(s, [FIXTURES / "cascades"])
-    assert [(r.rows_read, r.rows_stored, r.rows_already_present) for r in reports] == [
-        (118, 117, 1), (56, 56, 0), (57, 57, 0)]
+    assert [(r.rows_read, r.rows_stored, r.rows_merged, r.rows_already_present) for r in reports] == [
+        (118, 117, 1, 0), (56, 56, 0, 0), (57, 57, 0, 0)]
     s.close()
 
 

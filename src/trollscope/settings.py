@@ -46,6 +46,10 @@ SETTINGS: tuple[Setting, ...] = (
             "(a second Leiden layer; see docs/detection.md). Never flags an account by itself."),
     Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
     Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
+    Setting("phash_distance", 6,
+            "co_object: 64-bit perceptual image hashes (objects `phash:` or `image:` with 16 hex digits) "
+            "at most this many bits apart are one picture (docs/schema.md, detect/traces/objects.py); 0 for "
+            "exact matches only."),
     Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),
     Setting("evidence_scope", "significant",
             "Which pairs keep their evidence rows: `significant` (what a flag rests on; scales to any size) or "

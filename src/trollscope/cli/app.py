@@ -130,17 +130,27 @@ def ingest(
         return
     shown = [r for r in reports if r.format != "skipped"]
     skipped = len(reports) - len(shown)
+    total = {k: sum(getattr(r, k) for r in shown)
+             for k in ("rows_read", "rows_stored", "rows_merged", "rows_skipped", "rows_quarantined",
+                       "rows_already_present")}
+    # merged and skipped rows are shown where a file has them (tables with a row per object, likes)
+    extra = [(k, label) for k, label in (("rows_merged", "merged"), ("rows_skipped", "not posts")) if total[k]]
     if len(shown) <= 20:
         _emit([{"file": Path(r.path).name, "format": r.format, "read": r.rows_read, "stored": r.rows_stored,
+                **{label: getattr(r, k) for k, label in extra},
                 "quarantined": r.rows_quarantined, "already present": r.rows_already_present,
                 "seconds": r.seconds} for r in shown], OutputFormat.table)
-    total = {k: sum(getattr(r, k) for r in shown)
-             for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_already_present")}
     out.print(
         f"{len(shown)} file(s): read {total['rows_read']:,} = stored {total['rows_stored']:,}"
-        f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
+        + "".join(f" + {label} {total[k]:,}" for k, label in extra)
+        + f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
         f"  → {db}"
     )
+    if total["rows_merged"]:
+        out.print(f"{total['rows_merged']:,} row(s) repeat the post id of an earlier row: their objects, URLs, "
+                  "hashtags and mentions were added to that post")
+    for note in sorted({r.note for r in shown if r.note}):
+        out.print(note)
     if skipped:
         out.print(f"skipped {skipped} file(s) no reader recognises (name them directly with --format to read them)")
     if total["rows_quarantined"]:

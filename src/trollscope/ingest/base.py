@@ -22,6 +22,9 @@ class StageResult:
     raw_expr: str | None = None
     # SQL giving staging columns, read in place of (and besides) `_stage`: saves a copy of big tables.
     stage_sql: str | None = None
+    # Records that are not posts (likes, deletions, service messages): counted, never staged.
+    rows_skipped: int = 0
+    note: str | None = None  # what the user should know about the read (a guessed mapping)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Reader:
     stage: Callable[..., StageResult]  # (con, path, options) -> StageResult
     needs_mapping: bool = False
     extensions: tuple[str, ...] = field(default_factory=tuple)
+    platform: str | None = None  # the platform of rows that name none; None: `unknown`
 
 
 class StageBuffer:

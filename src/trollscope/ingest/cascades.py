@@ -123,4 +123,5 @@ CASCADE = Reader(
     sniff=_sniff,
     stage=_stage,
     extensions=(".txt",),
+    platform="twitter",
 )

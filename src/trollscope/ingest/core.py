@@ -31,7 +31,8 @@ READERS: dict[str, Reader] = {r.name: r for r in (IRA, IO_ARCHIVE, TWITTER_V2, T
 
 @dataclass
 class FileReport:
-    """What happened to one file: rows_read = rows_stored + rows_quarantined + rows_already_present."""
+    """What happened to one file: rows_read = rows_stored + rows_merged + rows_skipped +
+    rows_quarantined + rows_already_present."""
 
     path: str
     format: str
@@ -41,6 +42,9 @@ class FileReport:
     rows_already_present: int
     accounts_seen: int
     seconds: float
+    rows_merged: int = 0  # rows that added their objects to the post of an earlier row
+    rows_skipped: int = 0  # records that are not posts (likes, service messages)
+    note: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -194,13 +198,15 @@ def ingest_batch(store: Store, paths: list[Path], reader: Reader, options: dict)
         stg.create_stage(con)
         for path, source in zip(paths, sources):
             results[source] = reader.stage(con, path, {**options, "source_file": source})
-        counts = _canonicalise(con, reader.name, results)
+        counts = _canonicalise(con, reader.name, results, reader.platform)
         for source, sha in zip(sources, shas):
             c = counts[source]
             con.execute(
-                "INSERT INTO ingests VALUES (?, ?, ?, now(), ?, ?, ?, ?)",
+                "INSERT INTO ingests BY NAME SELECT ? AS source_file, ? AS sha256, ? AS source_format, "
+                "now() AS ingested_at, ? AS rows_read, ? AS rows_stored, ? AS rows_quarantined, "
+                "? AS rows_already_present, ? AS rows_merged, ? AS rows_skipped",
                 [source, sha, reader.name, results[source].rows_read, c["stored"], c["quarantined"],
-                 c["present"]],
+                 c["present"], c["merged"], results[source].rows_skipped],
             )
         _drop_temps(con)
         con.execute("COMMIT")
@@ -212,7 +218,8 @@ def ingest_batch(store: Store, paths: list[Path], reader: Reader, options: dict)
         FileReport(path=source, format=reader.name, rows_read=results[source].rows_read,
                    rows_stored=counts[source]["stored"], rows_quarantined=counts[source]["quarantined"],
                    rows_already_present=counts[source]["present"], accounts_seen=counts[source]["accounts"],
-                   seconds=seconds)
+                   seconds=seconds, rows_merged=counts[source]["merged"],
+                   rows_skipped=results[source].rows_skipped, note=results[source].note)
         for source in sources
     ]
 
@@ -235,7 +242,7 @@ def _q(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, dict]:
+def _canonicalise(con, fmt: str, results: dict[str, StageResult], platform: str | None = None) -> dict[str, dict]:
     """Staged rows of the batch -> quarantine, posts, accounts; counts per source file.
 
     One pass validates every row and computes its canonical columns (`_checked`); good rows then
@@ -256,13 +263,20 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
     json_raw = "false" if any(r.raw_table for r in results.values()) else "true"
     bad_time = (f"created_at IS NULL OR created_at < TIMESTAMPTZ '{stg.EARLIEST}' "
                 f"OR created_at >= TIMESTAMPTZ '{stg.LATEST}'")
+    bare = ", ".join(map(_q, schema.BARE_ID_PLATFORMS))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
-        WITH p AS (
-          SELECT *, ts_parse_time(created_raw) AS created_at,
-                 coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct
+        WITH p0 AS (
+          SELECT * REPLACE (coalesce(nullif(lower(trim(platform)), ''), {_q(platform or 'unknown')}) AS platform),
+                 ts_parse_time(created_raw) AS created_at,
+                 coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct0
           FROM {staged}
+        ), p AS (
+          -- ids of a platform other than Twitter go behind the platform's name (schema.BARE_ID_PLATFORMS)
+          SELECT *, platform NOT IN ({bare}) AS ns,
+                 CASE WHEN platform NOT IN ({bare}) THEN platform || ':' || acct0 ELSE acct0 END AS acct
+          FROM p0
         ), v AS (
           SELECT *,
             CASE
@@ -274,12 +288,15 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
                 THEN 'time out of range ({stg.EARLIEST[:4]}-{stg.LATEST[:4]}): ' || left(created_raw, 60)
               WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply')
                 THEN 'unknown kind ' || left(kind, 40)
+              WHEN NOT regexp_full_match(platform, '[a-z][a-z0-9_.-]{{0,30}}')
+                THEN 'unknown platform ' || left(platform, 40)
             END AS q_reason,
             CASE
               WHEN err_reason IS NOT NULL THEN err_field
               WHEN acct IS NULL THEN {account_field}
               WHEN {bad_time} THEN {time_field}
               WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply') THEN 'kind'
+              WHEN NOT regexp_full_match(platform, '[a-z][a-z0-9_.-]{{0,30}}') THEN 'platform'
             END AS q_field,
             -- Entities are extracted here and made distinct in the outer query, over these
             -- columns: a macro repeats its argument, and the regexes are the costly part.
@@ -304,7 +321,7 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
           -- An id in scientific notation (6.29697E+17) lost its digits in a spreadsheet: ids
           -- like that collide, so the post gets a derived id instead.
           CASE WHEN NOT regexp_full_match(trim(v.post_id), '[0-9.]+[eE][+-]?[0-9]+')
-               THEN nullif(trim(v.post_id), '') END AS src_id,
+               THEN CASE WHEN v.ns THEN v.platform || ':' ELSE '' END || nullif(trim(v.post_id), '') END AS src_id,
           v.acct AS account_id,
           coalesce(nullif(trim(v.handle), ''), v.acct) AS handle,
           nullif(trim(v.display_name), '') AS display_name,
@@ -317,13 +334,17 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
                         THEN split_part(lower(trim(v.lang_raw)), '-', 1) END) AS lang,
           CASE WHEN v.kind IS NOT NULL THEN v.kind
                WHEN v.text LIKE 'RT @%' THEN 'repost' ELSE 'post' END AS kind,
-          nullif(trim(v.ref_post_id), '') AS ref_post_id,
-          coalesce(nullif(lower(trim(v.ref_account)), ''),
+          CASE WHEN v.ns THEN v.platform || ':' ELSE '' END || nullif(trim(v.ref_post_id), '') AS ref_post_id,
+          CASE WHEN v.ns THEN v.platform || ':' || nullif(trim(v.ref_account), '')
+               ELSE coalesce(nullif(lower(trim(v.ref_account)), ''),
                    CASE WHEN v.text LIKE 'RT @%'
-                        THEN nullif(lower(regexp_extract(v.text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) AS ref_account,
+                        THEN nullif(lower(regexp_extract(v.text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) END AS ref_account,
           CASE WHEN len(v.urls_x) > 1 THEN ts_distinct(v.urls_x) ELSE v.urls_x END AS urls,
           CASE WHEN len(v.tags_x) > 1 THEN ts_distinct(v.tags_x) ELSE v.tags_x END AS hashtags,
           CASE WHEN len(v.ments_x) > 1 THEN ts_distinct(v.ments_x) ELSE v.ments_x END AS mentions,
+          CASE WHEN v.objects IS NULL OR len(v.objects) = 0 THEN [] ELSE ts_distinct(ts_norm_objects(v.objects)) END AS objects,
+          v.platform,
+          CASE WHEN regexp_matches(trim(v.permalink), '^https?://') THEN trim(v.permalink) END AS permalink,
           v.source_file,
           v.source_line,
           -- equal for rows that may be twins (same file, account, time and text): see _good_view
@@ -348,13 +369,14 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
     ).fetchall():
         good[src], accounts[src] = n_good, n_accounts
         with_ids += n_ids
+    merged: dict[str, int] = {}
     store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
     stored = None
     if store_empty and not with_ids:
         # Derived ids only: they repeat only across files or by a hash collision, so the rows go
         # straight in and the check for repeated ids reads the stored ids, which saves hashing
         # every row twice. When ids do repeat, the batch's rows come out and take the path below.
-        con.execute(f"INSERT INTO posts SELECT {post_cols} FROM _good")
+        con.execute(f"INSERT INTO posts BY NAME SELECT {post_cols} FROM _good")
         if _repeated_ids(con, "posts"):
             con.execute("DELETE FROM posts")
         else:
@@ -366,21 +388,25 @@ def _canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, d
         if _repeated_ids(con, "_good"):
             _dedup(con)
             posts_source = "_dedup"
+            # A row repeating a post id of an earlier row of its own file added to that post.
+            merged = per_file("SELECT source_file, count(*) - count(DISTINCT post_id) FROM _good_rows GROUP BY ALL")
         if store_empty:  # nothing to be already present against: insert straight, no copy
             stored = good if posts_source == "_good" else per_file(
                 f"SELECT source_file, count(*) FROM {posts_source} GROUP BY ALL")
-            con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source}")
+            con.execute(f"INSERT INTO posts BY NAME SELECT {post_cols} FROM {posts_source}")
         else:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
                 "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
             )
-            con.execute("INSERT INTO posts SELECT * FROM _new")
+            con.execute("INSERT INTO posts BY NAME SELECT * FROM _new")
             stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
     _upsert_accounts(con, fmt, list(results))
     return {
         src: {"stored": stored.get(src, 0), "quarantined": quarantined.get(src, 0),
-              "present": good.get(src, 0) - stored.get(src, 0), "accounts": accounts.get(src, 0)}
+              "merged": merged.get(src, 0),
+              "present": good.get(src, 0) - merged.get(src, 0) - stored.get(src, 0),
+              "accounts": accounts.get(src, 0)}
         for src in results
     }
 
@@ -398,7 +424,8 @@ def _dedup(con) -> None:
         SELECT * REPLACE (
           (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS urls,
           (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS hashtags,
-          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions)
+          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions,
+          (SELECT ts_distinct(flatten(list(g2.objects))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS objects)
         FROM _good_rows g
         QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
         """
@@ -499,7 +526,8 @@ def _upsert_accounts(con, fmt: str, sources: list[str]) -> int:
           map_from_entries(list_filter(map_entries(
             arg_max(labels, latest) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0)),
             lambda e: e.value IS NOT NULL AND e.value <> '')) AS labels,
-          {_q(fmt)} AS source_format
+          {_q(fmt)} AS source_format,
+          arg_max(platform, latest) AS platform
         FROM (SELECT *, {_latest_key(sources)} AS latest FROM _good) GROUP BY account_id
         """
     )
@@ -516,10 +544,11 @@ def _upsert_accounts(con, fmt: str, sources: list[str]) -> int:
           coalesce(n.location, o.location) AS location,
           CASE WHEN o.labels IS NULL THEN n.labels WHEN n.labels IS NULL THEN o.labels
                ELSE map_concat(o.labels, n.labels) END AS labels,
-          coalesce(o.source_format, n.source_format) AS source_format
+          coalesce(o.source_format, n.source_format) AS source_format,
+          coalesce(n.platform, o.platform) AS platform
         FROM _acc n LEFT JOIN accounts o USING (account_id)
         """
     )
     con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM _acc)")
-    con.execute("INSERT INTO accounts SELECT * FROM _acc_merged")
+    con.execute("INSERT INTO accounts BY NAME SELECT * FROM _acc_merged")
     return con.execute("SELECT count(*) FROM _acc").fetchall()[0][0]

@@ -124,6 +124,7 @@ IRA = Reader(
     sniff=lambda path, head: IRA_COLUMNS <= _header(head),
     stage=_stage_ira,
     extensions=(".csv",),
+    platform="twitter",
 )
 
 IO_ARCHIVE = Reader(
@@ -132,4 +133,5 @@ IO_ARCHIVE = Reader(
     sniff=lambda path, head: IO_COLUMNS <= _header(head),
     stage=_stage_io,
     extensions=(".csv",),
+    platform="twitter",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -35,7 +36,10 @@ FIELDS: dict[str, tuple[str, bool]] = {
     "following": ("following_raw", False),
     "post_count": ("post_count_raw", False),
     "location": ("location", False),
+    "platform": ("platform", False),
+    "permalink": ("permalink", False),
 }
+OBJECT_TYPE = r"^[a-z][a-z0-9_]{0,30}$"
 ALIASES = {
     "id": "post_id", "account_id": "account", "author": "handle", "user": "handle",
     "screen_name": "handle", "created_at": "time", "timestamp": "time", "date": "time",
@@ -52,7 +56,8 @@ _KIND_VALUES = (
 
 
 def parse_mapping(spec: str | dict | None) -> dict[str, str]:
-    """`"account=author,time=ts"` -> {"account": "author", "time": "ts"}; labels as `label.NAME=col`."""
+    """`"account=author,time=ts"` -> {"account": "author", "time": "ts"}; labels as `label.NAME=col`,
+    objects as `object.TYPE=col` (the column's values become objects `TYPE:value`)."""
     if not spec:
         return {}
     if isinstance(spec, dict):
@@ -70,9 +75,13 @@ def parse_mapping(spec: str | dict | None) -> dict[str, str]:
     mapping = {}
     for key, value in pairs:
         key = ALIASES.get(key, key)
-        if key not in FIELDS and not key.startswith("label."):
+        if key.startswith("object.") and not re.match(OBJECT_TYPE, key[len("object."):]):
+            raise MappingError(f"--map: {key!r}: an object type is lower-case letters, digits and _, "
+                               "e.g. object.image=phash_id")
+        if key not in FIELDS and not key.startswith(("label.", "object.")):
             raise MappingError(
-                f"--map: unknown field {key!r}; fields are {', '.join(FIELDS)}, and label.NAME for labels"
+                f"--map: unknown field {key!r}; fields are {', '.join(FIELDS)}, label.NAME for labels and "
+                "object.TYPE for objects (object.image=phash_id)"
             )
         if not value:
             raise MappingError(f"--map: field {key!r} names no column")
@@ -96,7 +105,7 @@ def _check_columns(path: Path, mapping: dict[str, str], columns: list[str]) -> N
 def _select_list(mapping: dict[str, str], types: dict[str, str]) -> str:
     parts = [f"{LINE} AS source_line"]
     for key, col in mapping.items():
-        if key.startswith("label."):
+        if key.startswith(("label.", "object.")):
             continue
         target, is_list = FIELDS[key]
         src = ident(col)
@@ -114,6 +123,11 @@ def _select_list(mapping: dict[str, str], types: dict[str, str]) -> str:
         parts.append(f"{expr} AS {target}")
     if "account" not in mapping:
         parts.append(f"lower(CAST({ident(mapping['handle'])} AS VARCHAR)) AS account_id")
+    objects = [(k[len("object."):], v) for k, v in mapping.items() if k.startswith("object.")]
+    if objects:
+        # `TYPE:` || NULL is NULL: an empty cell gives no object
+        items = ", ".join(f"'{kind}:' || nullif(trim(CAST({ident(col)} AS VARCHAR)), '')" for kind, col in objects)
+        parts.append(f"list_filter([{items}], lambda o: o IS NOT NULL) AS objects")
     labels = [(k[len('label.'):], v) for k, v in mapping.items() if k.startswith("label.")]
     if labels:
         entries = ", ".join(
@@ -204,6 +218,12 @@ def _stage_json_lines(con, path: Path, mapping: dict[str, str], source_file: str
             if key.startswith("label."):
                 if value is not None:
                     row.setdefault("labels", []).append((key[len("label."):], _as_str(value)))
+                continue
+            if key.startswith("object."):
+                values = value if isinstance(value, list) else [value]
+                row.setdefault("objects", []).extend(
+                    f"{key[len('object.'):]}:{_as_str(v).strip()}" for v in values
+                    if v is not None and _as_str(v).strip())
                 continue
             target, is_list = FIELDS[key]
             if is_list:

@@ -31,6 +31,9 @@ STAGE_COLUMNS: dict[str, str] = {
     "post_count_raw": "VARCHAR",
     "location": "VARCHAR",
     "labels": "MAP(VARCHAR, VARCHAR)",
+    "platform": "VARCHAR",  # NULL: the reader's platform
+    "objects": "VARCHAR[]",  # TYPE:VALUE
+    "permalink": "VARCHAR",
     "raw": "VARCHAR",
     "err_field": "VARCHAR",
     "err_reason": "VARCHAR",
@@ -135,6 +138,14 @@ MACROS = [
       list_transform(l, lambda u: CASE
         WHEN regexp_full_match(u, 'https?://t\\.co/[A-Za-z0-9]+') THEN 'https' || u[strpos(u, '://'):]
         ELSE ts_norm_urls([u])[1] END)
+    )
+    """,
+    # Objects as TYPE:VALUE with a lower-case type; entries without a type or a value are dropped.
+    """
+    CREATE OR REPLACE TEMP MACRO ts_norm_objects(l) AS (
+      list_filter(list_transform(l, lambda o: CASE WHEN strpos(o, ':') > 1 AND trim(o[strpos(o, ':') + 1:]) <> ''
+          THEN lower(trim(o[:strpos(o, ':') - 1])) || ':' || trim(o[strpos(o, ':') + 1:]) END),
+        lambda o: o IS NOT NULL)
     )
     """,
     """

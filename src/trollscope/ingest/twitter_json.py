@@ -228,6 +228,7 @@ TWITTER_V1 = Reader(
     sniff=lambda path, head: _is_v1(_head_object(head)),
     stage=_stage_v1,
     extensions=(".json", ".jsonl", ".ndjson"),
+    platform="twitter",
 )
 
 TWITTER_V2 = Reader(
@@ -236,4 +237,5 @@ TWITTER_V2 = Reader(
     sniff=lambda path, head: _is_v2(_head_object(head)),
     stage=_stage_v2,
     extensions=(".json", ".jsonl", ".ndjson"),
+    platform="twitter",
 )

@@ -34,6 +34,33 @@ class Store:
         if not read_only:
             for table in schema.TABLES:
                 self.con.execute(schema.ddl(table))
+            self._migrate()
+        elif self._outdated():
+            raise StoreError(f"{self.path}: made by an earlier trollscope; open it once for writing to "
+                             "upgrade it (e.g. `trollscope ingest` of any file, or `trollscope detect`)")
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+            [table]).fetchall()]
+
+    def _outdated(self) -> bool:
+        return any(schema.migrations(t, cols) for t in schema.TABLES if (cols := self._columns(t)))
+
+    def _migrate(self) -> None:
+        """Add the columns later versions introduced; old posts are Twitter's or a table's."""
+        added = {t: schema.migrations(t, self._columns(t)) for t in schema.TABLES}
+        for statements in added.values():
+            for statement in statements:
+                self.con.execute(statement)
+        if any("platform" in s for s in added["posts"] + added["accounts"]):
+            twitter = "('ira', 'io-archive', 'twitter-v1', 'twitter-v2', 'cascade')"
+            for table in ("posts", "accounts"):
+                self.con.execute(f"UPDATE {table} SET platform = CASE WHEN source_format IN {twitter} "
+                                 "THEN 'twitter' ELSE 'unknown' END WHERE platform IS NULL")
+        if added["ingests"]:
+            self.con.execute("UPDATE ingests SET rows_merged = coalesce(rows_merged, 0), "
+                             "rows_skipped = coalesce(rows_skipped, 0)")
 
     def close(self) -> None:
         self.con.close()

@@ -123,6 +123,20 @@ def _co_reply(settings: dict) -> str:
     """
 
 
+def _co_object(settings: dict) -> str:
+    # `object_clusters` (object, cluster) comes from traces.objects: near-identical image hashes.
+    from trollscope.detect.traces.objects import phash_item
+
+    return f"""
+        SELECT o.account_id, coalesce(c.cluster, o.item) AS item, o.t, o.post_id FROM (
+          SELECT account_id, {phash_item('obj')} AS item, t, post_id FROM (
+            SELECT account_id, unnest(objects) AS obj, {_t()} AS t, post_id
+            FROM posts WHERE kind <> 'repost' AND array_length(objects) > 0)
+          WHERE obj IS NOT NULL AND obj <> '') o
+        LEFT JOIN object_clusters c ON c.object = o.item
+    """
+
+
 def _near_duplicate(settings: dict) -> str:
     # `text_clusters` (post_id, cluster) comes from traces.neardup, computed before the traces.
     return f"""
@@ -147,6 +161,9 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
           "reposted post"),
     Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
+    Trace("co_object", "Posted the same media or other object (image hash, video, sound, any named type) "
+          "within Δ; 64-bit image hashes also match within `phash_distance` bits.", _co_object,
+          "object", needs=("object_clusters",)),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
