@@ -28,6 +28,9 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "twitter-v1": ("twitter_v1.jsonl", None),
     "cascade": ("cascades/365056836476481537.txt", None),
     "table": ("gop_slice.csv", "handle=name,time=tweet_created,text=text,post_id=tweet_id"),
+    "telegram-export": ("platforms/telegram/desktop_export_channel_2024.json", None),
+    "telethon": ("platforms/telegram/gesis_telethon_britishnewspatriot_1799276919.jsonl", None),
+    "4cat-telegram": ("platforms/telegram/4cat_telegram.csv", None),
 }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope.errors import FormatError
-from trollscope.ingest.files import is_gzip, read_head
+from trollscope.ingest.files import compression as compression_of, read_head
 from trollscope.ingest.stage import ident, literal
 
 MAX_LINE_SIZE = 64 * 1024 * 1024  # a record may be this long; a 5 MB post is still a post
@@ -73,7 +73,7 @@ def load_csv(con, path: str | Path, source_file: str | None = None) -> LoadedCsv
     n = next(_counter)
     table, rejects_table, rejects_scan = f"_raw{n}", f"_rej{n}", f"_rejscan{n}"
     col_spec = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns) + "}"
-    compression = "gzip" if is_gzip(path) else "none"
+    compression = compression_of(path)
     def read(strict: bool) -> None:
         con.execute(
             f"""

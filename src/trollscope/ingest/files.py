@@ -5,6 +5,9 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import io
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterable
 
@@ -60,19 +63,99 @@ def is_gzip(path: str | Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def is_zstd(path: str | Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == ZSTD_MAGIC
+
+
+def compression(path: str | Path) -> str:
+    """`gzip`, `zstd` or `none`, from the file's first bytes (DuckDB's names)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    return "gzip" if magic[:2] == b"\x1f\x8b" else "zstd" if magic == ZSTD_MAGIC else "none"
+
+
+class _ZstdCommand:
+    """`zstd -dc` as a readable stream, for machines without the zstandard package."""
+
+    def __init__(self, path: str | Path):
+        self.proc = subprocess.Popen(["zstd", "-dcq", "--long=31", str(path)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.stdout = self.proc.stdout
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stdout.read(size)
+
+    def __iter__(self):
+        yield from self.stdout
+        self._check()
+
+    def _check(self) -> None:
+        if self.proc.wait() not in (0, -13):  # -13: we stopped reading (SIGPIPE)
+            message = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+            raise OSError(f"zstd: {message[-1] if message else 'cannot decompress'}")
+
+    def close(self) -> None:
+        self.stdout.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open_zstd(path: str | Path):
+    """A streamed zstd file (Pushshift and Arctic-Shift dumps need a 2 GB window: --long=31)."""
+    try:
+        import zstandard
+    except ImportError:
+        if shutil.which("zstd"):
+            return _ZstdCommand(path)
+        raise FormatError(f"{path}: reading .zst files needs the zstandard package "
+                          "(pip install zstandard) or the zstd command") from None
+    reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(open(path, "rb"), closefd=True)
+
+    class Raw(io.RawIOBase):  # a corrupt frame is an OSError, as for gzip, so readers account for it
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            try:
+                return reader.readinto(buffer)
+            except zstandard.ZstdError as exc:
+                raise OSError(f"zstd: {exc}") from None
+
+        def close(self) -> None:
+            reader.close()
+            super().close()
+
+    return io.BufferedReader(Raw())
+
+
 def open_content(path: str | Path):
-    """The file opened for reading bytes, decompressed if it is gzip."""
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    """The file opened for reading bytes, decompressed if it is gzip or zstd."""
+    kind = compression(path)
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "zstd":
+        return _open_zstd(path)
+    return open(path, "rb")
 
 
 def read_head(path: str | Path, size: int = 256 * 1024) -> bytes:
-    """The first `size` bytes of the file's content, decompressed if it is gzip."""
+    """The first `size` bytes of the file's content, decompressed if it is gzip or zstd."""
     try:
-        if is_gzip(path):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(size)
-        with open(path, "rb") as fh:
-            return fh.read(size)
+        with open_content(path) as fh:
+            out = fh.read(size)
+            return out
     except (OSError, EOFError) as exc:
         raise FormatError(f"{path}: cannot read: {exc}") from None
 

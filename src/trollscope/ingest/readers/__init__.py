@@ -10,12 +10,19 @@ from trollscope.ingest.readers.cascade import CASCADE
 from trollscope.ingest.readers.io_archive import IO_ARCHIVE
 from trollscope.ingest.readers.ira import IRA
 from trollscope.ingest.readers.table import TABLE, TableOptions, parse_mapping
+from trollscope.ingest.readers.telegram_4cat import TELEGRAM_4CAT
+from trollscope.ingest.readers.telegram_export import TELEGRAM_EXPORT
+from trollscope.ingest.readers.telethon import TELETHON
 from trollscope.ingest.readers.twitter_v1 import TWITTER_V1
 from trollscope.ingest.readers.twitter_v2 import TWITTER_V2
 
 # Order matters: the first reader whose sniff accepts a file reads it; the fallback (`table`,
 # read through a mapping) is never sniffed.
-READERS: tuple[Reader, ...] = (IRA, IO_ARCHIVE, TWITTER_V2, TWITTER_V1, CASCADE, TABLE)
+READERS: tuple[Reader, ...] = (
+    IRA, IO_ARCHIVE, TWITTER_V2, TWITTER_V1, CASCADE,
+    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT,
+    TABLE,
+)
 
 __all__ = ["READERS", "NoOptions", "ReadContext", "Reader", "StageBuffer", "StageResult", "TableOptions",
            "parse_mapping", "reader_named"]
