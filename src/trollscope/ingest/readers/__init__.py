@@ -6,6 +6,7 @@ A new format is one module with a `Reader` subclass, one line in READERS, and a 
 from __future__ import annotations
 
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
+from trollscope.ingest.readers.bluesky import BLUESKY
 from trollscope.ingest.readers.cascade import CASCADE
 from trollscope.ingest.readers.io_archive import IO_ARCHIVE
 from trollscope.ingest.readers.ira import IRA
@@ -20,7 +21,7 @@ from trollscope.ingest.readers.twitter_v2 import TWITTER_V2
 # read through a mapping) is never sniffed.
 READERS: tuple[Reader, ...] = (
     IRA, IO_ARCHIVE, TWITTER_V2, TWITTER_V1, CASCADE,
-    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT,
+    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY,
     TABLE,
 )
 
