@@ -32,6 +32,7 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "telethon": ("platforms/telegram/gesis_telethon_britishnewspatriot_1799276919.jsonl", None),
     "4cat-telegram": ("platforms/telegram/4cat_telegram.csv", None),
     "bluesky": ("platforms/bluesky/jetstream_sample.jsonl", None),
+    "mastodon": ("platforms/mastodon/pages_written.jsonl", None),
 }
 
 
