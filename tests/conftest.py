@@ -33,6 +33,7 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "4cat-telegram": ("platforms/telegram/4cat_telegram.csv", None),
     "bluesky": ("platforms/bluesky/jetstream_sample.jsonl", None),
     "mastodon": ("platforms/mastodon/pages_written.jsonl", None),
+    "reddit": ("platforms/reddit/pmaw_pushshift_comments_first40.ndjson", None),
 }
 
 

@@ -11,6 +11,7 @@ from trollscope.ingest.readers.cascade import CASCADE
 from trollscope.ingest.readers.io_archive import IO_ARCHIVE
 from trollscope.ingest.readers.ira import IRA
 from trollscope.ingest.readers.mastodon import MASTODON
+from trollscope.ingest.readers.reddit import REDDIT
 from trollscope.ingest.readers.table import TABLE, TableOptions, parse_mapping
 from trollscope.ingest.readers.telegram_4cat import TELEGRAM_4CAT
 from trollscope.ingest.readers.telegram_export import TELEGRAM_EXPORT
@@ -23,7 +24,7 @@ from trollscope.ingest.readers.twitter_v2 import TWITTER_V2
 READERS: tuple[Reader, ...] = (
     # Mastodon before Twitter v1: a Mastodon search response is `{"statuses": [...]}` too
     IRA, IO_ARCHIVE, TWITTER_V2, MASTODON, TWITTER_V1, CASCADE,
-    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY,
+    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY, REDDIT,
     TABLE,
 )
 
