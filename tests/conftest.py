@@ -34,6 +34,7 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "bluesky": ("platforms/bluesky/jetstream_sample.jsonl", None),
     "mastodon": ("platforms/mastodon/pages_written.jsonl", None),
     "reddit": ("platforms/reddit/pmaw_pushshift_comments_first40.ndjson", None),
+    "youtube": ("platforms/youtube/youtube_threads_written.jsonl", None),
 }
 
 
