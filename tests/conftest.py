@@ -35,6 +35,8 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "mastodon": ("platforms/mastodon/pages_written.jsonl", None),
     "reddit": ("platforms/reddit/pmaw_pushshift_comments_first40.ndjson", None),
     "youtube": ("platforms/youtube/youtube_threads_written.jsonl", None),
+    "tiktok-research": ("platforms/tiktok/research_api_responses_written.jsonl", None),
+    "zeeschuimer": ("platforms/zeeschuimer/zeeschuimer_instagram_threads_x_written.ndjson", None),
 }
 
 

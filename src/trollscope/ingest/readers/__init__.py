@@ -18,14 +18,16 @@ from trollscope.ingest.readers.telegram_export import TELEGRAM_EXPORT
 from trollscope.ingest.readers.telethon import TELETHON
 from trollscope.ingest.readers.twitter_v1 import TWITTER_V1
 from trollscope.ingest.readers.twitter_v2 import TWITTER_V2
+from trollscope.ingest.readers.tiktok import TIKTOK_RESEARCH
 from trollscope.ingest.readers.youtube import YOUTUBE
+from trollscope.ingest.readers.zeeschuimer import ZEESCHUIMER
 
 # Order matters: the first reader whose sniff accepts a file reads it; the fallback (`table`,
 # read through a mapping) is never sniffed.
 READERS: tuple[Reader, ...] = (
     # Mastodon before Twitter v1: a Mastodon search response is `{"statuses": [...]}` too
     IRA, IO_ARCHIVE, TWITTER_V2, MASTODON, TWITTER_V1, CASCADE,
-    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY, REDDIT, YOUTUBE,
+    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY, REDDIT, YOUTUBE, TIKTOK_RESEARCH, ZEESCHUIMER,
     TABLE,
 )
 
