@@ -37,6 +37,9 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "youtube": ("platforms/youtube/youtube_threads_written.jsonl", None),
     "tiktok-research": ("platforms/tiktok/research_api_responses_written.jsonl", None),
     "zeeschuimer": ("platforms/zeeschuimer/zeeschuimer_instagram_threads_x_written.ndjson", None),
+    "crowdtangle": ("platforms/crowdtangle_meta/crowdtangle_historical_facebook_written.csv", None),
+    "coornet": ("platforms/crowdtangle_meta/pycoornet_ct_shares_slice.csv", None),
+    "meta-content-library": ("platforms/crowdtangle_meta/meta_content_library_written.csv", None),
 }
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
 from trollscope.ingest.readers.bluesky import BLUESKY
 from trollscope.ingest.readers.cascade import CASCADE
+from trollscope.ingest.readers.coornet import COORNET
+from trollscope.ingest.readers.crowdtangle import CROWDTANGLE
 from trollscope.ingest.readers.io_archive import IO_ARCHIVE
 from trollscope.ingest.readers.ira import IRA
 from trollscope.ingest.readers.mastodon import MASTODON
+from trollscope.ingest.readers.meta_library import META_LIBRARY
 from trollscope.ingest.readers.reddit import REDDIT
 from trollscope.ingest.readers.table import TABLE, TableOptions, parse_mapping
 from trollscope.ingest.readers.telegram_4cat import TELEGRAM_4CAT
@@ -28,6 +31,7 @@ READERS: tuple[Reader, ...] = (
     # Mastodon before Twitter v1: a Mastodon search response is `{"statuses": [...]}` too
     IRA, IO_ARCHIVE, TWITTER_V2, MASTODON, TWITTER_V1, CASCADE,
     TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY, REDDIT, YOUTUBE, TIKTOK_RESEARCH, ZEESCHUIMER,
+    CROWDTANGLE, COORNET, META_LIBRARY,
     TABLE,
 )
 
