@@ -40,6 +40,7 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "crowdtangle": ("platforms/crowdtangle_meta/crowdtangle_historical_facebook_written.csv", None),
     "coornet": ("platforms/crowdtangle_meta/pycoornet_ct_shares_slice.csv", None),
     "meta-content-library": ("platforms/crowdtangle_meta/meta_content_library_written.csv", None),
+    "coortweet": ("platforms/coortweet/coortweet_canonical_written.csv", None),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import re
@@ -210,8 +212,16 @@ class TableReader(Reader):
         suffix = "".join(path.suffixes).lower()
         if not options and not read_head(path, 4096).strip():
             return StageResult(rows_read=0)  # an empty file needs no mapping: there is nothing to map
+        note = None
         if not options:
-            raise MappingError(f"{path}: a generic table needs --map FIELD=COLUMN,... (e.g. account=user,time=ts)")
+            from trollscope.ingest.readers.guess import describe, guess
+
+            guessed = guess(table_columns(path))
+            if guessed is None:
+                raise MappingError(f"{path}: a generic table needs --map FIELD=COLUMN,... (e.g. account=user,time=ts); "
+                                   "no mapping could be guessed from its column names")
+            options = guessed
+            note = f"{path.name}: guessed --map {describe(options)} (give --map to change it)"
         time_field, account_field = _field_names(options)
         if not read_head(path, 4096).strip():
             return StageResult(rows_read=0, time_field=time_field, account_field=account_field)
@@ -230,7 +240,9 @@ class TableReader(Reader):
             columns = [c for c in types if c != LINE]
             rows_read = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         elif ".json" in suffix or ".ndjson" in suffix:
-            return _stage_json_lines(con, path, options, ctx.source_file)
+            result = _stage_json_lines(con, path, options, ctx.source_file)
+            result.note = note
+            return result
         else:
             loaded = load_csv(con, path, ctx.source_file)
             if loaded is None:
@@ -240,7 +252,33 @@ class TableReader(Reader):
         _check_columns(path, options, columns)
         return StageResult(rows_read, time_field=time_field, account_field=account_field,
                            raw_table=table, raw_expr=raw_expr(columns),
-                           stage_sql=f"SELECT {_select_list(options, types)} FROM {table}")
+                           stage_sql=f"SELECT {_select_list(options, types)} FROM {table}", note=note)
+
+
+def table_columns(path: Path, head: bytes | None = None) -> list[str]:
+    """A table's column names from its first bytes: a CSV header, the first JSON line's keys, or
+    a Parquet schema ([] when there are none)."""
+    suffix = "".join(path.suffixes).lower()
+    if ".parquet" in suffix:
+        try:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        except Exception:  # noqa: BLE001 - not a readable Parquet file: no columns
+            return []
+    head = read_head(path, 64 * 1024) if head is None else head
+    text = head.decode("utf-8-sig", errors="replace").lstrip()
+    if text.startswith("{"):
+        try:
+            first = json.loads(text.split("\n", 1)[0])
+        except ValueError:
+            return []
+        return [k for k in first if isinstance(k, str)] if isinstance(first, dict) else []
+    try:
+        row = next(csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace").replace("\x00", ""))), None)
+    except csv.Error:
+        return []
+    return [c.strip() for c in row or []]
 
 
 def _dig(obj, path: str):
