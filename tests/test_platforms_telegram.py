@@ -44,7 +44,8 @@ def test_telethon_forwards_are_reposts_of_the_source_post(store):
     assert (jordan["kind"], jordan["ref_post_id"], jordan["ref_account"]) == ("repost", None, None)
     # entities by UTF-16 offsets: a link and a mention; media: a web preview, photos, videos
     p = posts["telegram:channel1799276919/2478"]
-    assert p["urls"] == ["https://twitter.com/NikoTheAwakened/status/1653313085069836295?t=mi1y63EFzbOhQFp0mq0pxQ&s=19"]
+    # the tweet link without its share-tracking parameters (?t=...&s=19)
+    assert p["urls"] == ["https://twitter.com/NikoTheAwakened/status/1653313085069836295"]
     assert p["mentions"] == ["awakenedspecies"]
     assert posts["telegram:channel1799276919/2477"]["objects"] == ["video:telegram/5933793221195862545"]
     assert posts["telegram:channel1799276919/2481"]["urls"] == [
@@ -94,7 +95,7 @@ def test_desktop_export_forwards_replies_and_entities(store):
     assert p["created_at"] == utc(2024, 3, 1, 12, 5, 10)  # date_unixtime, not the local `date`
     fwd = posts["telegram:channel1724102370/16072"]
     assert (fwd["kind"], fwd["ref_account"], fwd["ref_post_id"]) == ("repost", "telegram:channel1387912140", None)
-    assert fwd["urls"] == ["https://youtu.be/Sv2nk21aVb8"] and fwd["text"] == "the video they hid"
+    assert fwd["urls"] == ["https://youtube.com/watch?v=Sv2nk21aVb8"] and fwd["text"] == "the video they hid"
     reply = posts["telegram:channel1724102370/16073"]
     assert (reply["kind"], reply["ref_post_id"]) == ("reply", "telegram:channel1724102370/16071")
     assert reply["text"] == "Update: правда 🇺🇸 confirmed"
@@ -127,7 +128,7 @@ def test_4cat_telegram_csv(store):
     assert (p["account_id"], p["handle"], p["urls"], p["hashtags"], p["objects"], p["permalink"]) == (
         "telegram:1387912140", "awakenedspecies", ["https://example.org/glyphs"], ["history"],
         ["photo:telegram/5992195933540039611"], "https://t.me/awakenedspecies/3984")
-    assert posts["telegram:awakenedspecies/3985"]["urls"] == ["https://youtu.be/Sv2nk21aVb8"]
+    assert posts["telegram:awakenedspecies/3985"]["urls"] == ["https://youtube.com/watch?v=Sv2nk21aVb8"]  # youtu.be
     fwd = posts["telegram:awakenedspecies/3986"]
     assert (fwd["kind"], fwd["ref_account"]) == ("repost", "telegram:patriotwire")
     reply = posts["telegram:awakenedspecies/3987"]

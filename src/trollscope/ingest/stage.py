@@ -77,6 +77,11 @@ TRACKING_PARAMS = r"^(utm_[a-z_]+|fbclid|gclid|dclid|igshid|mc_cid|mc_eid|ref_sr
 
 _W = r"[\p{L}\p{M}\p{N}_]"
 
+# Hosts and paths of the platforms' link wrappers (see ts_unwrap)
+WRAPPERS = (r"^https?://([a-z0-9-]+\.)*(facebook\.com/l\.php|instagram\.com/\?|threads\.(net|com)/\?|"
+            r"out\.reddit\.com/|youtube\.com/redirect|google\.[a-z.]+/url|t\.umblr\.com/redirect|vk\.com/away\.php|"
+            r"safelinks\.protection\.outlook\.com/|linkedin\.com/redir/redirect|exit\.sc/|slack-redir\.net/link)")
+
 MACROS = [
     # Distinct elements in order of first appearance (list_distinct does not keep order).
     """
@@ -124,13 +129,40 @@ MACROS = [
           ['scheme', 'host', 'path', 'query']), u := u)
     )
     """,
-    # Applied to lists in two passes so that each URL is parsed once (a macro repeats its argument).
+    # A platform's link wrapper (l.facebook.com/l.php?u=..., out.reddit.com/...?url=...) -> the
+    # link it wraps, so that one page shared on two platforms is one URL. t.co and other
+    # shorteners hide their target and cannot be unwrapped without fetching them.
+    f"""
+    CREATE OR REPLACE TEMP MACRO ts_unwrap(u) AS (
+      CASE WHEN regexp_matches(u, '{WRAPPERS}', 'i') AND regexp_matches(u, '[?&](u|url|q|to|z)=https?(%3a|:)', 'i')
+           THEN coalesce(nullif(url_decode(regexp_extract(u, '[?&](?:u|url|q|to|z)=(https?(?:%3[aA]|:)[^&#]+)', 1, 'i')), ''), u)
+           ELSE u END
+    )
+    """,
+    # One page under the names a platform gives it: mobile hosts, x.com, youtu.be and shorts,
+    # watch URLs without their tracking parameters, tweet URLs without theirs.
+    """
+    CREATE OR REPLACE TEMP MACRO ts_canon_url(u) AS (
+      CASE WHEN regexp_matches(u, '^https://([a-z]+\\.)?(youtube\\.com|youtu\\.be|twitter\\.com|x\\.com|facebook\\.com)/')
+      THEN regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(u,
+             '^https://(m\\.|mobile\\.|mbasic\\.|web\\.)?(youtube\\.com|twitter\\.com|x\\.com|facebook\\.com)/', 'https://\\2/'),
+             '^https://x\\.com/', 'https://twitter.com/'),
+             '^https://youtu\\.be/([A-Za-z0-9_-]{11})([?#].*)?$', 'https://youtube.com/watch?v=\\1'),
+             '^https://youtube\\.com/shorts/([A-Za-z0-9_-]{11}).*$', 'https://youtube.com/watch?v=\\1'),
+             '^https://youtube\\.com/watch\\?([^#]*&)?v=([A-Za-z0-9_-]{11}).*$', 'https://youtube.com/watch?v=\\2'),
+             '^(https://twitter\\.com/[A-Za-z0-9_]+/status/[0-9]+).*$', '\\1')
+      ELSE u END
+    )
+    """,
+    # Applied to lists in passes so that each URL is unwrapped and parsed once (a macro repeats its argument).
     """
     CREATE OR REPLACE TEMP MACRO ts_norm_urls(l) AS (
-      list_filter(list_transform(list_transform(l, lambda u: ts_url_parts(u)), lambda m: ts_url_join(m, m.u)),
+      list_filter(list_transform(list_transform(list_transform(list_transform(l, lambda w: ts_unwrap(w)),
+                  lambda u: ts_url_parts(u)), lambda m: ts_url_join(m, m.u)), lambda c: ts_canon_url(c)),
                   lambda u: u IS NOT NULL)
     )
     """,
+
     # Shortened links (t.co: nearly all URLs in tweet text) are already normal: only the scheme
     # and trailing punctuation change, so they skip the parse.
     """
