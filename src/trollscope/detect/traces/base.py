@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 # Link shorteners carry no domain information: a domain-level co-link on them means nothing.
+# youtu.be links are stored as youtube.com watch URLs (ingest folds a page's names into one), so
+# youtube.com stands in for youtu.be: any two videos are not one site being pushed.
 SHORTENERS = (
     "t.co", "bit.ly", "ow.ly", "goo.gl", "tinyurl.com", "dlvr.it", "ift.tt", "buff.ly", "fb.me",
-    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "tiny.cc", "shar.es", "po.st", "wp.me",
+    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "youtube.com", "tiny.cc", "shar.es", "po.st", "wp.me",
 )
 
 # A post's text with what differs between copies of one message removed: the `RT @user:`
