@@ -179,6 +179,7 @@ def info(
     out.print(f"[bold]{s['store']}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
               f"{s['first_post']} → {s['last_post']}; {s['quarantined']:,} rows quarantined")
     _emit(s["sources"], OutputFormat.table, title="sources")
+    _emit(s["platforms"], OutputFormat.table, title="platforms")
     for key, title in (("kinds", "kinds"), ("languages", "languages"), ("top_hashtags", "top hashtags"),
                        ("top_domains", "top domains")):
         _emit([{"value": k, "posts": v} for k, v in s[key].items()], OutputFormat.table, title=title)
@@ -304,6 +305,7 @@ def detect(
 def _print_campaigns(rows: list[dict]) -> None:
     _emit([{"id": r["campaign_id"], "size": r["size"], "score": r["score"],
             "main traces": ", ".join(list((r["trace_pairs"] or {}))[:2]),
+            "platforms": ", ".join(r.get("platforms") or []),
             "active": f"{str(r['first_seen'])[:10]} – {str(r['last_seen'])[:10]}",
             "top accounts": ", ".join((r["top_accounts"] or [])[:3])} for r in rows], OutputFormat.table,
           title="campaigns, by coordination score")
