@@ -175,12 +175,19 @@ def test_ira_csv_bom_crlf_and_blank_lines(store, tmp_path):
     assert one(store, "SELECT labels FROM accounts WHERE account_id = 'alice'")["labels"]["account_category"] == "RightTroll"
 
 
-def test_gzip_csv_truncated_is_a_user_error(store, tmp_path):
+def test_gzip_csv_truncated_keeps_its_complete_records(store, tmp_path):
     full = gzip.compress(("\n".join([IRA_HEADER] + [ira_row(f"a{i}", f"text {i}") for i in range(3000)]) + "\n").encode())
     path = write(tmp_path, "cut.csv.gz", full[: len(full) // 2])
-    with pytest.raises(UserError):
-        ingest(store, [path], fmt="ira")
-    assert store_counts(store) == {"posts": 0, "accounts": 0, "quarantine": 0, "ingests": 0}
+    [report] = ingest(store, [path], fmt="ira")
+    check_report(report, quarantined=1, present=0)
+    assert report.status == "incomplete" and report.failed and "ends early" in report.reason
+    assert 100 < report.rows_stored == report.rows_read - 1 < 3000
+    [(line, bad)] = quarantined(store, path).items()
+    assert line == report.rows_read + 1  # the header is line 1
+    assert bad["reason"].startswith("file ends early or is corrupt after record")
+    # line numbers are right up to the last complete record
+    assert post_at(store, path, report.rows_read)["text"] == f"text {report.rows_read - 2}"
+    assert store.count("ingests") == 1
 
 
 # ---- generic CSV (table + mapping) ---------------------------------------------------------------
@@ -212,7 +219,7 @@ def test_generic_csv_mixed_problems(store, tmp_path):
     assert (q[5]["field"], q[5]["reason"]) == ("who", "missing account")
     assert (q[6]["field"], q[6]["reason"]) == ("when", "missing time")
     assert (q[7]["field"], q[7]["reason"]) == ("when", "unreadable time 31/31/2020")
-    assert q[11]["reason"].startswith("unreadable CSV record")
+    assert q[11]["reason"].startswith("not utf-8") and "iconv -f WINDOWS-1252 -t UTF-8" in q[11]["reason"]
     times = {r["source_line"]: r["created_at"] for r in rows(store, "SELECT source_line, created_at FROM posts")}
     assert times == {2: utc(2020, 5, 1, 12), 8: utc(2020, 9, 13, 12, 26, 40), 9: utc(2020, 9, 13, 12, 26, 40),
                      10: utc(2020, 5, 1, 10)}
@@ -275,10 +282,13 @@ def test_generic_csv_header_only_and_empty(store, tmp_path):
         check_report(report, read=0, stored=0, quarantined=0, present=0)
 
 
-def test_corrupt_parquet_is_a_user_error(store, tmp_path):
+def test_corrupt_parquet_fails_alone(store, tmp_path):
     path = write(tmp_path, "t.parquet", b"PAR1 this is not parquet")
-    with pytest.raises(UserError):
-        ingest(store, [path], mapping="handle=who,time=when")
+    [report] = ingest(store, [path], mapping="handle=who,time=when")
+    check_report(report, read=0, stored=0, quarantined=0, present=0)
+    assert (report.status, report.failed) == ("failed", True)
+    assert "cannot read as Parquet" in report.reason
+    assert store_counts(store) == {"posts": 0, "accounts": 0, "quarantine": 0, "ingests": 0}
 
 
 # ---- JSON ----------------------------------------------------------------------------------------

@@ -126,15 +126,18 @@ def ingest(
 
             reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress)
     rows = [r.as_dict() for r in reports]
+    failed = [r for r in reports if r.failed]
     if as_json:
         out.print_json(json.dumps(rows))
+        if failed:
+            raise typer.Exit(1)
         return
     shown = [r for r in reports if r.format != "skipped"]
     skipped = len(reports) - len(shown)
     if len(shown) <= 20:
-        _emit([{"file": Path(r.path).name, "format": r.format, "read": r.rows_read, "stored": r.rows_stored,
-                "quarantined": r.rows_quarantined, "already present": r.rows_already_present,
-                "seconds": r.seconds} for r in shown], OutputFormat.table)
+        _emit([{"file": Path(r.path).name, "format": r.format, "status": r.status, "read": r.rows_read,
+                "stored": r.rows_stored, "quarantined": r.rows_quarantined,
+                "already present": r.rows_already_present, "seconds": r.seconds} for r in shown], OutputFormat.table)
     total = {k: sum(getattr(r, k) for r in shown)
              for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_already_present")}
     out.print(
@@ -146,6 +149,11 @@ def ingest(
         out.print(f"skipped {skipped} file(s) no reader recognises (name them directly with --format to read them)")
     if total["rows_quarantined"]:
         out.print(f"see the quarantined rows with: trollscope quarantine --db {db}")
+    # Exit 1 when a file was not read whole (docs/ingest.md); its reason, one line each.
+    for r in failed:
+        err.print(f"{r.status}: {r.reason}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

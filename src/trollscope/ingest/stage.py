@@ -83,10 +83,20 @@ MACROS = [
     """,
     # Seconds or milliseconds since the epoch, or one of the formats above. A time of day has a
     # colon, which no epoch has: that test is far cheaper than the regex it skips.
+    # A UTC offset beyond ±14:00 (the widest in use) or with 60 minutes or more is no offset: the
+    # parsers read "+9999" as 99 hours. A cheap test first: an offset has a '+' or a '-' after the date.
+    r"""
+    CREATE OR REPLACE TEMP MACRO ts_bad_offset(x) AS (
+      (contains(x, '+') OR contains(substr(x, 11), '-')) AND coalesce(list_transform(
+        [regexp_extract(x, ':[0-9]{2}(?:\.[0-9]+)?\s*[+-]([0-9]{2}):?([0-9]{2})(?:\s+[0-9]{4})?\s*$', ['h', 'm'])],
+        lambda o: TRY_CAST(o.h AS INT) * 60 + TRY_CAST(o.m AS INT) > 840 OR TRY_CAST(o.m AS INT) >= 60)[1], false)
+    )
+    """,
     f"""
     CREATE OR REPLACE TEMP MACRO ts_parse_time(x) AS (
       CASE
         WHEN x IS NULL OR trim(x) = '' THEN NULL
+        WHEN ts_bad_offset(x) THEN NULL
         WHEN NOT contains(x, ':') AND regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
           CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) >= 1e14 THEN NULL  -- beyond any epoch in ms
                WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,6 +16,16 @@ from trollscope.errors import StoreError
 
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
+MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", "8GiB")  # the setting max_spill
+
+
+def spill_dir(path: str, read_only: bool) -> Path:
+    """Where a connection spills: `STORE.tmp/` for the one writer (DuckDB's own default place);
+    a folder of its own for a reader, since readers of one store may run side by side."""
+    if path == ":memory:" or read_only:
+        base = Path(tempfile.gettempdir()) if path == ":memory:" else Path(path + ".tmp")
+        return base / f"trollscope-spill-{os.getpid()}-{id(object())}"
+    return Path(path + ".tmp")
 
 
 class Store:
@@ -29,14 +41,24 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open store: {exc}") from None
         self.con.execute("SET TimeZone = 'UTC'")
-        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder.
+        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder,
+        # up to max_spill. The writer holds the store's lock, so a spill folder left by a killed
+        # writer is nobody's: it is removed here, and the spill is removed again on close.
+        self.spill = spill_dir(self.path, read_only)
+        if not read_only:
+            shutil.rmtree(self.spill, ignore_errors=True)
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET temp_directory = ?", [str(self.spill)])
+        self.con.execute(f"SET max_temp_directory_size = '{MAX_SPILL}'")
         if not read_only:
             for table in schema.TABLES:
                 self.con.execute(schema.ddl(table))
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
 
     def __enter__(self) -> "Store":
         return self
