@@ -13,10 +13,11 @@ import pyarrow as pa
 
 from trollscope.store import schema
 from trollscope.errors import StoreError
+from trollscope.settings import DEFAULTS
 
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
-MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", "8GiB")  # the setting max_spill
+MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
 
 
 def spill_dir(path: str, read_only: bool) -> Path:
