@@ -6,6 +6,7 @@ from pathlib import Path
 
 from trollscope.errors import UserError
 from trollscope.store import Store
+from trollscope.store.sql import domain
 
 EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
               "campaign_members", "content_links", "account_signals", "campaign_techniques", "narratives",
@@ -41,9 +42,9 @@ def info(store: Store, top: int = 10) -> dict:
         [top],
     )
     domains = rows(
-        """
+        f"""
         SELECT d, count(*) FROM (
-          SELECT regexp_extract(unnest(urls), '^[a-z]+://([^/?#]+)', 1) AS d FROM posts)
+          SELECT {domain('unnest(urls)')} AS d FROM posts)
         WHERE d <> '' GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT ?
         """,
         [top],
