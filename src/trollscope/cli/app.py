@@ -18,6 +18,7 @@ from rich.table import Table
 
 import trollscope
 from trollscope.errors import TrollscopeError, UserError
+from trollscope.ingest.readers import READERS
 from trollscope.store import DEFAULT_DB
 
 app = typer.Typer(
@@ -101,7 +102,7 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or glob patterns ('data/*.csv.gz').")],
     db: DbOption = Path(DEFAULT_DB),
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="Reader to use instead of guessing: ira, io-archive, twitter-v1, twitter-v2, cascade, table."
+        "--format", help="Reader to use instead of guessing: " + ", ".join(r.name for r in READERS) + "."
     )] = None,
     map: Annotated[Optional[str], typer.Option(
         "--map", help="Column mapping for a generic table: FIELD=COLUMN,... e.g. account=author,time=ts,text=body."
@@ -447,4 +448,4 @@ def formats() -> None:
     """List the input formats the ingest can read."""
     from trollscope.ingest import READERS
 
-    _emit([{"format": r.name, "reads": r.description} for r in READERS.values()], OutputFormat.table)
+    _emit([{"format": r.name, "reads": r.description} for r in READERS], OutputFormat.table)
