@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trollscope.errors import TrollscopeError
+from trollscope.export.table import FORMULA_STARTS
 from trollscope.store import Store
 
 app = typer.Typer(
@@ -45,6 +46,9 @@ FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="Output as a table, CSV or JSON.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+RawOption = Annotated[bool, typer.Option(
+    "--raw", help="CSV: write text cells verbatim. By default a text cell starting with = + - @, tab or "
+                  "carriage return gets a leading ' so a spreadsheet shows it instead of running it as a formula.")]
 
 
 def command(panel: str, **kwargs) -> Callable:
@@ -85,12 +89,12 @@ def open_store(db: Path | str, read_only: bool = False) -> Store:
 
 # --- renderers --------------------------------------------------------------------------------------
 
-def emit(rows: list[dict], fmt: OutputFormat, title: str | None = None) -> None:
-    """Rows as a table, CSV or JSON."""
+def emit(rows: list[dict], fmt: OutputFormat, title: str | None = None, raw: bool = False) -> None:
+    """Rows as a table, CSV (text cells made safe for spreadsheets unless `raw`) or JSON."""
     if fmt is OutputFormat.json:
         emit_json(rows)
     elif fmt is OutputFormat.csv:
-        sys.stdout.write(csv_text(rows))
+        sys.stdout.write(csv_text(rows, raw=raw))
     else:
         table = Table(title=title, show_lines=False)
         for key in rows[0] if rows else ["(none)"]:
@@ -113,14 +117,32 @@ def emit_json(value) -> None:
     out.print_json(json.dumps(value, default=str, ensure_ascii=False))
 
 
-def csv_text(rows: Iterable[dict]) -> str:
+def csv_text(rows: Iterable[dict], raw: bool = False) -> str:
+    """Rows as CSV text, lines ending in \n as DuckDB's exports do."""
     rows = list(rows)
+    if not rows:
+        return ""
+    # The writer quotes a cell holding a lone CR only when CR is in its line terminator; unquoted, a CR
+    # in a handle starts a new row in a spreadsheet. So write "\r\n" and end each line in "\n" after.
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
-    return buf.getvalue()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n")
+    lines = []
+    for row in [dict(zip(rows[0], rows[0])), *({k: cell(v) if raw else safe_cell(v) for k, v in r.items()}
+                                                for r in rows)]:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        lines.append(buf.getvalue()[:-2] + "\n")
+    return "".join(lines)
+
+
+def safe_cell(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a text value starting with = + - @, tab or CR gets a leading '
+    (the rule of trollscope.export.table). Numbers are data and stay as they are (-0.5 is a score)."""
+    text = cell(value)
+    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def clip(text: str | None, n: int) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trollscope.cli.app import DbOption, command, open_store, out
+from trollscope.cli.app import DbOption, RawOption, command, open_store, out
 from trollscope.errors import UserError
 from trollscope.store import DEFAULT_DB
 
@@ -21,6 +21,7 @@ def export(
     db: DbOption = Path(DEFAULT_DB),
     as_: Annotated[Optional[str], typer.Option("--as", help="parquet or csv, when the name does not say.")] = None,
     stix: Annotated[bool, typer.Option("--stix", help="Write the campaigns as a STIX 2.1 bundle (JSON).")] = False,
+    raw: RawOption = False,
 ) -> None:
     """Export a table (Parquet, CSV), the account graph (GEXF, GraphML) or the campaigns as STIX 2.1.
 
@@ -30,9 +31,13 @@ def export(
     campaigns, campaign_members, content_links, account_signals, campaign_techniques; after
     `narratives` narratives, narrative_posts, campaign_narratives. `graph` writes the fused account graph.
 
+    In CSV, a text cell that a spreadsheet would run as a formula (starting with = + - @, tab or carriage
+    return) gets a leading '; numbers are written as they are. --raw writes every cell verbatim.
+
     Example: trollscope export posts -o posts.parquet --db demo.duckdb
     Example: trollscope export graph -o network.gexf --db demo.duckdb
     Example: trollscope export --stix -o bundle.json --db demo.duckdb
+    Example: trollscope export accounts -o accounts.csv --raw --db demo.duckdb
     """
     if stix == (table is not None):
         raise UserError("name a table (or `graph`) to export, or give --stix, not both")
@@ -49,7 +54,7 @@ def export(
             nodes, edges = write_graph(store, output, as_)
             out.print(f"wrote the account graph ({nodes:,} accounts, {edges:,} edges) to {output}")
             return
-        from trollscope.views.summary import export_table
+        from trollscope.export.table import export_table
 
-        n = export_table(store, table, output, as_)
+        n = export_table(store, table, output, as_, raw=raw)
     out.print(f"wrote {n:,} rows of {table} to {output}")

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, clip, command, emit, emit_json, err,
-                                open_store, out)
+from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
+                                err, open_store, out)
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Read data"
@@ -107,6 +107,7 @@ def info(
 def quarantine(
     db: DbOption = Path(DEFAULT_DB),
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
     limit: Annotated[int, typer.Option(help="At most this many rows (0 for all).")] = 50,
 ) -> None:
     """List the rows that were not stored, with file, line, field and reason.
@@ -119,4 +120,4 @@ def quarantine(
     if format is OutputFormat.table:
         rows = [{"file": Path(r["source_file"]).name, "line": r["source_line"], "field": r["field"],
                  "reason": r["reason"], "raw": clip(r["raw"], 80)} for r in rows[:limit or None]]
-    emit(rows, format, title=f"quarantined rows ({total:,})")
+    emit(rows, format, title=f"quarantined rows ({total:,})", raw=raw)

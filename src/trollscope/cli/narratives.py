@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, clip, command, emit, emit_json, err, open_store,
-                                out)
+from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
+                                err, open_store, out)
 from trollscope.views.results import campaign_key
 from trollscope.store import DEFAULT_DB
 
@@ -28,6 +28,7 @@ def narratives(
     min_cluster: Annotated[Optional[int], typer.Option(help="HDBSCAN minimum cluster size (narrative_min_cluster).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (sampling, PCA).")] = None,
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
 ) -> None:
     """What the flagged campaigns push: narratives found by embedding and clustering their posts.
 
@@ -61,10 +62,10 @@ def narratives(
         return
     if format is OutputFormat.csv:
         emit([{"narrative_id": r["narrative_id"], "lang": r["lang"], "label": r["label"],
-                "keywords": " ".join(r["keywords"]), "posts": r["posts"], "accounts": r["accounts"],
-                "first_seen": r["first_seen"], "last_seen": r["last_seen"],
-                "campaigns": " ".join(f"{c['campaign_id']}:{c['posts']}" for c in r["campaigns"])} for r in rows],
-              format)
+               "keywords": " ".join(r["keywords"]), "posts": r["posts"], "accounts": r["accounts"],
+               "first_seen": r["first_seen"], "last_seen": r["last_seen"],
+               "campaigns": " ".join(f"{c['campaign_id']}:{c['posts']}" for c in r["campaigns"])} for r in rows],
+             format, raw=raw)
         return
     s = info["summary"]
     out.print(f"{s['narratives']} narratives over {s['posts']:,} posts of flagged campaigns "
@@ -75,10 +76,10 @@ def narratives(
     shown = [c for c in mine if c["texts"] >= cfg["narrative_min_cluster"]]
     if shown:
         emit([{"campaign": c["campaign_id"], "lang": c["lang"],
-                "clustered": f"{c['sampled_posts']:,} of {c['posts']:,} posts",
-                "distinct texts": f"{c['sampled_texts']:,} of {c['texts']:,}",
-                "in narratives": f"{c['in_narratives']:,}"} for c in shown[:40]],
-              OutputFormat.table, title="what was clustered (sample per campaign and language)")
+               "clustered": f"{c['sampled_posts']:,} of {c['posts']:,} posts",
+               "distinct texts": f"{c['sampled_texts']:,} of {c['texts']:,}",
+               "in narratives": f"{c['in_narratives']:,}"} for c in shown[:40]],
+             OutputFormat.table, title="what was clustered (sample per campaign and language)")
     small = sum(c["posts"] for c in mine if c not in shown)
     if small:
         out.print(f"(and {small:,} posts in language groups too small for a narrative)")

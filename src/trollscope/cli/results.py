@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from trollscope.cli.app import (DbOption, FormatOption, JsonOption, OutputFormat, clip, command, emit, emit_json,
-                                open_store, out, print_campaigns)
+from trollscope.cli.app import (DbOption, FormatOption, JsonOption, OutputFormat, RawOption, clip, command, emit,
+                                emit_json, open_store, out, print_campaigns)
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Results"
@@ -18,6 +18,7 @@ PANEL = "Results"
 def campaigns(
     db: DbOption = Path(DEFAULT_DB),
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
     limit: Annotated[int, typer.Option(help="At most this many (0 for all).")] = 0,
 ) -> None:
     """List the campaigns found, ranked by coordination score.
@@ -31,7 +32,7 @@ def campaigns(
     if format is OutputFormat.table:
         print_campaigns(rows)
     else:
-        emit(rows, format)
+        emit(rows, format, raw=raw)
 
 
 @command(PANEL)
@@ -106,6 +107,7 @@ def explain(
 def accounts(
     db: DbOption = Path(DEFAULT_DB),
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
     flagged: Annotated[bool, typer.Option("--flagged", help="Only accounts in a campaign.")] = False,
 ) -> None:
     """Every account with its campaign (empty when not flagged) and score.
@@ -118,4 +120,4 @@ def accounts(
         rows = list_accounts(store)
     if flagged:
         rows = [r for r in rows if r["campaign_id"]]
-    emit(rows, format)
+    emit(rows, format, raw=raw)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, clip, command, emit, emit_json, open_store,
-                                out)
+from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
+                                open_store, out)
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Account signals"
@@ -19,6 +19,7 @@ def account(
     handle: Annotated[str, typer.Argument(help="Handle (with or without @) or account id.")],
     db: DbOption = Path(DEFAULT_DB),
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
     links: Annotated[int, typer.Option(help="Strongest linked accounts to show.")] = 5,
 ) -> None:
     """One account: signals, campaign, DISARM tags, narratives and the evidence that links it.
@@ -39,7 +40,7 @@ def account(
         emit_json(p)
         return
     if format is OutputFormat.csv:
-        emit([_flat(p)], format)
+        emit([_flat(p)], format, raw=raw)
         return
     a, s, c = p["account"], p["signals"], p["campaign"]
     where = (f"campaign {c['campaign_id']} ({c['size']} accounts, score {c['score']}; this account's "
@@ -49,7 +50,7 @@ def account(
     out.print(f"[bold]{a['handle'] or a['account_id']}[/] ({a['account_id']}): heuristic prior score "
               f"{s['score']:.2f}; {where}" + (f"; labelled {category}" if category else ""), highlight=False)
     emit([{"feature": k, "value": "" if v is None else v, "contribution": s["contributions"].get(k, "")}
-           for k, v in s["features"].items()], OutputFormat.table, title="signals (contribution = weight × z)")
+          for k, v in s["features"].items()], OutputFormat.table, title="signals (contribution = weight × z)")
     if p["techniques"]:
         out.print("[bold]DISARM techniques of its campaign[/]")
         for t in p["techniques"]:
@@ -57,15 +58,15 @@ def account(
                       highlight=False, markup=False)
     if p["narratives"]:
         emit([{"narrative": n.get("narrative_id"), "label": n.get("label"), "posts": n.get("posts")}
-               for n in p["narratives"]], OutputFormat.table, title="narratives")
+              for n in p["narratives"]], OutputFormat.table, title="narratives")
     if p["links"]:
         emit([{"linked account": e["handle"] or e["other"], "campaign": e["campaign_id"] or "",
-                "strength": e["strength"], "traces": ", ".join(e["traces"])} for e in p["links"]],
-              OutputFormat.table, title="strongest links")
+               "strength": e["strength"], "traces": ", ".join(e["traces"])} for e in p["links"]],
+             OutputFormat.table, title="strongest links")
         emit([{"with": e["handle"] or e["other"], "trace": x["trace"], "time (this)": str(x["time_self"])[:19],
-                "time (other)": str(x["time_other"])[:19], "item": clip(x["item"], 30),
-                "text": clip(x["text_self"], 60)} for e in p["links"] for x in e["evidence"]],
-              OutputFormat.table, title="shared items")
+               "time (other)": str(x["time_other"])[:19], "item": clip(x["item"], 30),
+               "text": clip(x["text_self"], 60)} for e in p["links"] for x in e["evidence"]],
+             OutputFormat.table, title="shared items")
 
 
 def _flat(p: dict) -> dict:
@@ -111,11 +112,11 @@ def train(
         return
     target = positive or "any coordinated label"
     emit([{"target": target, "accounts": cv["accounts"], "positives": cv["positives"], "folds": cv["folds"],
-            **{k: f"{cv[k]:.3f} ± {cv[k + '_sd']:.3f}" for k in ("precision", "recall", "f1", "roc_auc")}}],
-          OutputFormat.table, title="cross-validated (mean ± sd over folds, threshold 0.5)")
+           **{k: f"{cv[k]:.3f} ± {cv[k + '_sd']:.3f}" for k in ("precision", "recall", "f1", "roc_auc")}}],
+         OutputFormat.table, title="cross-validated (mean ± sd over folds, threshold 0.5)")
     emit([{"feature": f, "coefficient": round(c, 3)} for f, c in
-           sorted(zip(fitted["features"], fitted["coef"]), key=lambda x: -abs(x[1]))],
-          OutputFormat.table, title="coefficients (per standard deviation)")
+          sorted(zip(fitted["features"], fitted["coef"]), key=lambda x: -abs(x[1]))],
+         OutputFormat.table, title="coefficients (per standard deviation)")
     out.print(f"model written to {output}")
 
 
@@ -125,6 +126,7 @@ def score(
     db: DbOption = Path(DEFAULT_DB),
     top: Annotated[int, typer.Option(help="Accounts to list (0 for all).")] = 20,
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
 ) -> None:
     """Apply a trained model: accounts by probability, with the features that pushed each up most.
 
@@ -143,4 +145,4 @@ def score(
     elif format is OutputFormat.csv:
         rows = [{**{k: v for k, v in r.items() if k != "top_features"},
                  "top_features": " ".join(f"{k}={v}" for k, v in r["top_features"].items())} for r in rows]
-    emit(rows, format, title=f"accounts by probability ({fitted.get('positive') or 'coordinated'})")
+    emit(rows, format, title=f"accounts by probability ({fitted.get('positive') or 'coordinated'})", raw=raw)
