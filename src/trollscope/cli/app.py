@@ -15,6 +15,7 @@ from typing import Annotated, Callable, Iterable
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from trollscope.errors import TrollscopeError
 from trollscope.export.table import FORMULA_STARTS
@@ -72,7 +73,8 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except TrollscopeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # the message may quote the user's input or the data: never read it as markup
+            err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -96,11 +98,12 @@ def emit(rows: list[dict], fmt: OutputFormat, title: str | None = None, raw: boo
     elif fmt is OutputFormat.csv:
         sys.stdout.write(csv_text(rows, raw=raw))
     else:
-        table = Table(title=title, show_lines=False)
+        table = Table(title=None if title is None else Text(title), show_lines=False)
         for key in rows[0] if rows else ["(none)"]:
             table.add_column(str(key), overflow="fold")
         for r in rows:
-            table.add_row(*(cell(v) for v in r.values()))
+            # Text, not str: handles and posts are the adversary's, and "[/b]" or "[link=...]" is Rich markup
+            table.add_row(*(Text(cell(v)) for v in r.values()))
         out.print(table)
 
 

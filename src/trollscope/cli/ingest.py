@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
@@ -57,12 +58,12 @@ def ingest(
     out.print(
         f"{len(shown)} file(s): read {total['rows_read']:,} = stored {total['rows_stored']:,}"
         f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
-        f"  → {db}"
+        f"  → {db}", markup=False
     )
     if skipped:
         out.print(f"skipped {skipped} file(s) no reader recognises (name them directly with --format to read them)")
     if total["rows_quarantined"]:
-        out.print(f"see the quarantined rows with: trollscope quarantine --db {db}")
+        out.print(f"see the quarantined rows with: trollscope quarantine --db {db}", markup=False)
 
 
 @command(PANEL)
@@ -93,7 +94,7 @@ def info(
     if as_json:
         emit_json(s)
         return
-    out.print(f"[bold]{s['store']}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
+    out.print(f"[bold]{escape(s['store'])}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
               f"{s['first_post']} → {s['last_post']}; {s['quarantined']:,} rows quarantined")
     emit(s["sources"], OutputFormat.table, title="sources")
     for key, title in (("kinds", "kinds"), ("languages", "languages"), ("top_hashtags", "top hashtags"),
