@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from trollscope.store.sql import ident, literal  # noqa: F401 - the ingest quotes through these
+
 # name -> DuckDB type of the staging table `_stage`
 STAGE_COLUMNS: dict[str, str] = {
     "source_line": "BIGINT",
@@ -189,16 +191,6 @@ MACROS = [
     )
     """,
 ]
-
-
-def literal(value: str) -> str:
-    """A string as an SQL literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A column name quoted for SQL."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def install_macros(con) -> None:
