@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from trollscope.errors import UserError
-from trollscope.store import Store
+from trollscope.store import Store, catalogue
+from trollscope.store import run as runs
 
 EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
               "campaign_members", "content_links", "account_signals", "campaign_techniques", "narratives",
@@ -29,6 +30,11 @@ def export_table(store: Store, table: str, path: str | Path, fmt: str | None = N
     """
     if table not in EXPORTABLE and not store.has_table(table):
         raise UserError(f"no table {table!r}; tables are: {', '.join(EXPORTABLE)}")
+    from trollscope.enrich import disarm, signals  # noqa: F401  (they register the builders of their tables)
+
+    entry = catalogue.DERIVED.get(table)
+    if entry and catalogue.builder(table) and (entry.live_input or runs.has_runs(store.con)):
+        store.derived(table, runs.current(store))  # made for the newest run's settings when missing or stale
     if not store.has_table(table):
         raise UserError(f"{store.path}: table {table!r} is empty or missing; run the stage that makes it")
     path = Path(path)
