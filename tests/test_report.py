@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 import trollscope
 from trollscope.cli import app
-from trollscope.detect import detect
+from trollscope.pipeline import detect
 from trollscope.views import pages as data
 from trollscope.report import render
 from trollscope.report.serve import make_server

@@ -38,7 +38,7 @@ def detect(
     Example: trollscope detect --db demo.duckdb --window 60 --traces co_repost,near_duplicate
     Example: trollscope detect --db demo.duckdb --set evidence_scope=tested --set pair_budget=50
     """
-    from trollscope.detect import detect as run_detect
+    from trollscope.pipeline import detect as run_detect
     from trollscope.settings import parse_assignments
     from trollscope.views.results import campaigns as list_campaigns
 
@@ -54,7 +54,7 @@ def detect(
                                 **overrides)
         top_rows = list_campaigns(store, limit=top)
     how = "estimated from the data" if result.window_estimated else "given"
-    out.print(f"window Δ = {result.window} s ({how}); {result.seconds} s")
+    out.print(f"run {result.run_id}: window Δ = {result.window} s ({how}); {result.seconds} s")
     emit([{"trace": t.trace, "actions": t.actions, "accounts": t.accounts, "pairs tested": t.tested,
            "significant": t.significant, "bucket cap": t.bucket_cap, "seconds": t.seconds}
           for t in result.traces], OutputFormat.table, title="traces")

@@ -41,19 +41,20 @@ def narratives(
     Example: trollscope narratives --db demo.duckdb
     Example: trollscope narratives --db demo.duckdb --campaign C1 --examples 5 --format json
     """
-    from trollscope import settings as st
     from trollscope.enrich.narratives import find_narratives
+    from trollscope.store import run as runs
     from trollscope.views import narratives as nq
 
     overrides = {"narrative_sample": sample, "narrative_min_cluster": min_cluster, "seed": seed}
-    cfg = st.resolve(**overrides)
     with open_store(db) as store:
-        if recompute or not nq.is_current(store, cfg):
+        run = runs.latest(store)
+        cfg = run.config(**overrides)
+        if recompute or not nq.is_current(store, run, **overrides):
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=err, transient=True) as bar:
                 task = bar.add_task("narratives", total=100)
                 find_narratives(store, progress=lambda m, f: bar.update(task, description=m, completed=100 * f),
-                                **overrides)
+                                run=run, **overrides)
         info = nq.run_info(store)
         rows = nq.narratives(store, campaign_id=campaign, examples=examples, limit=top or None)
         coverage = nq.coverage(store)

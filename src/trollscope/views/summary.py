@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trollscope.store import Store
+from trollscope.store.sql import domain
 
 
 def info(store: Store, top: int = 10) -> dict:
@@ -34,9 +35,9 @@ def info(store: Store, top: int = 10) -> dict:
         [top],
     )
     domains = rows(
-        """
+        f"""
         SELECT d, count(*) FROM (
-          SELECT regexp_extract(unnest(urls), '^[a-z]+://([^/?#]+)', 1) AS d FROM posts)
+          SELECT {domain('unnest(urls)')} AS d FROM posts)
         WHERE d <> '' GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT ?
         """,
         [top],
