@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
