@@ -70,6 +70,8 @@ def check(con, results: dict[str, StageResult], platform: str | None = None) -> 
               WHEN err_reason IS NOT NULL THEN err_reason
               WHEN acct IS NULL THEN 'missing account'
               WHEN created_raw IS NULL OR trim(created_raw) = '' THEN 'missing time'
+              WHEN created_at IS NULL AND ts_bad_offset(created_raw)
+                THEN 'implausible time zone offset (beyond ±14:00): ' || left(created_raw, 60)
               WHEN created_at IS NULL THEN 'unreadable time ' || left(created_raw, 60)
               WHEN created_at < TIMESTAMPTZ '{stg.EARLIEST}' OR created_at >= TIMESTAMPTZ '{stg.LATEST}'
                 THEN 'time out of range ({stg.EARLIEST[:4]}-{stg.LATEST[:4]}): ' || left(created_raw, 60)

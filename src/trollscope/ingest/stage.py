@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from trollscope.store.sql import ident, literal  # noqa: F401 - the ingest quotes through these
+
 # name -> DuckDB type of the staging table `_stage`
 STAGE_COLUMNS: dict[str, str] = {
     "source_line": "BIGINT",
@@ -91,10 +93,20 @@ MACROS = [
     """,
     # Seconds or milliseconds since the epoch, or one of the formats above. A time of day has a
     # colon, which no epoch has: that test is far cheaper than the regex it skips.
+    # A UTC offset beyond ±14:00 (the widest in use) or with 60 minutes or more is no offset: the
+    # parsers read "+9999" as 99 hours. A cheap test first: an offset has a '+' or a '-' after the date.
+    r"""
+    CREATE OR REPLACE TEMP MACRO ts_bad_offset(x) AS (
+      (contains(x, '+') OR contains(substr(x, 11), '-')) AND coalesce(list_transform(
+        [regexp_extract(x, ':[0-9]{2}(?:\.[0-9]+)?\s*[+-]([0-9]{2}):?([0-9]{2})(?:\s+[0-9]{4})?\s*$', ['h', 'm'])],
+        lambda o: TRY_CAST(o.h AS INT) * 60 + TRY_CAST(o.m AS INT) > 840 OR TRY_CAST(o.m AS INT) >= 60)[1], false)
+    )
+    """,
     f"""
     CREATE OR REPLACE TEMP MACRO ts_parse_time(x) AS (
       CASE
         WHEN x IS NULL OR trim(x) = '' THEN NULL
+        WHEN ts_bad_offset(x) THEN NULL
         WHEN NOT contains(x, ':') AND regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
           CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) >= 1e14 THEN NULL  -- beyond any epoch in ms
                WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11
@@ -222,16 +234,6 @@ MACROS = [
     )
     """,
 ]
-
-
-def literal(value: str) -> str:
-    """A string as an SQL literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A column name quoted for SQL."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def install_macros(con) -> None:

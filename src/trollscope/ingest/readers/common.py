@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from trollscope.ingest.jsonlines import iter_json_records, json_str
+from trollscope.ingest.jsonlines import BadId, iter_json_records, json_id
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
 
 
@@ -32,8 +32,9 @@ class Bad(Exception):
 
 
 def s(value) -> str | None:
-    """A JSON scalar as staging text; '' and JSON null are NULL."""
-    out = json_str(value)
+    """A JSON scalar as staging text, numbers as the source wrote them; '' and JSON null are NULL.
+    A number that is not finite (1e999, NaN) raises BadId, which quarantines the record."""
+    out = json_id(value, "value")
     return out if out not in ("", None) else None
 
 
@@ -142,7 +143,7 @@ def stage_json(con, path: Path, ctx: ReadContext, records: Callable[[object], It
     """
     buf = StageBuffer(con, ctx.source_file)
     rows = skipped = 0
-    for line, obj, error in iter_json_records(path):
+    for line, obj, error in iter_json_records(path, ctx.limits):
         if error:
             rows += 1
             buf.quarantine(line, None, error, str(obj))
@@ -167,6 +168,10 @@ def stage_json(con, path: Path, ctx: ReadContext, records: Callable[[object], It
                 rows += 1
                 buf.quarantine(line, exc.field, exc.reason, _dump(record))
                 continue
+            except BadId as exc:
+                rows += 1
+                buf.quarantine(line, None, str(exc), _dump(record))
+                continue
             except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:  # a field of the wrong type
                 rows += 1
                 buf.quarantine(line, None, f"malformed record: {type(exc).__name__}: {exc}"[:300], _dump(record))
@@ -176,7 +181,8 @@ def stage_json(con, path: Path, ctx: ReadContext, records: Callable[[object], It
                 r["source_line"] = line
                 buf.add(r)
     buf.flush()
-    return StageResult(rows + skipped, time_field=time_field, account_field=account_field, rows_skipped=skipped)
+    return StageResult(rows + skipped, time_field=time_field, account_field=account_field, rows_skipped=skipped,
+                       incomplete=buf.incomplete)
 
 
 def _dump(obj) -> str:

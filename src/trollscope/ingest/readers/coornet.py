@@ -25,7 +25,7 @@ class CoornetReader(Reader):
         return COLUMNS <= header_names(head)
 
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits)
         if loaded is None:
             return StageResult(rows_read=0)
         c = lambda name: column_or_null(loaded.columns, name)  # noqa: E731
@@ -42,7 +42,8 @@ class CoornetReader(Reader):
             FROM {loaded.table}
             """
         return StageResult(rows_read=loaded.rows_read, time_field="date", account_field="account.platformId",
-                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql)
+                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+                           incomplete=loaded.incomplete)
 
 
 COORNET = CoornetReader()

@@ -29,7 +29,7 @@ class CoortweetReader(Reader):
         return set(COLUMNS) <= header_names(head)
 
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits)
         if loaded is None:
             return StageResult(rows_read=0)
         missing = [c for c in COLUMNS if c not in loaded.columns]
@@ -50,7 +50,8 @@ class CoortweetReader(Reader):
             FROM {loaded.table}
             """
         return StageResult(rows_read=loaded.rows_read, time_field="timestamp_share", account_field="account_id",
-                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql)
+                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+                           incomplete=loaded.incomplete)
 
 
 COORTWEET = CoortweetReader()

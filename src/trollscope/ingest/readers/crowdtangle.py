@@ -44,7 +44,7 @@ class CrowdtangleReader(Reader):
         return FACEBOOK <= names or INSTAGRAM <= names
 
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits)
         if loaded is None:
             return StageResult(rows_read=0)
         c = lambda name: column_or_null(loaded.columns, name)  # noqa: E731
@@ -79,7 +79,8 @@ class CrowdtangleReader(Reader):
             """
         return StageResult(rows_read=loaded.rows_read, time_field="Post Created",
                            account_field="User Name" if instagram else "Facebook Id",
-                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql)
+                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+                           incomplete=loaded.incomplete)
 
 
 CROWDTANGLE = CrowdtangleReader()

@@ -82,7 +82,7 @@ class MetaLibraryReader(JsonReader):
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
         if head_text(read_head(path, 4096)).startswith(("{", "[")):
             return super().stage(con, path, options, ctx)
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits)
         if loaded is None:
             return StageResult(rows_read=0)
         c = lambda name: column_or_null(loaded.columns, name)  # noqa: E731
@@ -105,7 +105,8 @@ class MetaLibraryReader(JsonReader):
             FROM {loaded.table}
             """
         return StageResult(rows_read=loaded.rows_read, time_field="creation_time", account_field="post_owner.id",
-                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql)
+                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+                           incomplete=loaded.incomplete)
 
 
 META_LIBRARY = MetaLibraryReader()

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import duckdb
 
-from trollscope.errors import FormatError, MappingError
+from trollscope.errors import FileFailure, MappingError
 from trollscope.ingest.csvload import LINE, load_csv, raw_expr
 from trollscope.ingest.files import read_head
 from trollscope.ingest.readers.base import ReadContext, Reader, StageBuffer, StageResult
 from trollscope.ingest.stage import ident
-from trollscope.ingest.jsonlines import iter_json_lines
+from trollscope.ingest.jsonlines import BadId, iter_json_lines, json_id
 
 _counter = itertools.count()
 
@@ -45,6 +45,7 @@ FIELDS: dict[str, tuple[str, bool]] = {
     "permalink": ("permalink", False),
 }
 OBJECT_TYPE = r"^[a-z][a-z0-9_]{0,30}$"
+ID_FIELDS = {"post_id", "account", "ref_post_id", "ref_account"}  # kept as the source's exact text
 ALIASES = {
     "id": "post_id", "account_id": "account", "author": "handle", "user": "handle",
     "screen_name": "handle", "created_at": "time", "timestamp": "time", "date": "time",
@@ -234,25 +235,28 @@ class TableReader(Reader):
                     [str(path)],
                 )
             except duckdb.Error as exc:
-                raise FormatError(f"{path}: cannot read as Parquet: {str(exc).strip().splitlines()[0][:300]}") from None
+                raise FileFailure(f"{path}: cannot read as Parquet: {str(exc).strip().splitlines()[0][:300]}") from None
             desc = con.execute(f"DESCRIBE {table}").fetchall()
             types = {row[0]: row[1] for row in desc}
             columns = [c for c in types if c != LINE]
             rows_read = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            incomplete = None
         elif ".json" in suffix or ".ndjson" in suffix:
-            result = _stage_json_lines(con, path, options, ctx.source_file)
+            result = _stage_json_lines(con, path, options, ctx.source_file, ctx.limits)
             result.note = note
             return result
         else:
-            loaded = load_csv(con, path, ctx.source_file)
+            loaded = load_csv(con, path, ctx.source_file, ctx.limits, keep=options.columns())
             if loaded is None:
                 return StageResult(rows_read=0)
             table, columns, rows_read = loaded.table, loaded.columns, loaded.rows_read
             types = {c: "VARCHAR" for c in columns}
+            incomplete = loaded.incomplete
         _check_columns(path, options, columns)
         return StageResult(rows_read, time_field=time_field, account_field=account_field,
                            raw_table=table, raw_expr=raw_expr(columns),
-                           stage_sql=f"SELECT {_select_list(options, types)} FROM {table}", note=note)
+                           stage_sql=f"SELECT {_select_list(options, types)} FROM {table}", incomplete=incomplete,
+                           note=note)
 
 
 def table_columns(path: Path, head: bytes | None = None) -> list[str]:
@@ -305,26 +309,30 @@ def _as_list(value):
     return [s for s in str(value).replace(";", ",").split(",") if s.strip()] or None
 
 
-def _stage_json_lines(con, path: Path, options: TableOptions, source_file: str) -> StageResult:
+def _stage_json_lines(con, path: Path, options: TableOptions, source_file: str, limits) -> StageResult:
     buf = StageBuffer(con, source_file)
     rows_read = 0
     fields = options.fields()
-    for line_no, obj, error in iter_json_lines(path):
+    for line_no, obj, error in iter_json_lines(path, limits):
         rows_read += 1
         if error:
             buf.quarantine(line_no, None, error, obj)
             continue
         row = {"source_line": line_no}
-        for key, col in fields:
-            value = _dig(obj, col)
-            target, is_list = FIELDS[key]
-            if is_list:
-                items = _as_list(value)
-                if key == "hashtags" and items:
-                    items = [h.lstrip("#").lower() for h in items]
-                row[target] = items
-            else:
-                row[target] = _as_str(value)
+        try:
+            for key, col in fields:
+                value = _dig(obj, col)
+                target, is_list = FIELDS[key]
+                if is_list:
+                    items = _as_list(value)
+                    if key == "hashtags" and items:
+                        items = [h.lstrip("#").lower() for h in items]
+                    row[target] = items
+                else:
+                    row[target] = json_id(value, col) if key in ID_FIELDS else _as_str(value)
+        except BadId as exc:
+            buf.quarantine(line_no, exc.field, str(exc), json.dumps(obj)[:2000])
+            continue
         for name, col in options.labels:
             value = _dig(obj, col)
             if value is not None:
@@ -341,7 +349,7 @@ def _stage_json_lines(con, path: Path, options: TableOptions, source_file: str) 
         buf.add(row)
     buf.flush()
     time_field, account_field = _field_names(options)
-    return StageResult(rows_read, time_field=time_field, account_field=account_field)
+    return StageResult(rows_read, time_field=time_field, account_field=account_field, incomplete=buf.incomplete)
 
 
 _KIND_PY = {

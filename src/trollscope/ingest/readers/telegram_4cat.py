@@ -28,7 +28,7 @@ class Telegram4catReader(Reader):
         return COLUMNS <= header_names(head)
 
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits)
         if loaded is None:
             return StageResult(rows_read=0)
         c = lambda name: column_or_null(loaded.columns, name)  # noqa: E731
@@ -58,7 +58,8 @@ class Telegram4catReader(Reader):
             FROM {loaded.table}
             """
         return StageResult(rows_read=loaded.rows_read, time_field="unix_timestamp", account_field="author",
-                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql)
+                           raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+                           incomplete=loaded.incomplete)
 
 
 TELEGRAM_4CAT = Telegram4catReader()
