@@ -22,7 +22,8 @@ A ring's burst on a cascade starts at the time of one of the cascade's real retw
 the cascade's own life; a flood starts at the time of a real tweet, so floods follow the stream's peaks.
 Members also act elsewhere the way their crowd does: each copies the activity count of a random crowd
 account with at least two actions, retweeting that account's cascades at the time of a random real
-retweet of each (± 30 s), or posting texts of random real tweets of the stream at their times (± 5 min).
+retweet of each (± 30 s), or posting texts of random real tweets of the stream at the times of other
+random tweets (± 5 min), so that they follow the stream's rhythm without copying anyone's moment.
 
 trollscope then runs with its DEFAULTS (ingest + `detect`; `--set NAME=VALUE` passes settings to
 detect, for comparisons only), and this prints per shape: recall (members in a flagged campaign),
@@ -226,10 +227,10 @@ def plant_gop(src: Path, dst: Path, shapes: list[str], rng: np.random.Generator)
                     body = " ".join(rng.choice(words, int(rng.integers(8, 15))).tolist())
                     post(m, t0 + float(rng.uniform(0, spec["span"])), f"{body} {pair[int(rng.integers(2))]} #GOPDebate")
                 bursts.append({"hashtags": pair, "members": sorted(h.lower() for h in who), "t0": round(t0)})
-            for m in members:  # an ordinary life: texts of random real tweets, at their times
+            for m in members:  # an ordinary life: texts of random real tweets, at the stream's times
                 for _ in range(per_handle[active[int(rng.integers(len(active)))]]):
-                    k = int(rng.integers(len(rows)))
-                    post(m, times[k] + float(rng.uniform(-300, 300)), rows[k]["text"])
+                    k, j = int(rng.integers(len(rows))), int(rng.integers(len(rows)))
+                    post(m, times[j] + float(rng.uniform(-300, 300)), rows[k]["text"])
             rings.append({"shape": shape, "ring": f"{shape}_{r}", "members": [m.lower() for m in members],
                           "hashtags": tags, "bursts": bursts})
     with open(dst, "w", newline="", encoding="utf-8") as fh:
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     work = args.keep or Path(tempfile.mkdtemp(prefix="trollscope-groups-"))
     work.mkdir(parents=True, exist_ok=True)
-    planted_key = {"seed": args.seed, "shapes": shapes, "version": 1}
+    planted_key = {"seed": args.seed, "shapes": shapes, "version": 2}
     truth_path = work / "truth.json"
     reuse = bool(args.keep) and truth_path.exists() and json.loads(truth_path.read_text()).get("key") == planted_key
 
