@@ -53,6 +53,7 @@ class DetectResult:
     campaigns: int = 0
     flagged_accounts: int = 0
     seconds: float = 0.0
+    groups: object = None  # detect.groups.GroupResult
 
 
 def time_resolution(store: Store) -> int:
@@ -133,6 +134,10 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     say("fusing and finding campaigns")
     _write_tables(store, cfg, window, estimated, sorted(t.name for t in traces))
     from trollscope.detect.campaigns import build_campaigns
+    from trollscope.detect.groups import find_groups
+
+    say("groups: chosen on one half of the data, tested on the other")
+    result.groups = find_groups(store, cfg, window, traces)
 
     result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
     # Stored now, while the store is writable, so read-only readers (report, serve) find them ready.

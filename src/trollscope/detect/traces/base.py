@@ -53,6 +53,13 @@ class Trace:
     # cannot see that. (Strata of an hour were measured too: on the IRA file, made of trolls
     # only, the farm's own co-activity then fills the strata and recall fell from 0.87 to 0.82.)
     null_stratum: int = 0
+    # Whether the group test (detect.groups) runs on this trace. Not on synchrony: its item is the
+    # clock's own bin, which every account active at the time shares.
+    group_test: bool = True
+    # The group test's null keeps each account's activity per source as well as per stratum (SQL
+    # over the action's `item` and its post's `ref_account`; "" for none): fans of one source
+    # repost it together within minutes every time, which is no coordination.
+    group_source: str = ""
 
 
 def _t() -> str:
@@ -145,8 +152,9 @@ def _synchrony(settings: dict) -> str:
 
 TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
-          "reposted post"),
-    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
+          "reposted post", group_source="ref_account"),
+    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL",
+          group_source="regexp_extract(item, '^[a-z]+://([^/?#:]+)', 1)"),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
@@ -156,7 +164,7 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account", slow=True),
     Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account", slow=True),
     Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity day by day explains.",
-          _synchrony, "time bin", null_stratum=86400),
+          _synchrony, "time bin", null_stratum=86400, group_test=False),
 )
 
 BY_NAME = {t.name: t for t in TRACES}
