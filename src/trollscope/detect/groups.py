@@ -105,6 +105,24 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) ->
 
 def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int) -> list[dict]:
     """One trace's groups, both directions; evidence of those that may be confirmed goes to `_g_ev`."""
+    prepared = _prepare(store, trace, w, cfg)
+    if prepared is None:
+        return []
+    hist, totals = prepared
+    out: list[dict] = []
+    for sel in (0, 1):
+        candidates = _select(store, sel, w, cfg)
+        if candidates:
+            out += _test(store, trace.name, w, sel, 1 - sel, candidates, hist, totals)
+    for i, g in enumerate(out):
+        g["uid"] = first_uid + i
+    _evidence(store, [g for g in out if g["p_value"] <= float(cfg["alpha"])], w)
+    return out
+
+
+def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, dict] | None:
+    """The trace's rows (`_g_rows`) and units (`_g_units`); the unit histograms per (tiling, half)
+    and the actions per (half, stratum). None when the trace has no actions."""
     con = store.con
     stratum = int(cfg["stratum"] or 0) or 10**12
     seed = int(cfg["seed"])
@@ -130,7 +148,7 @@ def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: i
         FROM n ORDER BY post_id, popularity, item
     """)
     if con.execute("SELECT count(*) FROM _g_rows").fetchall()[0][0] == 0:
-        return []
+        return None
     # Units: (tiling o, half h, item, tile). A unit is counted in the histogram of each time
     # stratum it touches (at most two: strata are longer than a tile), which can only raise μ.
     con.execute("""
@@ -148,15 +166,7 @@ def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: i
     hist = {(o, h): Histogram.of([r[2:] for r in rows if r[0] == o and r[1] == h]) for o in (0, 1) for h in (0, 1)}
     totals = dict(((h, s), int(d)) for h, s, d in con.execute(
         "SELECT h, s, count(*) FROM _g_rows GROUP BY ALL").fetchall())
-    out: list[dict] = []
-    for sel in (0, 1):
-        candidates = _select(store, sel, w, cfg)
-        if candidates:
-            out += _test(store, trace.name, w, sel, 1 - sel, candidates, hist, totals)
-    for i, g in enumerate(out):
-        g["uid"] = first_uid + i
-    _evidence(store, [g for g in out if g["p_value"] <= float(cfg["alpha"])], w)
-    return out
+    return hist, totals
 
 
 def _evidence(store: Store, groups: list[dict], w: int) -> None:
@@ -248,12 +258,12 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     graph.es["weight"] = [s for _, _, s in edges]
     part = leidenalg.find_partition(graph, leidenalg.RBConfigurationVertexPartition, weights="weight",
                                     resolution_parameter=1.0, seed=int(cfg["seed"]), n_iterations=-1)
-    communities = [sorted(names[v] for v in c) for c in part if len(c) >= 3]
+    communities = _grow(store, [set(names[v] for v in c) for c in part if len(c) >= 2])
     if not communities:
         return []
-    member_of = {a: gi for gi, c in enumerate(communities) for a in c}
-    con.register("_g_cand_in", pa.table({"account_id": pa.array(list(member_of), pa.string()),
-                                         "gid": pa.array(list(member_of.values()), pa.int64())}))
+    gid = [i for i, c in enumerate(communities) for _ in c]
+    con.register("_g_cand_in", pa.table({"account_id": pa.array([a for c in communities for a in sorted(c)], pa.string()),
+                                         "gid": pa.array(gid, pa.int64())}))
     rows = con.execute("""
         SELECT c.gid, s.o, s.item, s.tile, s.account_id, u.c
         FROM _g_sel s JOIN _g_cand_in c USING (account_id)
@@ -278,6 +288,49 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
         out.append({"members": sorted(members), "k": k, "c_max": c_max, "selection_units": kept,
                     "selection_unit_members": {u: sorted(units[gid][u] & members) for u in kept}})
     return out
+
+
+def _grow(store: Store, seeds: list[set], rounds: int = 2) -> list[set]:
+    """Seed communities (of the weak-pair graph) grown by the accounts that act with ≥ 2 of their
+    members in ≥ MIN_UNITS units of the selection half where the community's members are at least
+    half of the unit's accounts, then merged where they overlap by half:
+    a ring whose members share one item per pair in this half falls into several seeds, and its
+    members each act with several members of each seed."""
+    con = store.con
+    groups = [set(c) for c in seeds]
+    for _ in range(rounds):
+        gid = [i for i, c in enumerate(groups) for _ in c]
+        con.register("_g_seed", pa.table({"gid": pa.array(gid, pa.int64()),
+                                          "account_id": pa.array([a for c in groups for a in sorted(c)], pa.string())}))
+        try:
+            rows = con.execute(f"""
+                WITH cu AS (SELECT g.gid, s.o, s.item, s.tile FROM _g_sel s JOIN _g_seed g USING (account_id)
+                            GROUP BY g.gid, s.o, s.item, s.tile
+                            HAVING count(*) >= 2 AND 2 * count(*) >= any_value(s.n)),
+                per AS (SELECT cu.gid, cu.o, s.account_id, count(*) AS n
+                        FROM cu JOIN _g_sel s ON s.o = cu.o AND s.item = cu.item AND s.tile = cu.tile
+                        GROUP BY ALL)
+                SELECT gid, account_id FROM per GROUP BY gid, account_id HAVING max(n) >= {MIN_UNITS}
+                ORDER BY ALL
+            """).fetchall()
+        finally:
+            con.unregister("_g_seed")
+        grown = [set(c) for c in groups]
+        for g, account in rows:
+            grown[g].add(account)
+        if grown == groups:
+            break
+        groups = grown
+    # Merge groups overlapping by at least half of the smaller, largest first, until none do.
+    merged: list[set] = []
+    for c in sorted(groups, key=lambda c: (-len(c), sorted(c))):
+        for m in merged:
+            if len(m & c) * 2 >= min(len(m), len(c)):
+                m |= c
+                break
+        else:
+            merged.append(set(c))
+    return [c for c in merged if len(c) >= 3]
 
 
 def _prune(members: set, units: dict[tuple, set]) -> tuple[set, list[tuple]]:
