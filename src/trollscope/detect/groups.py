@@ -1,37 +1,39 @@
 """Group-level evidence: sets of accounts that co-act together far beyond the null, each pair weak.
 
 A pair test cannot see a ring whose members share two or three items per pair: over N·(N−1)/2 pairs
-that is never enough. The evidence is in the group: the same k of its accounts on one item within
-the window, again and again. Choosing a group from the data and testing it on the same data is no
+that is never enough. The evidence is in the group: k of its accounts on one item within the
+window, again and again. Choosing a group from the data and testing it on the same data is no
 test, so the data are split in two, and a group chosen on one half is tested on the other, whose
 data the choice never saw (docs/detection.md, "Groups", derives it):
 
-* **Rows.** Per trace, one row per account, item and bucket of width W (the earliest action, as in
-  the window join); W = `group_window` (or Δ if longer) for fast traces, `slow_window` for slow ones.
-* **Halves.** Each row goes to half 0 or 1 by a hash of (item, block of 16 buckets, seed): a
-  function of item and time only, which the null keeps. Under the null (every action handed to an
-  account at random in proportion to its activity in the stratum) the two halves are independent
-  given each account's actions per stratum and half.
-* **Units.** An item's actions in two consecutive buckets (a tile of 2W), in two tilings offset by
-  one bucket, so that any burst within W lies whole in a tile of one of them.
-* **Selection** (half A only). Pairs that share ≥ 2 units of ≥ 3 accounts, p ≤ `SELECT_P` against
-  the pair null of half A; Leiden communities of that graph; members kept while they take part in
-  ≥ 2 units with ≥ 3 other... members of their community (in A). From A also: k (about 0.6 × the
-  median members per unit) and the largest unit size the group acts in (× 2).
-* **Test** (half B only). X = units of half B of at most c_max actions holding ≥ k distinct members.
-  Under the null the expected number of k-sets of group actions in a unit of c actions in stratum s
-  is at most C(c, k)·π_s^k, π_s = the group's share of half B's actions in s, so
-  E[X] ≤ μ = Σ_units min(1, C(c, k)·π_s^k), and, the units' indicators being negatively
-  associated, P(X ≥ x) ≤ e^−μ (eμ/x)^x (Chernoff) for x > μ. p = 2 · min over the two tilings.
-* Both directions (A = 0, B = 1 and the reverse) are run; Bonferroni over every group tested, all
-  traces and both directions, at `alpha`.
+* **Rows.** Per trace, one row per post (a post with several items keeps its rarest, so that no
+  post counts twice); W = `group_window` (or Δ if longer) for fast traces, `slow_window` for slow.
+* **Halves.** A post goes to half 0 or 1 by a hash of (item, block of 16 windows, seed): a function
+  of item and time, which the null keeps. Under the null (each post handed to an account at random
+  in proportion to its activity in the stratum) the halves are independent given each account's
+  posts per stratum and half.
+* **Units.** An item's posts in a tile of two windows, in two tilings offset by one window, so that
+  any burst within W lies whole in a tile of one of them.
+* **Selection** (half A only). Pairs sharing ≥ 2 units of ≥ 3 accounts with p ≤ `SELECT_P` against
+  the pair null of half A; Leiden communities; grown by accounts that act with ≥ 2 members in ≥ 2
+  units the community dominates, merged where they overlap; members kept while they act in ≥ 2
+  units with ≥ 3 members. From A also: k (0.6 × the median members per unit, at least 3) and
+  c_max (twice the largest unit the group acts in).
+* **Test** (half B only). X = units of half B of at most c_max posts in which ≥ k_c = max(k, ⌈c/2⌉)
+  distinct members act (the group is at least half of the unit). The expected number of k_c-sets
+  of the group's posts in a unit of c posts in stratum s is at most C(c, k_c)·π_s^k_c, π_s the
+  group's share of half B's posts in s, so E[X] ≤ μ = Σ_units min(1, C(c, k_c)·π_s^k_c); the
+  units' indicators are negatively associated (disjoint posts), so P(X ≥ x) ≤ e^−μ (eμ/x)^x
+  (Chernoff) for x > μ. p = 2 × the smaller over the two tilings.
+* Both directions (A = 0, B = 1 and the reverse); Bonferroni over every group tested, all traces
+  and both directions, at `alpha`.
 
 Tables written (replaced on each run):
   groups           every group tested: trace, halves, window, members, k, c_max, units X, expected μ,
-                   p, Bonferroni q, confirmed
+                   p, Bonferroni q, strength, confirmed, first and last time of its evidence
   group_members    group -> account, with the units it took part in (selection and test halves)
-  group_evidence   for confirmed groups: each unit (selection and test half) with ≥ k members, and
-                   each member's earliest action in it (item, account, post, time)
+  group_evidence   for confirmed groups: each unit (selection half: ≥ 3 members, test half: the
+                   units counted in X) and each member's earliest post in it (item, account, post, time)
 """
 
 from __future__ import annotations
@@ -126,11 +128,6 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
     con = store.con
     stratum = int(cfg["stratum"] or 0) or 10**12
     seed = int(cfg["seed"])
-    # A source (the reposted account, a link's domain) is a property of the item, kept by the null.
-    # Without one (NULL) each unit counts for itself.
-    source = trace.group_source or "NULL"
-    posts = " LEFT JOIN posts p ON p.post_id = a.post_id" if "ref_account" in source else ""
-    source = source.replace("ref_account", "p.ref_account")
     # One row per post: a post with several items (hashtags, mentions, links) keeps only its rarest,
     # so that no post counts in two units: the null hands whole posts to accounts, and two units
     # made of the same posts would not be two chances. The choice depends on items alone (kept by
@@ -139,11 +136,11 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
         CREATE OR REPLACE TEMP TABLE _g_rows AS
         WITH a AS (
           SELECT CAST(a.account_id AS VARCHAR) AS account_id, CAST(a.item AS VARCHAR) AS item, a.t,
-                 CAST(a.post_id AS VARCHAR) AS post_id, CAST({source} AS VARCHAR) AS src
-          FROM ({trace.actions(cfg).replace('{window}', str(w))}) a{posts}
+                 CAST(a.post_id AS VARCHAR) AS post_id
+          FROM ({trace.actions(cfg).replace('{window}', str(w))}) a
           WHERE a.account_id IS NOT NULL AND a.item IS NOT NULL),
         n AS (SELECT *, count(*) OVER (PARTITION BY item) AS popularity FROM a)
-        SELECT DISTINCT ON (post_id) account_id, item, t // {w} AS b, t, post_id, src,
+        SELECT DISTINCT ON (post_id) account_id, item, t // {w} AS b, t, post_id,
                CAST(hash(item, t // {w} // {BLOCK}, {seed}) % 2 AS INTEGER) AS h, t // {stratum} AS s
         FROM n ORDER BY post_id, popularity, item
     """)
@@ -153,14 +150,13 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
     # stratum it touches (at most two: strata are longer than a tile), which can only raise μ.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _g_units AS
-        SELECT v.o, r.h, r.item, (r.b + v.o) // 2 AS tile, count(*) AS c, list(DISTINCT r.s) AS strata,
-               min(r.src) AS src
+        SELECT v.o, r.h, r.item, (r.b + v.o) // 2 AS tile, count(*) AS c, list(DISTINCT r.s) AS strata
         FROM _g_rows r CROSS JOIN (VALUES (0), (1)) v(o)
         GROUP BY ALL
     """)
     rows = con.execute("""
-        SELECT o, h, s, c, src, count(*) AS n
-        FROM (SELECT o, h, unnest(strata) AS s, c, src FROM _g_units WHERE c >= 3)
+        SELECT o, h, s, c, count(*) AS n
+        FROM (SELECT o, h, unnest(strata) AS s, c FROM _g_units WHERE c >= 3)
         GROUP BY ALL ORDER BY ALL
     """).fetchall()
     hist = {(o, h): Histogram.of([r[2:] for r in rows if r[0] == o and r[1] == h]) for o in (0, 1) for h in (0, 1)}
@@ -279,7 +275,7 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
         size[(o, item, tile)] = int(c)
     out = []
     for gid in sorted(units):
-        members, kept = _prune(set(communities[gid]), units[gid])
+        members, kept = _prune(set(communities[gid]), units[gid], size)
         if len(members) < 3 or not kept:
             continue
         counts = [len(units[gid][u] & members) for u in kept]
@@ -333,14 +329,25 @@ def _grow(store: Store, seeds: list[set], rounds: int = 2) -> list[set]:
     return [c for c in merged if len(c) >= 3]
 
 
-def _prune(members: set, units: dict[tuple, set]) -> tuple[set, list[tuple]]:
+def _prune(members: set, units: dict[tuple, set], size: dict[tuple, int]) -> tuple[set, list[tuple]]:
     """Keep the members that take part in ≥ MIN_UNITS units holding ≥ 3 members (in one tiling),
-    until nothing changes; the group's units of the tiling with more of them."""
+    until nothing changes; the group's units of the tiling with more of them. Units the group
+    dominates (its members are at least half of the unit's posts) are tried first: busy accounts
+    meet by chance in crowded units, and a ring's own bursts are what tells k and the unit sizes."""
+    for dominant in (True, False):
+        kept_members, kept = _prune_by(set(members), units, size, dominant)
+        if len(kept_members) >= 3 and kept:
+            return kept_members, kept
+    return set(), []
+
+
+def _prune_by(members: set, units: dict[tuple, set], size: dict[tuple, int], dominant: bool) -> tuple[set, list]:
     while True:
         best: list[tuple] = []
         per_member: dict[str, int] = defaultdict(int)
         for o in (0, 1):
-            us = [u for u, who in units.items() if u[0] == o and len(who & members) >= 3]
+            us = [u for u, who in units.items() if u[0] == o and len(who & members) >= 3
+                  and (not dominant or 2 * len(who & members) >= size[u])]
             if len(us) > len(best):
                 best = us
             seen: dict[str, int] = defaultdict(int)
@@ -372,7 +379,7 @@ def _test(store: Store, trace: str, w: int, sel: int, h: int, candidates: list[d
         share[g_i][s] = n / totals[(h, s)]
     found = con.execute(f"""
         SELECT t.gid, v.o, r.item, (r.b + v.o) // 2 AS tile, count(DISTINCT r.account_id) AS m,
-               any_value(u.c) AS c, any_value(u.src) AS src
+               any_value(u.c) AS c
         FROM _g_rows r JOIN _g_test_in t USING (account_id) CROSS JOIN (VALUES (0), (1)) v(o)
         JOIN _g_units u ON u.o = v.o AND u.h = {h} AND u.item = r.item AND u.tile = (r.b + v.o) // 2
         WHERE r.h = {h}
@@ -381,20 +388,20 @@ def _test(store: Store, trace: str, w: int, sel: int, h: int, candidates: list[d
     """).fetchall()
     con.unregister("_g_test_in")
     seen = defaultdict(list)
-    for g_i, o, item, tile, m, c, src in found:
-        seen[(g_i, o)].append(((o, item, tile), int(m), int(c), src))
+    for g_i, o, item, tile, m, c in found:
+        seen[(g_i, o)].append(((o, item, tile), int(m), int(c)))
     out = []
     for g_i, g in enumerate(candidates):
         k, c_max = g["k"], g["c_max"]
         best = None
         for o in (0, 1):
             mu = expected_count(hist[(o, h)], share[g_i], k, c_max)
-            hits = [(u, src) for u, m, c, src in seen[(g_i, o)] if m >= k and c <= c_max]
-            # The count: distinct sources co-acted on (units without a source count for themselves).
-            x = len({src if src is not None else u for u, src in hits})
+            # The count: units with >= k members that are at least half of the unit's posts.
+            units = [u for u, m, c in seen[(g_i, o)] if m >= max(k, (c + 1) // 2) and c <= c_max]
+            x = len(units)
             p = chernoff_p(x, mu)
             if best is None or p < best[0]:
-                best = (p, o, x, mu, [u for u, _ in hits])
+                best = (p, o, x, mu, units)
         p, o, x, mu, units = best
         out.append({"trace": trace, "window_seconds": w, "selected_on": sel, "tested_on": h, "tiling": o,
                     "members": g["members"], "k": k, "c_max": c_max, "units": x, "expected": mu,
@@ -405,43 +412,35 @@ def _test(store: Store, trace: str, w: int, sel: int, h: int, candidates: list[d
 
 @dataclass
 class Histogram:
-    """Units of one tiling and half with ≥ 3 actions, as (stratum, size, source) -> count."""
+    """Units of one tiling and half with ≥ 3 posts, as (stratum, size) -> count."""
 
     strata: list  # stratum of row i is strata[s[i]]
     s: np.ndarray
     c: np.ndarray
     n: np.ndarray
-    src: np.ndarray  # source index of row i, -1 when the unit has no source (it counts for itself)
-    sources: int
 
     @classmethod
     def of(cls, rows: list[tuple]) -> "Histogram":
-        """From rows (s, c, src, n)."""
+        """From rows (s, c, n)."""
         strata = sorted({r[0] for r in rows})
         s_index = {v: i for i, v in enumerate(strata)}
-        sources = {v: i for i, v in enumerate(sorted({r[2] for r in rows if r[2] is not None}))}
         return cls(strata, np.array([s_index[r[0]] for r in rows], dtype=np.int64),
-                   np.array([r[1] for r in rows], dtype=float), np.array([r[3] for r in rows], dtype=float),
-                   np.array([-1 if r[2] is None else sources[r[2]] for r in rows], dtype=np.int64), len(sources))
+                   np.array([r[1] for r in rows], dtype=float), np.array([r[2] for r in rows], dtype=float))
 
 
 def expected_count(hist: Histogram, share: dict, k: int, c_max: float = math.inf) -> float:
-    """μ ≥ E[X] for a group whose share of stratum s's actions is share[s], counting units of at most
-    c_max actions: Σ over sources of min(1, Σ over its units of min(1, C(c, k)·π_s^k)); a unit
-    without a source is its own (see the module's docstring)."""
+    """μ ≥ E[X] for a group whose share of stratum s's posts is share[s]: X counts the units of at
+    most c_max posts in which the group has ≥ k_c = max(k, ⌈c/2⌉) posts, and
+    μ = Σ_units min(1, C(c, k_c)·π_s^k_c) (see the module's docstring)."""
     pi_s = np.array([share.get(v, 0.0) for v in hist.strata], dtype=float)
     pi = pi_s[hist.s] if len(hist.s) else np.zeros(0)
     ok = (hist.c >= k) & (hist.c <= c_max) & (pi > 0)
     if not ok.any():
         return 0.0
     c = hist.c[ok]
-    log_comb = gammaln(c + 1) - gammaln(k + 1) - gammaln(c - k + 1)
-    q = hist.n[ok] * np.minimum(1.0, np.exp(log_comb + k * np.log(pi[ok])))
-    src = hist.src[ok]
-    mu = float(np.sum(q[src < 0]))
-    if (src >= 0).any():
-        mu += float(np.sum(np.minimum(1.0, np.bincount(src[src >= 0], weights=q[src >= 0], minlength=hist.sources))))
-    return mu
+    kc = np.maximum(float(k), np.ceil(c / 2.0))
+    log_comb = gammaln(c + 1) - gammaln(kc + 1) - gammaln(c - kc + 1)
+    return float(np.sum(hist.n[ok] * np.minimum(1.0, np.exp(log_comb + kc * np.log(pi[ok])))))
 
 
 def _write(store: Store, groups: list[dict]) -> None:

@@ -56,10 +56,6 @@ class Trace:
     # Whether the group test (detect.groups) runs on this trace. Not on synchrony: its item is the
     # clock's own bin, which every account active at the time shares.
     group_test: bool = True
-    # The group test's null keeps each account's activity per source as well as per stratum (SQL
-    # over the action's `item` and its post's `ref_account`; "" for none): fans of one source
-    # repost it together within minutes every time, which is no coordination.
-    group_source: str = ""
 
 
 def _t() -> str:
@@ -152,9 +148,8 @@ def _synchrony(settings: dict) -> str:
 
 TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
-          "reposted post", group_source="ref_account"),
-    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL",
-          group_source="regexp_extract(item, '^[a-z]+://([^/?#:]+)', 1)"),
+          "reposted post"),
+    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
