@@ -98,11 +98,27 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) ->
     for i, g in enumerate(found, start=1):
         g["group_id"] = f"G{i}"
     _write(store, found)
-    for table in ("_g_rows", "_g_units", "_g_ev"):
+    for table in ["_g_rows", "_g_units", "_g_ev"] + [f"_g_src_{t.name}" for t in traces]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     confirmed = [g for g in found if g["confirmed"]]
     return GroupResult(m, len(confirmed), len({a for g in confirmed for a in g["members"]}),
                        round(time.perf_counter() - started, 2))
+
+
+def keep_actions(engine, trace: tr.Trace, table: str, cfg: dict) -> str | None:
+    """Keep a trace's materialised actions (the window join's `src`) for the group test, which
+    would otherwise compute them again (on the IRA file, normalising repost texts is most of the
+    cost). DuckDB engine only: Spark's tables stay in Spark. The table kept, or None."""
+    if not cfg.get("groups", True) or not trace.group_test or getattr(engine, "name", "") != "duckdb":
+        return None
+    engine.con.execute(f"DROP TABLE IF EXISTS _g_src_{trace.name}")
+    engine.con.execute(f"ALTER TABLE {table} RENAME TO _g_src_{trace.name}")
+    return table
+
+
+def _temp_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
+                            [name]).fetchall()[0][0])
 
 
 def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int) -> list[dict]:
@@ -126,37 +142,54 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
     """The trace's rows (`_g_rows`) and units (`_g_units`); the unit histograms per (tiling, half)
     and the actions per (half, stratum). None when the trace has no actions."""
     con = store.con
-    stratum = int(cfg["stratum"] or 0) or 10**12
+    stratum = max(int(cfg["stratum"] or 0) or 10**12, 2 * w)
     seed = int(cfg["seed"])
     # One row per post: a post with several items (hashtags, mentions, links) keeps only its rarest,
     # so that no post counts in two units: the null hands whole posts to accounts, and two units
     # made of the same posts would not be two chances. The choice depends on items alone (kept by
     # the null). Posts are not merged per bucket either: c counts posts, a bound on accounts.
+    # Materialised as it comes, unfiltered, as in the window join: a filter on a computed item (the
+    # normalised text of a repost) makes DuckDB evaluate its regular expressions twice.
+    src = f"_g_src_{trace.name}"
+    if not _temp_table(con, src):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT account_id, item, t, post_id "
+                    f"FROM ({trace.actions(cfg).replace('{window}', str(w))}) a")
+    # A post with several items keeps its rarest; where every post has one item (reposts, text
+    # clusters) the ranking is skipped.
+    multi = con.execute(f"SELECT count(*) > count(DISTINCT post_id) FROM {src}").fetchall()[0][0]
+    if multi:
+        pick = """, pop AS (SELECT item, count(*) AS popularity FROM a GROUP BY item),
+        n AS (SELECT g.m.account_id, g.m.item, g.m.t, g.post_id FROM (
+                SELECT a.post_id, min(struct_pack(p := pop.popularity, item := a.item, account_id := a.account_id,
+                                                  t := a.t)) AS m
+                FROM a JOIN pop USING (item) GROUP BY a.post_id) g)"""
+    else:
+        pick = ", n AS (SELECT * FROM a)"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _g_rows AS
         WITH a AS (
-          SELECT CAST(a.account_id AS VARCHAR) AS account_id, CAST(a.item AS VARCHAR) AS item, a.t,
-                 CAST(a.post_id AS VARCHAR) AS post_id
-          FROM ({trace.actions(cfg).replace('{window}', str(w))}) a
-          WHERE a.account_id IS NOT NULL AND a.item IS NOT NULL),
-        n AS (SELECT *, count(*) OVER (PARTITION BY item) AS popularity FROM a)
-        SELECT DISTINCT ON (post_id) account_id, item, t // {w} AS b, t, post_id,
+          SELECT CAST(account_id AS VARCHAR) AS account_id, CAST(item AS VARCHAR) AS item, t,
+                 CAST(post_id AS VARCHAR) AS post_id
+          FROM {src} WHERE account_id IS NOT NULL AND item IS NOT NULL){pick}
+        SELECT account_id, item, hash(item) AS ik, t // {w} AS b, t, post_id,
                CAST(hash(item, t // {w} // {BLOCK}, {seed}) % 2 AS INTEGER) AS h, t // {stratum} AS s
-        FROM n ORDER BY post_id, popularity, item
+        FROM n
     """)
+    con.execute(f"DROP TABLE {src}")
     if con.execute("SELECT count(*) FROM _g_rows").fetchall()[0][0] == 0:
         return None
     # Units: (tiling o, half h, item, tile). A unit is counted in the histogram of each time
-    # stratum it touches (at most two: strata are longer than a tile), which can only raise μ.
+    # stratum it touches (at most two: strata are at least a tile long), which can only raise μ.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _g_units AS
-        SELECT v.o, r.h, r.item, (r.b + v.o) // 2 AS tile, count(*) AS c, list(DISTINCT r.s) AS strata
+        SELECT v.o, r.h, r.ik, (r.b + v.o) // 2 AS tile, count(*) AS c, min(r.s) AS s_lo, max(r.s) AS s_hi
         FROM _g_rows r CROSS JOIN (VALUES (0), (1)) v(o)
-        GROUP BY ALL
+        GROUP BY ALL HAVING count(*) >= 2  -- a unit of one post holds no co-action
     """)
     rows = con.execute("""
         SELECT o, h, s, c, count(*) AS n
-        FROM (SELECT o, h, unnest(strata) AS s, c FROM _g_units WHERE c >= 3)
+        FROM (SELECT o, h, s_lo AS s, c FROM _g_units WHERE c >= 3
+              UNION ALL SELECT o, h, s_hi, c FROM _g_units WHERE c >= 3 AND s_hi <> s_lo)
         GROUP BY ALL ORDER BY ALL
     """).fetchall()
     hist = {(o, h): Histogram.of([r[2:] for r in rows if r[0] == o and r[1] == h]) for o in (0, 1) for h in (0, 1)}
@@ -169,13 +202,13 @@ def _evidence(store: Store, groups: list[dict], w: int) -> None:
     """Each member's earliest action in each unit (selection and test half) of `groups`, into `_g_ev`."""
     if not groups:
         return
-    units = {"uid": [], "half": [], "h": [], "o": [], "item": [], "tile": []}
+    units = {"uid": [], "half": [], "h": [], "o": [], "ik": [], "tile": []}
     members = {"uid": [], "account_id": []}
     for g in groups:
         for half, h, us in (("selection", g["selected_on"], g["selection_units"]),
                             ("test", g["tested_on"], g["test_units"])):
-            for o, item, tile in us[:EVIDENCE_UNITS]:
-                for key, v in zip(units, (g["uid"], half, h, o, item, tile)):
+            for o, ik, tile in us[:EVIDENCE_UNITS]:
+                for key, v in zip(units, (g["uid"], half, h, o, ik, tile)):
                     units[key].append(v)
         members["uid"] += [g["uid"]] * len(g["members"])
         members["account_id"] += g["members"]
@@ -183,18 +216,18 @@ def _evidence(store: Store, groups: list[dict], w: int) -> None:
     con.register("_g_ev_units", pa.table({
         "uid": pa.array(units["uid"], pa.int64()), "half": pa.array(units["half"], pa.string()),
         "h": pa.array(units["h"], pa.int64()), "o": pa.array(units["o"], pa.int64()),
-        "item": pa.array(units["item"], pa.string()), "tile": pa.array(units["tile"], pa.int64())}))
+        "ik": pa.array(units["ik"], pa.uint64()), "tile": pa.array(units["tile"], pa.int64())}))
     con.register("_g_ev_members", pa.table({"uid": pa.array(members["uid"], pa.int64()),
                                             "account_id": pa.array(members["account_id"], pa.string())}))
     try:
         con.execute("""
             INSERT INTO _g_ev
-            SELECT u.uid, u.half, u.item, (2 * u.tile - u.o) * {w}, r.account_id,
+            SELECT u.uid, u.half, any_value(r.item), (2 * u.tile - u.o) * {w}, r.account_id,
                    min(struct_pack(t := r.t, p := r.post_id)).p, min(r.t)
             FROM _g_ev_units u JOIN _g_ev_members m ON m.uid = u.uid
-            JOIN _g_rows r ON r.account_id = m.account_id AND r.item = u.item AND r.h = u.h
+            JOIN _g_rows r ON r.account_id = m.account_id AND r.ik = u.ik AND r.h = u.h
                           AND (r.b + u.o) // 2 = u.tile
-            GROUP BY u.uid, u.half, u.item, u.tile, u.o, r.account_id
+            GROUP BY u.uid, u.half, u.ik, u.tile, u.o, r.account_id
         """.format(w=int(w)))
     finally:
         con.unregister("_g_ev_units")
@@ -208,9 +241,11 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _g_sel AS
         WITH e AS (SELECT account_id FROM _g_rows WHERE h = {h} GROUP BY account_id HAVING count(*) >= {MIN_UNITS}),
-        x AS (SELECT DISTINCT v.o, r.item, (r.b + v.o) // 2 AS tile, r.account_id
-              FROM _g_rows r JOIN e USING (account_id) CROSS JOIN (VALUES (0), (1)) v(o) WHERE r.h = {h})
-        SELECT x.*, count(*) OVER (PARTITION BY o, item, tile) AS n FROM x
+        x AS (SELECT DISTINCT v.o, r.ik, (r.b + v.o) // 2 AS tile, r.account_id
+              FROM _g_rows r JOIN e USING (account_id) CROSS JOIN (VALUES (0), (1)) v(o)
+              JOIN _g_units u ON u.o = v.o AND u.h = {h} AND u.ik = r.ik AND u.tile = (r.b + v.o) // 2 AND u.c >= 3
+              WHERE r.h = {h})
+        SELECT x.*, count(*) OVER (PARTITION BY o, ik, tile) AS n FROM x
     """)
     con.execute("DELETE FROM _g_sel WHERE n < 3")
     d = con.execute("SELECT count(*) FROM _g_sel").fetchall()[0][0]
@@ -223,10 +258,10 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     pairs = con.execute(f"""
         WITH u AS (SELECT * FROM _g_sel WHERE n <= {cap}),
         p AS (SELECT x.account_id AS a, y.account_id AS b, x.o, count(*) AS k
-              FROM u x JOIN u y ON x.o = y.o AND x.item = y.item AND x.tile = y.tile AND x.account_id < y.account_id
+              FROM u x JOIN u y ON x.o = y.o AND x.ik = y.ik AND x.tile = y.tile AND x.account_id < y.account_id
               GROUP BY ALL),
         pm AS (SELECT a, b, max(k) AS shared FROM p GROUP BY a, b HAVING max(k) >= {MIN_UNITS}),
-        st AS (SELECT strata[1] AS s, sum(c * (c - 1) / 2.0) AS pp FROM _g_units WHERE o = 0 AND h = {h} GROUP BY 1),
+        st AS (SELECT s_lo AS s, sum(c * (c - 1) / 2.0) AS pp FROM _g_units WHERE o = 0 AND h = {h} GROUP BY 1),
         dd AS (SELECT s, count(*) AS d FROM _g_rows WHERE h = {h} GROUP BY s),
         act AS (SELECT account_id, s, count(*) AS n FROM _g_rows WHERE h = {h}
                 AND account_id IN (SELECT a FROM pm UNION SELECT b FROM pm) GROUP BY ALL)
@@ -261,18 +296,18 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     con.register("_g_cand_in", pa.table({"account_id": pa.array([a for c in communities for a in sorted(c)], pa.string()),
                                          "gid": pa.array(gid, pa.int64())}))
     rows = con.execute("""
-        SELECT c.gid, s.o, s.item, s.tile, s.account_id, u.c
+        SELECT c.gid, s.o, s.ik, s.tile, s.account_id, u.c
         FROM _g_sel s JOIN _g_cand_in c USING (account_id)
-        JOIN _g_units u ON u.o = s.o AND u.h = ? AND u.item = s.item AND u.tile = s.tile
+        JOIN _g_units u ON u.o = s.o AND u.h = ? AND u.ik = s.ik AND u.tile = s.tile
         ORDER BY ALL
     """, [h]).fetchall()
     con.unregister("_g_cand_in")
     con.execute("DROP TABLE IF EXISTS _g_sel")
     units: dict[int, dict[tuple, set]] = defaultdict(lambda: defaultdict(set))
     size: dict[tuple, int] = {}
-    for gid, o, item, tile, account, c in rows:
-        units[gid][(o, item, tile)].add(account)
-        size[(o, item, tile)] = int(c)
+    for gid, o, ik, tile, account, c in rows:
+        units[gid][(o, ik, tile)].add(account)
+        size[(o, ik, tile)] = int(c)
     out = []
     for gid in sorted(units):
         members, kept = _prune(set(communities[gid]), units[gid], size)
@@ -300,11 +335,11 @@ def _grow(store: Store, seeds: list[set], rounds: int = 2) -> list[set]:
                                           "account_id": pa.array([a for c in groups for a in sorted(c)], pa.string())}))
         try:
             rows = con.execute(f"""
-                WITH cu AS (SELECT g.gid, s.o, s.item, s.tile FROM _g_sel s JOIN _g_seed g USING (account_id)
-                            GROUP BY g.gid, s.o, s.item, s.tile
+                WITH cu AS (SELECT g.gid, s.o, s.ik, s.tile FROM _g_sel s JOIN _g_seed g USING (account_id)
+                            GROUP BY g.gid, s.o, s.ik, s.tile
                             HAVING count(*) >= 2 AND 2 * count(*) >= any_value(s.n)),
                 per AS (SELECT cu.gid, cu.o, s.account_id, count(*) AS n
-                        FROM cu JOIN _g_sel s ON s.o = cu.o AND s.item = cu.item AND s.tile = cu.tile
+                        FROM cu JOIN _g_sel s ON s.o = cu.o AND s.ik = cu.ik AND s.tile = cu.tile
                         GROUP BY ALL)
                 SELECT gid, account_id FROM per GROUP BY gid, account_id HAVING max(n) >= {MIN_UNITS}
                 ORDER BY ALL
@@ -377,19 +412,20 @@ def _test(store: Store, trace: str, w: int, sel: int, h: int, candidates: list[d
             SELECT t.gid, r.s, count(*) FROM _g_rows r JOIN _g_test_in t USING (account_id)
             WHERE r.h = {h} GROUP BY ALL""").fetchall():
         share[g_i][s] = n / totals[(h, s)]
+    # The group's own posts first (few), then the sizes of the units where ≥ 3 of them met.
     found = con.execute(f"""
-        SELECT t.gid, v.o, r.item, (r.b + v.o) // 2 AS tile, count(DISTINCT r.account_id) AS m,
-               any_value(u.c) AS c
-        FROM _g_rows r JOIN _g_test_in t USING (account_id) CROSS JOIN (VALUES (0), (1)) v(o)
-        JOIN _g_units u ON u.o = v.o AND u.h = {h} AND u.item = r.item AND u.tile = (r.b + v.o) // 2
-        WHERE r.h = {h}
-        GROUP BY t.gid, v.o, r.item, (r.b + v.o) // 2 HAVING count(DISTINCT r.account_id) >= 3
+        WITH r AS (SELECT t.gid, r.ik, r.b, r.account_id FROM _g_rows r JOIN _g_test_in t USING (account_id)
+                   WHERE r.h = {h}),
+        x AS (SELECT gid, v.o, ik, (b + v.o) // 2 AS tile, count(DISTINCT account_id) AS m
+              FROM r CROSS JOIN (VALUES (0), (1)) v(o) GROUP BY ALL HAVING count(DISTINCT account_id) >= 3)
+        SELECT x.gid, x.o, x.ik, x.tile, x.m, u.c
+        FROM x JOIN _g_units u ON u.o = x.o AND u.h = {h} AND u.ik = x.ik AND u.tile = x.tile
         ORDER BY ALL
     """).fetchall()
     con.unregister("_g_test_in")
     seen = defaultdict(list)
-    for g_i, o, item, tile, m, c in found:
-        seen[(g_i, o)].append(((o, item, tile), int(m), int(c)))
+    for g_i, o, ik, tile, m, c in found:
+        seen[(g_i, o)].append(((o, ik, tile), int(m), int(c)))
     out = []
     for g_i, g in enumerate(candidates):
         k, c_max = g["k"], g["c_max"]
