@@ -87,7 +87,7 @@ def snowflake(t: float, rng: np.random.Generator) -> int:
 def load_cascades(tree: Path) -> dict:
     """Per cascade file: its root (user, tweet, time) and the times of its retweets; per account the
     cascades it retweeted. Times as trollscope's cascade reader derives them."""
-    from trollscope.ingest.cascades import snowflake_time
+    from trollscope.ingest.readers.cascade import snowflake_time
 
     files = sorted(tree.glob("*.txt"))
     cascades, by_account = [], defaultdict(set)

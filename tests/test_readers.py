@@ -6,6 +6,7 @@ snowflake arithmetic, the documented mappings) and written out by hand for a few
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 
 import trollscope
-from trollscope.ingest import ingest
+from trollscope.errors import MappingError
+from trollscope.ingest import READERS, TableOptions, choose_reader, ingest, parse_mapping
 
 from conftest import (
-    FIXTURES, IRA_HEADER, check_report, csv_records, ira_row, one, post_at, quarantined, rows,
-    snowflake_time, store_counts, utc, write,
+    FIXTURES, IRA_HEADER, READER_SAMPLES, check_report, csv_records, ira_row, one, post_at, quarantined,
+    reader_sample, rows, snowflake_time, store_counts, utc, write,
 )
 
 GOP_MAP = "handle=name,time=tweet_created,text=text,post_id=tweet_id"
@@ -231,8 +233,8 @@ def test_coortweet_table_mapping(store):
     recs = [(line, dict(zip(["account_id", "post_id", "url_id", "hashtag_id", "domain_id", "phash_id",
                              "timestamp"], f))) for line, f in csv_records(path)]
     [report] = ingest(store, [path], mapping=COOR_MAP)
-    # post 100021 is listed twice in the source (identical rows): one post.
-    check_report(report, read=275, stored=274, quarantined=0, present=1)
+    # post 100021 is listed twice in the source (identical rows): one post, the second row merged into it.
+    check_report(report, read=275, stored=274, quarantined=0, present=0, merged=1)
     assert report.accounts_seen == len({d["account_id"] for _, d in recs})
     first_line = {}
     for line, d in recs:
@@ -284,7 +286,7 @@ def test_cascades_directory(store):
     check_report(by_name["576513463738109954.txt"], read=56, stored=56, quarantined=0, present=0)
     check_report(by_name["580320684305416192.txt"], read=57, stored=57, quarantined=0, present=0)
     # lines 38 and 54 of this file are the same edge
-    check_report(by_name["365056836476481537.txt"], read=118, stored=117, quarantined=0, present=1)
+    check_report(by_name["365056836476481537.txt"], read=118, stored=117, quarantined=0, present=0, merged=1)
     for path in sorted(folder.iterdir()):
         expected = _cascade_expected(path)
         got = {r["post_id"]: r for r in rows(
@@ -486,7 +488,8 @@ def test_second_ingest_adds_nothing(tmp_path, name, mapping):
     with trollscope.open(db) as s:  # reopened from disk
         [second] = ingest(s, [FIXTURES / name], mapping=mapping)
         check_report(second, read=first.rows_read, stored=0, quarantined=first.rows_quarantined,
-                     present=first.rows_stored + first.rows_already_present)
+                     present=first.rows_stored + first.rows_already_present, merged=first.rows_merged,
+                     skipped=first.rows_skipped)
         counts = store_counts(s)
     assert counts == {**after_first, "ingests": 2}
 
@@ -586,3 +589,46 @@ def test_fixtures_are_small_and_tests_stay_in_the_repo():
     shared = "/work/" + "shared"
     for test_file in Path(__file__).parent.glob("*.py"):
         assert shared not in test_file.read_text(encoding="utf-8"), test_file
+
+
+# ---- the contract every registered reader meets (parametrised over READERS) ----------------------
+
+def test_every_reader_has_a_sample():
+    assert [r.name for r in READERS] and {r.name for r in READERS} == set(READER_SAMPLES)
+    assert sum(r.fallback for r in READERS) == 1
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.name)
+def test_reader_contract_on_its_sample(tmp_path, reader):
+    """Named, described, typed frozen options, recognises its own sample, and every record of the
+    sample is accounted for, the second time as already present."""
+    assert reader.name and reader.description and reader.extensions
+    data, suffix, mapping = reader_sample(reader.name)
+    options = reader.options(mapping)
+    assert isinstance(options, reader.Options)
+    assert dataclasses.is_dataclass(options) and options.__dataclass_params__.frozen
+    path = write(tmp_path, "sample" + suffix, data)
+    if not reader.fallback:
+        assert choose_reader(path) is reader
+    with trollscope.open(tmp_path / "s.duckdb") as s:
+        [first] = ingest(s, [path], fmt=reader.name, mapping=mapping)
+        check_report(first)
+        assert first.format == reader.name and first.rows_stored > 0
+        assert s.count("posts") == first.rows_stored
+        [second] = ingest(s, [path], fmt=reader.name, mapping=mapping)
+        check_report(second, read=first.rows_read, stored=0, quarantined=first.rows_quarantined,
+                     present=first.rows_stored + first.rows_already_present)
+
+
+def test_table_options_are_typed_and_errors_are_clear():
+    opts = parse_mapping("handle=name,time=tweet_created,label.cat=c,id=tweet_id")
+    assert isinstance(opts, TableOptions)
+    assert (opts.handle, opts.time, opts.post_id, opts.labels) == ("name", "tweet_created", "tweet_id", (("cat", "c"),))
+    assert opts.fields() == [("post_id", "tweet_id"), ("handle", "name"), ("time", "tweet_created")]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.time = "x"
+    for spec, says in [("handle", "is not FIELD=COLUMN"), ("nope=x,time=t,handle=h", "unknown field 'nope'"),
+                       ("handle=h", "must name the time column"), ("time=t", "account or handle"),
+                       ("time=,handle=h", "names no column")]:
+        with pytest.raises(MappingError, match=re.escape(says)):
+            parse_mapping(spec)

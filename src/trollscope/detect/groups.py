@@ -97,7 +97,7 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) ->
     found.sort(key=lambda g: (g["q_value"], -len(g["members"]), g["trace"], g["selected_on"], min(g["members"])))
     for i, g in enumerate(found, start=1):
         g["group_id"] = f"G{i}"
-    _write(store, found)
+    _stage(store, found)
     for table in ["_g_rows", "_g_units", "_g_ev"] + [f"_g_src_{t.name}" for t in traces]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     confirmed = [g for g in found if g["confirmed"]]
@@ -153,7 +153,7 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
     src = f"_g_src_{trace.name}"
     if not _temp_table(con, src):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT account_id, item, t, post_id "
-                    f"FROM ({trace.actions(cfg).replace('{window}', str(w))}) a")
+                    f"FROM ({trace.actions(cfg, w)}) a")
     # A post with several items keeps its rarest; where every post has one item (reposts, text
     # clusters) the ranking is skipped.
     multi = con.execute(f"SELECT count(*) > count(DISTINCT post_id) FROM {src}").fetchall()[0][0]
@@ -479,7 +479,8 @@ def expected_count(hist: Histogram, share: dict, k: int, c_max: float = math.inf
     return float(np.sum(hist.n[ok] * np.minimum(1.0, np.exp(log_comb + kc * np.log(pi[ok])))))
 
 
-def _write(store: Store, groups: list[dict]) -> None:
+def _stage(store: Store, groups: list[dict]) -> None:
+    """The results as temporary tables, which `write_groups` turns into the store's."""
     con = store.con
     keys = ("group_id", "trace", "window_seconds", "selected_on", "tested_on", "members", "k", "c_max", "units",
             "expected", "p_value", "q_value", "strength", "confirmed")
@@ -496,9 +497,8 @@ def _write(store: Store, groups: list[dict]) -> None:
         "uid": pa.array([g["uid"] for g in groups for _ in g["members"]], pa.int64()),
         "account_id": pa.array([a for g in groups for a in g["members"]], pa.string())}))
     try:
-        con.execute("BEGIN TRANSACTION")
         con.execute("""
-            CREATE OR REPLACE TABLE groups AS
+            CREATE OR REPLACE TEMP TABLE _g_groups AS
             SELECT o.*, e.first_t, e.last_t FROM _g_out o
             LEFT JOIN (SELECT m.group_id, min(e.t) AS first_t, max(e.t) AS last_t
                        FROM _g_ev e JOIN (SELECT DISTINCT group_id, uid FROM _g_mem) m ON m.uid = e.uid
@@ -506,16 +506,16 @@ def _write(store: Store, groups: list[dict]) -> None:
             ORDER BY o.q_value, o.members DESC, o.group_id
         """)
         con.execute("""
-            CREATE OR REPLACE TABLE group_evidence AS
+            CREATE OR REPLACE TEMP TABLE _g_evidence AS
             SELECT m.group_id, e.half, e.item, to_timestamp(e.unit_start) AS unit_start,
                    e.account_id, e.post_id, to_timestamp(e.t) AS time
             FROM _g_ev e
             JOIN (SELECT DISTINCT group_id, uid FROM _g_mem) m ON m.uid = e.uid
-            JOIN groups g ON g.group_id = m.group_id AND g.confirmed
+            JOIN _g_groups g ON g.group_id = m.group_id AND g.confirmed
             ORDER BY m.group_id, e.half, e.t, e.item, e.account_id
         """)
         con.execute("""
-            CREATE OR REPLACE TABLE group_members AS
+            CREATE OR REPLACE TEMP TABLE _g_members AS
             SELECT m.group_id, m.account_id, a.handle,
                    count(DISTINCT (e.item, e.unit_start)) FILTER (WHERE e.half = 'selection') AS selection_units,
                    count(DISTINCT (e.item, e.unit_start)) FILTER (WHERE e.half = 'test') AS test_units
@@ -523,10 +523,16 @@ def _write(store: Store, groups: list[dict]) -> None:
             LEFT JOIN accounts a ON a.account_id = m.account_id
             GROUP BY ALL ORDER BY m.group_id, m.account_id
         """)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     finally:
         con.unregister("_g_out")
         con.unregister("_g_mem")
+
+
+def write_groups(store: Store) -> None:
+    """Replace the tables `groups`, `group_members` and `group_evidence` with those `find_groups`
+    made (inside the caller's transaction: they belong to the run with its pair tests)."""
+    con = store.con
+    for table, staged in (("groups", "_g_groups"), ("group_members", "_g_members"),
+                          ("group_evidence", "_g_evidence")):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staged}")
+        con.execute(f"DROP TABLE {staged}")

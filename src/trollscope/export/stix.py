@@ -25,8 +25,8 @@ import stix2.v21 as s2
 from trollscope.enrich.disarm import techniques
 from trollscope.enrich.disarm.bundle import shared_objects, stix_object
 from trollscope.errors import StoreError
+from trollscope.views.results import campaign_evidence, run_info
 from trollscope.views.results import campaigns as list_campaigns
-from trollscope.views.results import run_info
 from trollscope.store import Store
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/trollscope/stix")
@@ -59,16 +59,18 @@ def build(store: Store) -> s2.Bundle:
     for c in list_campaigns(store):
         cid = c["campaign_id"]
         members = store.con.execute(
-            "SELECT m.account_id, coalesce(a.handle, m.handle), a.source_format FROM campaign_members m "
+            "SELECT m.account_id, coalesce(a.handle, m.handle), a.source_format, a.platform FROM campaign_members m "
             "LEFT JOIN accounts a USING (account_id) WHERE m.campaign_id = ? ORDER BY m.account_id", [cid]).fetchall()
         key = "|".join(m[0] for m in members)
         accounts = []
-        for account_id, handle, fmt in members:
+        for account_id, handle, fmt, platform in members:
             props = {"user_id": account_id}
             if handle:
                 props["account_login"] = handle
-            if ACCOUNT_TYPES.get(fmt):
-                props["account_type"] = ACCOUNT_TYPES[fmt]
+            # account-type-ov is an open vocabulary: the platform's name is the account's type
+            kind = platform if platform and platform != "unknown" else ACCOUNT_TYPES.get(fmt)
+            if kind:
+                props["account_type"] = kind
             accounts.append(s2.UserAccount(**props))
         items = _top_items(store, cid)
         urls = [s2.URL(value=i["item"]) for i in items
@@ -79,7 +81,8 @@ def build(store: Store) -> s2.Bundle:
             description=(f"Accounts whose joint behaviour beats a null model of independent accounts "
                          f"(detection by trollscope). Coordination score {c['score']} = density {c['density']} × "
                          f"mean edge strength {c['mean_strength']} × log2(1 + size). Significant pairs by trace: "
-                         f"{traces}. Most linked accounts: {', '.join(c['top_accounts'] or [])}."),
+                         f"{traces}. Platforms: {', '.join(c.get('platforms') or [])}. "
+                         f"Most linked accounts: {', '.join(c['top_accounts'] or [])}."),
             first_seen=c["first_seen"], last_seen=c["last_seen"], **common)
         observed = s2.ObservedData(
             id=_id("observed-data", key), first_observed=c["first_seen"], last_observed=c["last_seen"],
@@ -130,10 +133,7 @@ def _top_items(store: Store, cid: str, limit: int = 20) -> list[dict]:
         f"""
         WITH ev AS (
           SELECT e.trace, e.item, e.post_a, e.post_b, e.time_a, e.time_b
-          FROM evidence e
-          JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-          JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-          JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
+          FROM {campaign_evidence()}
         ), top AS (
           SELECT trace, item, count(*) AS pairs, min(least(time_a, time_b)) AS first_time,
                  arg_min(CASE WHEN time_a <= time_b THEN post_a ELSE post_b END, least(time_a, time_b)) AS post_id

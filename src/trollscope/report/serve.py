@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import trollscope
+from trollscope.store import Store
 from trollscope.errors import TrollscopeError, UserError
 from trollscope.views import results as query
 from trollscope.views import pages as data
@@ -34,7 +34,7 @@ class App:
     """The routes, independent of HTTP: `get(path)` -> (status, content type, body, headers)."""
 
     def __init__(self, db: str | Path):
-        self.store = trollscope.open(db, read_only=True)
+        self.store = Store(db, read_only=True)
         data.quiet(self.store)
         self.name = Path(db).name
         self.lock = threading.Lock()  # one DuckDB connection; requests take turns

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
 
-from trollscope.store import schema
 from trollscope.errors import StoreError
+from trollscope.settings import DEFAULTS
+from trollscope.store import catalogue, schema
+from trollscope.store import run as runs
+from trollscope.store.sql import ident as quote
 
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
+MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
+
+
+def spill_dir(path: str, read_only: bool) -> Path:
+    """Where a connection spills: `STORE.tmp/` for the one writer (DuckDB's own default place);
+    a folder of its own for a reader, since readers of one store may run side by side."""
+    if path == ":memory:" or read_only:
+        base = Path(tempfile.gettempdir()) if path == ":memory:" else Path(path + ".tmp")
+        return base / f"trollscope-spill-{os.getpid()}-{id(object())}"
+    return Path(path + ".tmp")
 
 
 class Store:
@@ -29,14 +45,51 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: cannot open store: {exc}") from None
         self.con.execute("SET TimeZone = 'UTC'")
-        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder.
+        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder,
+        # up to max_spill. The writer holds the store's lock, so a spill folder left by a killed
+        # writer is nobody's: it is removed here, and the spill is removed again on close.
+        self.spill = spill_dir(self.path, read_only)
+        if not read_only:
+            shutil.rmtree(self.spill, ignore_errors=True)
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET temp_directory = ?", [str(self.spill)])
+        self.con.execute(f"SET max_temp_directory_size = '{MAX_SPILL}'")
         if not read_only:
             for table in schema.TABLES:
                 self.con.execute(schema.ddl(table))
+            self._migrate()
+        elif self._outdated():
+            raise StoreError(f"{self.path}: made by an earlier trollscope; open it once for writing to "
+                             "upgrade it (e.g. `trollscope ingest` of any file, or `trollscope detect`)")
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+            [table]).fetchall()]
+
+    def _outdated(self) -> bool:
+        return any(schema.migrations(t, cols) for t in schema.TABLES if (cols := self._columns(t)))
+
+    def _migrate(self) -> None:
+        """Add the columns later versions introduced; old posts are Twitter's or a table's."""
+        added = {t: schema.migrations(t, self._columns(t)) for t in schema.TABLES}
+        for statements in added.values():
+            for statement in statements:
+                self.con.execute(statement)
+        if any("platform" in s for s in added["posts"] + added["accounts"]):
+            twitter = "('ira', 'io-archive', 'twitter-v1', 'twitter-v2', 'cascade')"
+            for table in ("posts", "accounts"):
+                self.con.execute(f"UPDATE {table} SET platform = CASE WHEN source_format IN {twitter} "
+                                 "THEN 'twitter' ELSE 'unknown' END WHERE platform IS NULL")
+        if added["ingests"]:
+            self.con.execute("UPDATE ingests SET rows_merged = coalesce(rows_merged, 0), "
+                             "rows_skipped = coalesce(rows_skipped, 0)")
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
 
     def __enter__(self) -> "Store":
         return self
@@ -51,14 +104,25 @@ class Store:
         """A whole table as Arrow."""
         if not self.has_table(name):
             raise StoreError(f"{self.path}: no table {name!r} in the store")
-        return self.con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+        return self.con.sql(f"SELECT * FROM {quote(name)}").to_arrow_table()
 
     def cached_key(self, name: str) -> str | None:
         """The key a cached result table `name` was built for (kept in `<name>_meta`), or None."""
         if not (self.has_table(name) and self.has_table(f"{name}_meta")):
             return None
-        found = self.con.execute(f'SELECT key FROM "{name}_meta"').fetchall()
+        found = self.con.execute(f"SELECT key FROM {quote(name + '_meta')}").fetchall()
         return found[0][0] if found else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All the statements inside, or none of them."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def write_cached(self, name: str, key: str, build: Callable[[str], None]) -> None:
         """Replace the cached result table `name` and its key, all or nothing.
@@ -67,18 +131,35 @@ class Store:
         REPLACE TABLE" or, in a read-only store, "CREATE OR REPLACE TEMP TABLE": a long-lived reader such
         as `serve` then keeps the result for its connection instead of failing).
         """
+        meta = f"{quote(name + '_meta')} AS SELECT ?::VARCHAR AS key"
         if self.read_only:
             build("CREATE OR REPLACE TEMP TABLE")
-            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {meta}", [key])
             return
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             build("CREATE OR REPLACE TABLE")
-            self.con.execute(f'CREATE OR REPLACE TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+            self.con.execute(f"CREATE OR REPLACE TABLE {meta}", [key])
+
+    def derived(self, name: str, run) -> str:
+        """The table `name` (see `catalogue.DERIVED`) as made for `run`; returns the name to read.
+
+        Tables of `detect` belong to the newest run by construction. A cached table of a later stage
+        is rebuilt by its registered producer when its key (run, input, the settings it depends on)
+        does not match, so it always reflects the run's settings, never the defaults.
+        """
+        entry = catalogue.DERIVED[name]
+        if entry.producer == catalogue.DETECT:
+            if not self.has_table(name):
+                raise StoreError(f"{self.path}: no table {name!r}; run `trollscope detect` first")
+            return name
+        key = entry.key(run, runs.fingerprint(self.con) if entry.live_input else None)
+        if self.cached_key(name) == key:
+            return name
+        build = catalogue.builder(name)
+        if build is None:  # the producer's module was not imported: a programming error, not the user's
+            raise RuntimeError(f"no producer registered for {name!r} ({entry.producer})")
+        self.write_cached(name, key, lambda create: build(self, run, create))
+        return name
 
     def has_table(self, name: str) -> bool:
         found = self.con.execute(
@@ -101,7 +182,7 @@ class Store:
         ).to_arrow_table()
 
     def count(self, table: str) -> int:
-        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+        return self.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0]
 
 
 def open(path: str | Path = DEFAULT_DB, read_only: bool = False) -> Store:  # noqa: A001

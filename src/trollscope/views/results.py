@@ -3,12 +3,18 @@ and every account with its campaign and score. Plain data out; the CLI and the r
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 
 from trollscope.errors import StoreError, UserError
 from trollscope.store import Store
+from trollscope.store import run as runs
+from trollscope.store.names import campaign_key, resolve_account  # noqa: F401  (part of the read API)
+
+
+# A campaign's platforms, most members first (`c` is the campaigns row).
+_PLATFORMS = """(SELECT list(platform ORDER BY n DESC, platform) FROM (
+      SELECT coalesce(a.platform, 'unknown') AS platform, count(*) AS n FROM campaign_members m
+      LEFT JOIN accounts a USING (account_id) WHERE m.campaign_id = c.campaign_id GROUP BY 1))"""
 
 
 def _require(store: Store) -> None:
@@ -29,11 +35,18 @@ def _dicts(rel) -> list[dict]:
 
 
 def run_info(store: Store) -> dict:
+    """The newest detection run: id, when, window, input fingerprint and every setting it used."""
     _require(store)
-    row = store.con.execute("SELECT run_at, window_seconds, window_estimated, settings FROM detect_runs").fetchall()
-    run_at, window, estimated, settings = row[0]
-    return {"run_at": run_at.isoformat(), "window_seconds": window, "window_estimated": estimated,
-            "settings": json.loads(settings)}
+    return runs.latest(store).as_dict()
+
+
+def campaign_evidence(cid: str = "$cid") -> str:
+    """FROM clause: the evidence rows `e` of significant pairs (`t`) whose two accounts are both
+    members of campaign `cid` (an SQL parameter or literal): what a campaign's flags rest on."""
+    return f"""evidence e
+        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = {cid}
+        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = {cid}
+        JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant"""
 
 
 def campaigns(store: Store, limit: int | None = None) -> list[dict]:
@@ -46,28 +59,11 @@ def campaigns(store: Store, limit: int | None = None) -> list[dict]:
                round(c.mean_strength, 2) AS mean_strength, round(c.score, 2) AS score,
                c.first_seen, c.last_seen, c.trace_pairs,
                (SELECT list(m.handle ORDER BY m.strength DESC, m.account_id)[1:5]
-                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts
+                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts,
+               {_PLATFORMS} AS platforms
         FROM campaigns c ORDER BY c.rank {lim}
         """
     ))
-
-
-def campaign_key(campaign_id: str) -> str:
-    """A campaign as the user names it (`C3`, `c3`, `3`) to its id (`C3`)."""
-    cid = str(campaign_id).strip().upper()
-    return cid if cid.startswith("C") else f"C{cid}"
-
-
-def resolve_account(store: Store, name: str) -> str:
-    """An account id from an id or a handle (any case, with or without @); UserError if unknown."""
-    found = store.con.execute(
-        "SELECT account_id FROM accounts WHERE account_id = ? OR lower(handle) = lower(?) "
-        "ORDER BY account_id = ? DESC LIMIT 1",
-        [name, name.lstrip("@"), name],
-    ).fetchall()
-    if not found:
-        raise UserError(f"no account {name!r} in the store")
-    return found[0][0]
 
 
 def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
@@ -75,22 +71,17 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     _require(store)
     cid = campaign_key(campaign_id)
     head = _dicts(store.sql(
-        "SELECT * EXCLUDE (community) FROM campaigns WHERE campaign_id = ?", params=[cid]))
+        f"SELECT * EXCLUDE (community), {_PLATFORMS} AS platforms FROM campaigns c WHERE campaign_id = ?", params=[cid]))
     if not head:
         raise UserError(f"no campaign {campaign_id!r}; see `trollscope campaigns`")
     members = _dicts(store.sql(
         """
-        SELECT m.account_id, m.handle, round(m.strength, 2) AS strength, a.labels,
+        SELECT m.account_id, m.handle, a.platform, round(m.strength, 2) AS strength, a.labels,
                (SELECT count(*) FROM posts p WHERE p.account_id = m.account_id) AS posts
         FROM campaign_members m LEFT JOIN accounts a USING (account_id)
         WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
         """, params=[cid]))
-    inner = """
-        FROM evidence e
-        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-        JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
-    """
+    inner = f"FROM {campaign_evidence()}"
     top_items = _dicts(store.sql(
         f"""
         SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,
@@ -102,11 +93,13 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     evidence = _dicts(store.sql(
         f"""
         SELECT e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
-               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a
+               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a,
+               ha.platform AS platform_a, hb.platform AS platform_b, pa.permalink AS url_a, pb.permalink AS url_b
         {inner}
         LEFT JOIN accounts ha ON ha.account_id = e.a
         LEFT JOIN accounts hb ON hb.account_id = e.b
         LEFT JOIN posts pa ON pa.post_id = e.post_a
+        LEFT JOIN posts pb ON pb.post_id = e.post_b
         ORDER BY e.time_a, e.trace, e.a, e.b LIMIT {int(evidence_limit)}
         """, params={"cid": cid}))
     return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence,
@@ -185,14 +178,17 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
         """, params=[lo, hi]))
     evidence = _dicts(store.sql(
         f"""
-        SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b
+        SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b,
+               pa.permalink AS url_a, pb.permalink AS url_b
         FROM evidence e
         LEFT JOIN posts pa ON pa.post_id = e.post_a
         LEFT JOIN posts pb ON pb.post_id = e.post_b
         WHERE e.a = ? AND e.b = ? ORDER BY e.time_a, e.trace LIMIT {int(evidence_limit)}
         """, params=[lo, hi]))
-    handles = dict(store.con.execute(
-        "SELECT account_id, handle FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
+    handles, platforms = {}, {}
+    for acct, handle, platform in store.con.execute(
+            "SELECT account_id, handle, platform FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall():
+        handles[acct], platforms[acct] = handle, platform
     campaigns_of = dict(store.con.execute(
         "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
     linked = any(t["significant"] for t in tests)
@@ -200,8 +196,10 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     # runs before `evidence_scope` existed kept evidence for every tested pair
     scope = run_info(store)["settings"].get("evidence_scope", "tested")
     return {
-        "account_a": {"account_id": lo, "handle": handles.get(lo), "campaign_id": campaigns_of.get(lo)},
-        "account_b": {"account_id": hi, "handle": handles.get(hi), "campaign_id": campaigns_of.get(hi)},
+        "account_a": {"account_id": lo, "handle": handles.get(lo), "platform": platforms.get(lo),
+                      "campaign_id": campaigns_of.get(lo)},
+        "account_b": {"account_id": hi, "handle": handles.get(hi), "platform": platforms.get(hi),
+                      "campaign_id": campaigns_of.get(hi)},
         "linked": linked,  # by a significant pair test
         "linked_as_group": bool(groups),  # members of one confirmed group (detect.groups)
         "groups": groups,
@@ -212,14 +210,16 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     }
 
 
-def accounts(store: Store) -> list[dict]:
-    """Every account: id, handle, campaign (empty when not flagged), score, posts, labels."""
+def accounts(store: Store, flagged: bool = False) -> list[dict]:
+    """Every account (only those in a campaign when `flagged`): id, handle, campaign (empty when not
+    flagged), score, posts, category label, platform."""
     _require(store)
+    where = "WHERE m.campaign_id IS NOT NULL" if flagged else ""
     return _dicts(store.sql(
-        """
+        f"""
         SELECT a.account_id, a.handle, coalesce(m.campaign_id, '') AS campaign_id,
                round(coalesce(s.score, 0), 3) AS score, coalesce(n.posts, 0) AS posts,
-               a.labels['account_category'] AS category
+               a.labels['account_category'] AS category, a.platform
         FROM accounts a
         LEFT JOIN campaign_members m USING (account_id)
         LEFT JOIN (SELECT account_id, count(*) AS posts FROM posts GROUP BY account_id) n USING (account_id)
@@ -227,6 +227,7 @@ def accounts(store: Store) -> list[dict]:
           SELECT account_id, sum(strength) AS score FROM (
             SELECT a AS account_id, strength FROM edges UNION ALL SELECT b, strength FROM edges)
           GROUP BY account_id) s USING (account_id)
+        {where}
         ORDER BY score DESC, a.account_id
         """
     ))

@@ -2,7 +2,7 @@
 
 Every trace has the same shape. It names, for each post, the *item* the account acted on (the
 reposted post, a URL, a hashtag, a text cluster, ...) and when; the shared window join
-(`traces.window`) turns actions into account pairs with their evidence, and `network.significance`
+(`detect.window`) turns actions into account pairs with their evidence, and `detect.null`
 judges each pair against the null model. Adding a trace is adding one `Trace` to `TRACES`.
 
 The SQL is written once, in DuckDB's dialect, using only what `sqlglot` carries over to Spark.
@@ -13,10 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from trollscope.store.sql import domain
+
 # Link shorteners carry no domain information: a domain-level co-link on them means nothing.
+# youtu.be links are stored as youtube.com watch URLs (ingest folds a page's names into one), so
+# youtube.com stands in for youtu.be: any two videos are not one site being pushed.
 SHORTENERS = (
     "t.co", "bit.ly", "ow.ly", "goo.gl", "tinyurl.com", "dlvr.it", "ift.tt", "buff.ly", "fb.me",
-    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "tiny.cc", "shar.es", "po.st", "wp.me",
+    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "youtube.com", "tiny.cc", "shar.es", "po.st", "wp.me",
 )
 
 # A post's text with what differs between copies of one message removed: the `RT @user:`
@@ -32,13 +36,14 @@ NORM_TEXT = (
 class Trace:
     """One behavioural trace.
 
-    `actions(settings)` returns SQL over `posts` giving columns account_id, item, t (epoch
-    seconds), post_id. `same_bin` traces (synchrony) pair actions in the same time bin only.
+    `actions(settings, window)` returns SQL over `posts` giving columns account_id, item, t
+    (epoch seconds), post_id; `window` is the trace's window Δ in seconds (synchrony's item, the
+    time bin, is Δ wide; the other traces ignore it).
     """
 
     name: str
     description: str
-    actions: Callable[[dict], str]
+    actions: Callable[[dict, int], str]
     item_label: str  # what the item is, for evidence tables
     needs: tuple[str, ...] = ()  # tables other than posts that the SQL reads
     # Topic-level traces (hashtags, domains, mentions) coordinate over hours, not seconds: their
@@ -58,11 +63,12 @@ class Trace:
     group_test: bool = True
 
 
-def _t() -> str:
+def epoch_t() -> str:
+    """A post's time as whole epoch seconds (SQL over `posts`)."""
     return "CAST(epoch(created_at) AS BIGINT)"
 
 
-def _co_repost(settings: dict) -> str:
+def _co_repost(settings: dict, window: int) -> str:
     # Where the source gives the reposted post's id, that is the item; where it does not (the
     # IRA CSV), a repost carries the original text, so identical normalised text is the item.
     # Texts shorter than 10 characters give no item (NULL, dropped by the window join): a test
@@ -72,7 +78,7 @@ def _co_repost(settings: dict) -> str:
         SELECT account_id,
                coalesce(ref_post_id,
                         CASE WHEN length({NORM_TEXT}) >= 10 THEN 'text:' || md5({NORM_TEXT}) END) AS item,
-               {_t()} AS t, post_id
+               {epoch_t()} AS t, post_id
         FROM posts
         WHERE kind = 'repost'
     """
@@ -81,68 +87,83 @@ def _co_repost(settings: dict) -> str:
 def _unnested(column: str, where: str = "kind <> 'repost'") -> str:
     return f"""
         SELECT account_id, item, t, post_id FROM (
-          SELECT account_id, unnest({column}) AS item, {_t()} AS t, post_id
+          SELECT account_id, unnest({column}) AS item, {epoch_t()} AS t, post_id
           FROM posts WHERE {where} AND array_length({column}) > 0)
         WHERE item IS NOT NULL AND item <> ''
     """
 
 
-def _co_link(settings: dict) -> str:
+def _co_link(settings: dict, window: int) -> str:
     return _unnested("urls")
 
 
-def _co_domain(settings: dict) -> str:
+def _co_domain(settings: dict, window: int) -> str:
     shorteners = ", ".join(f"'{d}'" for d in SHORTENERS)
     return f"""
         SELECT account_id, item, min(t) AS t, min_by(post_id, t) AS post_id FROM (
-          SELECT account_id, regexp_extract(u, '^[a-z]+://([^/?#:]+)', 1) AS item, t, post_id FROM (
-            SELECT account_id, unnest(urls) AS u, {_t()} AS t, post_id
+          SELECT account_id, {domain('u')} AS item, t, post_id FROM (
+            SELECT account_id, unnest(urls) AS u, {epoch_t()} AS t, post_id
             FROM posts WHERE kind <> 'repost' AND array_length(urls) > 0))
         WHERE item <> '' AND item NOT IN ({shorteners})
         GROUP BY account_id, item, post_id
     """
 
 
-def _co_hashtag(settings: dict) -> str:
+def _co_hashtag(settings: dict, window: int) -> str:
     return _unnested("hashtags")
 
 
-def _hashtag_sequence(settings: dict) -> str:
+def _hashtag_sequence(settings: dict, window: int) -> str:
     return f"""
         SELECT account_id, array_to_string(list_sort(list_distinct(hashtags)), ' ') AS item,
-               {_t()} AS t, post_id
+               {epoch_t()} AS t, post_id
         FROM posts WHERE kind <> 'repost' AND array_length(list_distinct(hashtags)) >= 2
     """
 
 
-def _co_mention(settings: dict) -> str:
+def _co_mention(settings: dict, window: int) -> str:
     return _unnested("mentions", "kind IN ('post', 'quote')")
 
 
-def _co_reply(settings: dict) -> str:
+def _co_reply(settings: dict, window: int) -> str:
     return f"""
-        SELECT account_id, coalesce(ref_account, ref_post_id) AS item, {_t()} AS t, post_id
+        SELECT account_id, coalesce(ref_account, ref_post_id) AS item, {epoch_t()} AS t, post_id
         FROM posts WHERE kind = 'reply' AND coalesce(ref_account, ref_post_id) IS NOT NULL
     """
 
 
-def _near_duplicate(settings: dict) -> str:
+def _co_object(settings: dict, window: int) -> str:
+    # `object_clusters` (object, cluster) comes from traces.objects: near-identical image hashes.
+    from trollscope.detect.traces.objects import phash_item
+
+    return f"""
+        SELECT o.account_id, coalesce(c.cluster, o.item) AS item, o.t, o.post_id FROM (
+          SELECT account_id, {phash_item('obj')} AS item, t, post_id FROM (
+            SELECT account_id, unnest(objects) AS obj, {epoch_t()} AS t, post_id
+            FROM posts WHERE kind <> 'repost' AND array_length(objects) > 0)
+          WHERE obj IS NOT NULL AND obj <> '') o
+        LEFT JOIN object_clusters c ON c.object = o.item
+    """
+
+
+def _near_duplicate(settings: dict, window: int) -> str:
     # `text_clusters` (post_id, cluster) comes from traces.neardup, computed before the traces.
     return f"""
-        SELECT p.account_id, 'ndup:' || c.cluster AS item, {_t()} AS t, p.post_id
+        SELECT p.account_id, 'ndup:' || c.cluster AS item, {epoch_t()} AS t, p.post_id
         FROM posts p JOIN text_clusters c ON c.post_id = p.post_id
         WHERE p.kind <> 'repost'
     """
 
 
-def _synchrony(settings: dict) -> str:
+def _synchrony(settings: dict, window: int) -> str:
     # The item is the time bin itself: two accounts co-act when both post in the same bin.
     # The earliest post of the bin, ties by post id (a struct min, as in traces.window).
+    w = int(window)
     return f"""
         SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
-          SELECT account_id, 'bin:' || CAST({_t()} // {{window}} AS VARCHAR) AS item,
-                 min(struct_pack(t := {_t()}, post_id := post_id)) AS m
-          FROM posts GROUP BY account_id, {_t()} // {{window}}) g
+          SELECT account_id, 'bin:' || CAST({epoch_t()} // {w} AS VARCHAR) AS item,
+                 min(struct_pack(t := {epoch_t()}, post_id := post_id)) AS m
+          FROM posts GROUP BY account_id, {epoch_t()} // {w}) g
     """
 
 
@@ -150,6 +171,9 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
           "reposted post"),
     Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
+    Trace("co_object", "Posted the same media or other object (image hash, video, sound, any named type) "
+          "within Δ; 64-bit image hashes also match within `phash_distance` bits.", _co_object,
+          "object", needs=("object_clusters",)),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
