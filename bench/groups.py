@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         db = work / f"{name}.duckdb"
         extra = [x for s in args.sets for x in ("--set", s)]
         seconds, output = cli(["detect", "--db", str(db), *extra])
-        window = next((line.strip() for line in output.splitlines() if line.startswith("window")), "")
+        window = next((line.strip() for line in output.splitlines() if "window Δ" in line), "")
         rings = [r for r in truth["rings"] if SHAPES[r["shape"]]["crowd"] == name]
         s = score(db, rings)
         result["crowds"][name] = {"detect_seconds": round(seconds, 1), "window": window,
