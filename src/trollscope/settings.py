@@ -39,6 +39,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Work budget of the window join, in action pairs per action of a trace: on dense data the most "
             "crowded item-buckets are left out (they still count in the null model) until the pairs enumerated "
             "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~1.5 pairs per action)."),
+    Setting("groups", True,
+            "Test groups as well as pairs: sets of accounts chosen on one half of the data and tested on the "
+            "other, that co-act far beyond the null although each pair is weak (docs/detection.md, Groups)."),
+    Setting("group_window", 60,
+            "Window in seconds of the group test for fast traces (Δ when Δ is longer; slow traces use "
+            "`slow_window`): a group co-acts when its members act on one item within it."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
     Setting("content_layer", True,

@@ -58,6 +58,10 @@ def detect(
     emit([{"trace": t.trace, "actions": t.actions, "accounts": t.accounts, "pairs tested": t.tested,
            "significant": t.significant, "bucket cap": t.bucket_cap, "seconds": t.seconds}
           for t in result.traces], OutputFormat.table, title="traces")
+    g = result.groups
+    if g is not None and g.tested:
+        out.print(f"groups: {g.tested:,} tested (chosen on one half of the data, tested on the other), "
+                  f"{g.confirmed:,} confirmed, linking {g.accounts:,} accounts; {g.seconds} s")
     out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
               f"{result.flagged_accounts:,} accounts flagged")
     print_campaigns(top_rows)

@@ -39,6 +39,7 @@ class DetectResult:
     flagged_accounts: int = 0
     seconds: float = 0.0
     run_id: str = ""
+    groups: object = None  # detect.groups.GroupResult
 
 
 def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
@@ -85,6 +86,10 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     finally:
         engine.close()
 
+    from trollscope.detect.groups import find_groups, write_groups
+
+    say("groups: chosen on one half of the data, tested on the other")
+    result.groups = find_groups(store, cfg, window, traces)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 
@@ -93,6 +98,7 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     try:
         with store.transaction():
             _write_tables(store, names)
+            write_groups(store)
             result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
             result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
     finally:

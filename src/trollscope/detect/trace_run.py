@@ -117,9 +117,13 @@ def run_trace(store: Store, engine, trace: tr.Trace, window: int, cfg: dict) -> 
         WHERE r <= {int(cfg['evidence_per_pair'])}
         ORDER BY a, b, t_a, item
     """)
+    from trollscope.detect.groups import keep_actions
+
+    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg)  # the group test reads them again
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_activity", "_tr_weights", "_tr_strata",
                                 "_tr_expected"]:
-        engine.drop(table)
+        if table != kept:
+            engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap)
 
 

@@ -221,6 +221,9 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
         "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store),
         "evidence": _readable(_clip_rows(data["evidence"]), store),
         "evidence_total": evidence_total,
+        # linked as a group (detect.groups), shown apart from the pair links above
+        "groups": data["groups"],
+        "group_evidence": _clip_rows(data["group_evidence"]),
         "members": members[: LIMITS["members"]],
         "members_total": len(members),
         "narratives": [_narrative(n) for n in narratives(store, campaign_id=cid)],
@@ -232,7 +235,7 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
 def graph(store: Store, cid: str, members: list[dict]) -> dict:
     """Nodes (members, laid out) and the strongest links among them, for sigma.js."""
     edges = _rows(store, """
-        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength
+        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength, e.groups
         FROM edges e
         JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
         JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
@@ -256,7 +259,8 @@ def graph(store: Store, cid: str, members: list[dict]) -> dict:
         ts = e.get("trace_strength") or {}
         main = max(ts.items(), key=lambda kv: (kv[1], kv[0]))[0] if ts else (e["traces"] or ["?"])[0]
         out_edges.append({"a": e["a"], "b": e["b"], "strength": round(e["strength"], 2), "shared": e["shared"],
-                          "traces": e["traces"] or [], "trace": main, "color": TRACE_COLORS.get(main, "#888")})
+                          "traces": e["traces"] or [], "groups": e["groups"] or [], "trace": main,
+                          "color": TRACE_COLORS.get(main, "#888")})
     legend = [{"category": c or "(no label)", "color": colors[c]} for c in categories]
     return {"nodes": nodes, "edges": out_edges, "edges_total": total, "nodes_total": len(members),
             "legend": legend}
