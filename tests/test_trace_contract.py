@@ -13,7 +13,10 @@ import pytest
 from trollscope.detect import detect
 from trollscope.detect.traces.base import BY_NAME, TRACES
 
-from detect_helpers import make_store, pair_tests, post
+import trollscope
+from trollscope.ingest import ingest
+
+from detect_helpers import COLUMNS, MAPPING, pair_tests, post
 
 WORDS = ("river", "council", "budget", "storm", "market", "school", "bridge", "train", "garden", "harbour",
          "winter", "festival", "library", "museum", "stadium", "hospital", "airport", "forest", "valley", "coast")
@@ -38,6 +41,7 @@ ACT = {
     "co_mention": lambda k, n: {"text": f"@person{k} what do you think of {n}"},
     "co_reply": lambda k, n: {"text": f"reply number {n}", "kind": "reply", "ref_user": f"person{k}"},
     "synchrony": lambda k, n: {"text": f"just my thoughts number {n}"},
+    "co_object": lambda k, n: {"text": f"look at this number {n}", "obj": f"clip{k}"},
 }
 
 DAY = 86400
@@ -55,7 +59,9 @@ def world(trace: str, seed: int = 3) -> list[dict]:
     def add(user: str, t: float, k: int) -> None:
         nonlocal n
         n += 1
-        rows.append(post(f"p{n:06d}", user, float(t), **act(k, n)))
+        fields = act(k, n)
+        obj = fields.pop("obj", "")
+        rows.append({**post(f"p{n:06d}", user, float(t), **fields), "obj": obj})
 
     popularity = 1.0 / np.arange(1, 41)
     popularity /= popularity.sum()
@@ -69,6 +75,21 @@ def world(trace: str, seed: int = 3) -> list[dict]:
         add("planted_a", t, int(k))
         add("planted_b", t + rng.uniform(5, 20), int(k))
     return rows
+
+
+def make_store(tmp_path, rows):
+    """The rows as a CSV (the helpers' columns and an object column), ingested through the table reader."""
+    import csv
+
+    path = tmp_path / "world.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS + ["obj"])
+        writer.writeheader()
+        writer.writerows({c: r.get(c, "") for c in COLUMNS + ["obj"]} for r in rows)
+    store = trollscope.open(tmp_path / "world.duckdb")
+    [report] = ingest(store, [str(path)], mapping=MAPPING + ",object.video=obj")
+    assert report.rows_stored == len(rows), report
+    return store
 
 
 def test_every_registered_trace_is_under_contract():
