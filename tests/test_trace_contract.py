@@ -13,10 +13,7 @@ import pytest
 from trollscope.detect import detect
 from trollscope.detect.traces.base import BY_NAME, TRACES
 
-import trollscope
-from trollscope.ingest import ingest
-
-from detect_helpers import COLUMNS, MAPPING, pair_tests, post
+from detect_helpers import make_store, pair_tests, post
 
 WORDS = ("river", "council", "budget", "storm", "market", "school", "bridge", "train", "garden", "harbour",
          "winter", "festival", "library", "museum", "stadium", "hospital", "airport", "forest", "valley", "coast")
@@ -41,8 +38,14 @@ ACT = {
     "co_mention": lambda k, n: {"text": f"@person{k} what do you think of {n}"},
     "co_reply": lambda k, n: {"text": f"reply number {n}", "kind": "reply", "ref_user": f"person{k}"},
     "synchrony": lambda k, n: {"text": f"just my thoughts number {n}"},
-    "co_object": lambda k, n: {"text": f"look at this number {n}", "obj": f"clip{k}"},
+    # the same picture, re-encoded by each poster: its 64-bit hash one bit off, a different bit each time
+    "co_object": lambda k, n: {"text": f"look at this {n}", "obj": f"{_picture(k) ^ (1 << (n % 64)):016x}"},
 }
+
+
+def _picture(k: int) -> int:
+    """The perceptual hash of picture k (pictures are far apart: about 32 bits)."""
+    return int(np.random.default_rng(5000 + k).integers(0, 2**63 - 1))
 
 DAY = 86400
 
@@ -59,9 +62,7 @@ def world(trace: str, seed: int = 3) -> list[dict]:
     def add(user: str, t: float, k: int) -> None:
         nonlocal n
         n += 1
-        fields = act(k, n)
-        obj = fields.pop("obj", "")
-        rows.append({**post(f"p{n:06d}", user, float(t), **fields), "obj": obj})
+        rows.append(post(f"p{n:06d}", user, float(t), **act(k, n)))
 
     popularity = 1.0 / np.arange(1, 41)
     popularity /= popularity.sum()
@@ -75,21 +76,6 @@ def world(trace: str, seed: int = 3) -> list[dict]:
         add("planted_a", t, int(k))
         add("planted_b", t + rng.uniform(5, 20), int(k))
     return rows
-
-
-def make_store(tmp_path, rows):
-    """The rows as a CSV (the helpers' columns and an object column), ingested through the table reader."""
-    import csv
-
-    path = tmp_path / "world.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS + ["obj"])
-        writer.writeheader()
-        writer.writerows({c: r.get(c, "") for c in COLUMNS + ["obj"]} for r in rows)
-    store = trollscope.open(tmp_path / "world.duckdb")
-    [report] = ingest(store, [str(path)], mapping=MAPPING + ",object.video=obj")
-    assert report.rows_stored == len(rows), report
-    return store
 
 
 def test_every_registered_trace_is_under_contract():
