@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import trollscope
+from trollscope.store.run import latest as latest_run
 from trollscope.cli import app
 from trollscope.detect import detect
 from trollscope.views.evaluate import evaluate
@@ -183,7 +184,7 @@ def test_cli_detect_takes_any_setting_with_set(tmp_path, small_db):
     assert r.exit_code == 0, r.output
     assert "0 campaigns; 0 accounts flagged" in r.stdout  # the ring of 5 is below min_campaign = 6
     with trollscope.open(copy) as store:
-        settings = json.loads(store.sql("SELECT settings FROM detect_runs").fetchall()[0][0])
+        settings = latest_run(store).settings
         assert (settings["evidence_scope"], settings["min_campaign"], settings["window"]) == ("tested", 6, 60)
         non_significant = store.sql("SELECT count(*) FROM evidence e JOIN pair_tests t USING (trace, a, b) "
                                     "WHERE NOT t.significant").fetchall()[0][0]
@@ -331,7 +332,7 @@ def test_estimated_window_is_the_10th_percentile_of_first_reshare_gaps(tmp_path,
     result = detect(store, traces="co_repost")
     # 10th percentile of 10..100 (or 60..600) by linear interpolation: 19 s (or 114 s -> 2 minutes)
     assert result.window_estimated and result.window == want
-    assert fetch(store, "SELECT window_seconds FROM detect_runs")[0]["window_seconds"] == want
+    assert fetch(store, "SELECT window_seconds FROM runs ORDER BY finished_at DESC LIMIT 1")[0]["window_seconds"] == want
 
 
 def _two_cells_one_narrative(seed: int = 5) -> tuple[list[dict], list[str], list[str], list[str]]:

@@ -16,7 +16,7 @@ import trollscope
 
 from detect_helpers import make_store, post
 from trollscope.cli import app
-from trollscope.detect import detect
+from trollscope.pipeline import detect
 from trollscope.enrich.narratives import find_narratives
 from trollscope.views import narratives as nq
 

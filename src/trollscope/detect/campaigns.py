@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from trollscope.detect import null as sig
 from trollscope.store import Store
+from trollscope.store.sql import domain
 from trollscope.detect.traces.base import SHORTENERS
 
 
@@ -167,7 +168,7 @@ def content_links(store: Store, accounts: list[str], cfg: dict) -> list[tuple[st
         SELECT DISTINCT account_id, token FROM (
           SELECT account_id, 'h:' || unnest(hashtags) AS token FROM posts WHERE kind <> 'repost'
           UNION ALL
-          SELECT account_id, 'd:' || regexp_extract(unnest(urls), '^[a-z]+://([^/?#:]+)', 1) AS token
+          SELECT account_id, 'd:' || {domain('unnest(urls)')} AS token
           FROM posts WHERE kind <> 'repost'
         ) t
         WHERE token NOT IN ('h:', 'd:') AND substr(token, 3) NOT IN ({shorteners})

@@ -1,7 +1,7 @@
 """Detection: traces -> significant pairs -> fused account graph -> campaigns, all kept in the store.
 
-Tables written (replaced on each run):
-  detect_runs   the settings and window of the run
+Tables written (replaced on each run, in one transaction with the run's row in `runs`; columns in
+`store/catalogue.py`):
   pair_tests    every tested pair per trace: shared items, expected, p, q, significant, weight, at the
                 scale where the pair is strongest (window_seconds), and per scale (scales)
   evidence      the co-actions behind each significant pair (every tested pair with the setting
@@ -16,7 +16,7 @@ Tables written (replaced on each run):
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -24,6 +24,7 @@ from typing import Callable
 from trollscope import settings as st
 from trollscope.errors import StoreError, UserError
 from trollscope.store import Store
+from trollscope.store import run as runs
 from trollscope.detect.traces import base as tr
 from trollscope.detect.trace_run import TraceResult, run_trace, time_resolution, trace_scales
 
@@ -39,6 +40,7 @@ class DetectResult:
     campaigns: int = 0
     flagged_accounts: int = 0
     seconds: float = 0.0
+    run_id: str = ""
 
 
 def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
@@ -48,6 +50,7 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     `engine_name` is `duckdb` (default) or `spark` (`spark_master` a URL, `local[*]` if None).
     """
     started = time.perf_counter()
+    started_at = dt.datetime.now(dt.timezone.utc)
     cfg = st.resolve(**overrides)
     if not store.has_table("posts") or store.count("posts") == 0:
         raise StoreError(f"{store.path}: no posts in the store; run `trollscope ingest` first")
@@ -81,52 +84,41 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         engine.close()
 
     say("fusing and finding campaigns")
-    _write_tables(store, cfg, window, estimated, sorted(t.name for t in traces))
     from trollscope.detect.campaigns import build_campaigns
 
-    result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
-    # Stored now, while the store is writable, so read-only readers (report, serve) find them ready.
-    say("account signals and DISARM techniques")
-    from trollscope.enrich.disarm import techniques
-    from trollscope.enrich.signals.features import ensure as ensure_signals
-
-    ensure_signals(store, **overrides)
-    techniques(store)
+    # The run's row is written with its results: a reader sees the whole run or the one before it.
+    names = sorted(t.name for t in traces)
+    try:
+        with store.transaction():
+            _write_tables(store, names)
+            result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
+            result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
+    finally:
+        for name in names:
+            store.con.execute(f"DROP TABLE IF EXISTS _pt_{name}")
+            store.con.execute(f"DROP TABLE IF EXISTS _ev_{name}")
+            store.con.execute(f"DROP TABLE IF EXISTS _cx_{name}")
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 
 
-def _write_tables(store: Store, cfg: dict, window: int, estimated: bool, names: list[str]) -> None:
-    """Replace the result tables with this run's, in one transaction: pair_tests and evidence
-    gathered from the per-trace temporary tables, in trace order (each already in pair order)."""
+def _write_tables(store: Store, names: list[str]) -> None:
+    """Replace pair_tests and evidence with this run's (inside the caller's transaction), gathered
+    from the per-trace temporary tables in trace order (each already in pair order)."""
     con = store.con
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("CREATE OR REPLACE TABLE detect_runs (run_at TIMESTAMPTZ, window_seconds BIGINT, "
-                    "window_estimated BOOLEAN, settings VARCHAR)")
-        con.execute("INSERT INTO detect_runs VALUES (now(), ?, ?, ?)",
-                    [window, estimated, json.dumps(cfg, default=str)])
-        con.execute(f"CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM _pt_{names[0]} LIMIT 0")
-        con.execute(
-            f"""
-            CREATE OR REPLACE TABLE evidence AS
-            SELECT trace, CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, CAST(item AS VARCHAR) AS item,
-                   CAST(post_a AS VARCHAR) AS post_a, CAST(post_b AS VARCHAR) AS post_b,
-                   to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b, scale_seconds FROM _ev_{names[0]} LIMIT 0
-            """
-        )
-        con.execute(f"CREATE OR REPLACE TABLE coaction_excess AS SELECT * FROM _cx_{names[0]} LIMIT 0")
-        for name in names:
-            con.execute(f"INSERT INTO pair_tests SELECT * FROM _pt_{name}")
-            con.execute(f"INSERT INTO evidence SELECT trace, a, b, item, post_a, post_b, to_timestamp(t_a), "
-                        f"to_timestamp(t_b), scale_seconds FROM _ev_{name}")
-            con.execute(f"INSERT INTO coaction_excess SELECT * FROM _cx_{name}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        for name in names:
-            con.execute(f"DROP TABLE IF EXISTS _pt_{name}")
-            con.execute(f"DROP TABLE IF EXISTS _ev_{name}")
-            con.execute(f"DROP TABLE IF EXISTS _cx_{name}")
+    con.execute("DROP TABLE IF EXISTS detect_runs")  # the run record of stores made before `runs`
+    con.execute(f"CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM _pt_{names[0]} LIMIT 0")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE evidence AS
+        SELECT trace, CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, CAST(item AS VARCHAR) AS item,
+               CAST(post_a AS VARCHAR) AS post_a, CAST(post_b AS VARCHAR) AS post_b,
+               to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b, scale_seconds FROM _ev_{names[0]} LIMIT 0
+        """
+    )
+    con.execute(f"CREATE OR REPLACE TABLE coaction_excess AS SELECT * FROM _cx_{names[0]} LIMIT 0")
+    for name in names:
+        con.execute(f"INSERT INTO pair_tests SELECT * FROM _pt_{name}")
+        con.execute(f"INSERT INTO evidence SELECT trace, a, b, item, post_a, post_b, to_timestamp(t_a), "
+                    f"to_timestamp(t_b), scale_seconds FROM _ev_{name}")
+        con.execute(f"INSERT INTO coaction_excess SELECT * FROM _cx_{name}")

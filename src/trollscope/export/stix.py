@@ -25,8 +25,8 @@ import stix2.v21 as s2
 from trollscope.enrich.disarm import techniques
 from trollscope.enrich.disarm.bundle import shared_objects, stix_object
 from trollscope.errors import StoreError
+from trollscope.views.results import campaign_evidence, run_info
 from trollscope.views.results import campaigns as list_campaigns
-from trollscope.views.results import run_info
 from trollscope.store import Store
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/trollscope/stix")
@@ -130,10 +130,7 @@ def _top_items(store: Store, cid: str, limit: int = 20) -> list[dict]:
         f"""
         WITH ev AS (
           SELECT e.trace, e.item, e.post_a, e.post_b, e.time_a, e.time_b
-          FROM evidence e
-          JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-          JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-          JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
+          FROM {campaign_evidence()}
         ), top AS (
           SELECT trace, item, count(*) AS pairs, min(least(time_a, time_b)) AS first_time,
                  arg_min(CASE WHEN time_a <= time_b THEN post_a ELSE post_b END, least(time_a, time_b)) AS post_id

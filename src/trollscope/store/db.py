@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
 
-from trollscope.store import schema
 from trollscope.errors import StoreError
+from trollscope.store import catalogue, schema
+from trollscope.store import run as runs
+from trollscope.store.sql import ident as quote
 
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
@@ -51,14 +54,25 @@ class Store:
         """A whole table as Arrow."""
         if not self.has_table(name):
             raise StoreError(f"{self.path}: no table {name!r} in the store")
-        return self.con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+        return self.con.sql(f"SELECT * FROM {quote(name)}").to_arrow_table()
 
     def cached_key(self, name: str) -> str | None:
         """The key a cached result table `name` was built for (kept in `<name>_meta`), or None."""
         if not (self.has_table(name) and self.has_table(f"{name}_meta")):
             return None
-        found = self.con.execute(f'SELECT key FROM "{name}_meta"').fetchall()
+        found = self.con.execute(f"SELECT key FROM {quote(name + '_meta')}").fetchall()
         return found[0][0] if found else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All the statements inside, or none of them."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def write_cached(self, name: str, key: str, build: Callable[[str], None]) -> None:
         """Replace the cached result table `name` and its key, all or nothing.
@@ -67,18 +81,35 @@ class Store:
         REPLACE TABLE" or, in a read-only store, "CREATE OR REPLACE TEMP TABLE": a long-lived reader such
         as `serve` then keeps the result for its connection instead of failing).
         """
+        meta = f"{quote(name + '_meta')} AS SELECT ?::VARCHAR AS key"
         if self.read_only:
             build("CREATE OR REPLACE TEMP TABLE")
-            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {meta}", [key])
             return
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             build("CREATE OR REPLACE TABLE")
-            self.con.execute(f'CREATE OR REPLACE TABLE "{name}_meta" AS SELECT ?::VARCHAR AS key', [key])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+            self.con.execute(f"CREATE OR REPLACE TABLE {meta}", [key])
+
+    def derived(self, name: str, run) -> str:
+        """The table `name` (see `catalogue.DERIVED`) as made for `run`; returns the name to read.
+
+        Tables of `detect` belong to the newest run by construction. A cached table of a later stage
+        is rebuilt by its registered producer when its key (run, input, the settings it depends on)
+        does not match, so it always reflects the run's settings, never the defaults.
+        """
+        entry = catalogue.DERIVED[name]
+        if entry.producer == catalogue.DETECT:
+            if not self.has_table(name):
+                raise StoreError(f"{self.path}: no table {name!r}; run `trollscope detect` first")
+            return name
+        key = entry.key(run, runs.fingerprint(self.con) if entry.live_input else None)
+        if self.cached_key(name) == key:
+            return name
+        build = catalogue.builder(name)
+        if build is None:  # the producer's module was not imported: a programming error, not the user's
+            raise RuntimeError(f"no producer registered for {name!r} ({entry.producer})")
+        self.write_cached(name, key, lambda create: build(self, run, create))
+        return name
 
     def has_table(self, name: str) -> bool:
         found = self.con.execute(
@@ -101,7 +132,7 @@ class Store:
         ).to_arrow_table()
 
     def count(self, table: str) -> int:
-        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+        return self.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0]
 
 
 def open(path: str | Path = DEFAULT_DB, read_only: bool = False) -> Store:  # noqa: A001

@@ -8,34 +8,12 @@ account, and the label is its category.
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from trollscope.errors import StoreError, UserError
+from trollscope.errors import StoreError
 from trollscope.store import Store
-
-NEGATIVE = {"", "organic", "honest", "none", "benign", "0", "false", "negative"}
-
-
-def read_labels(path: str | Path) -> dict[str, str]:
-    """`account,label` CSV (columns named account/account_id/handle/author and label/category/
-    account_category, or the first two columns)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such labels file")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or len(reader.fieldnames) < 2:
-            raise UserError(f"{path}: a labels file needs an account column and a label column")
-        names = [n.strip().lower() for n in reader.fieldnames]
-        acc = next((reader.fieldnames[i] for i, n in enumerate(names)
-                    if n in ("account", "account_id", "handle", "author", "user")), reader.fieldnames[0])
-        lab = next((reader.fieldnames[i] for i, n in enumerate(names)
-                    if n in ("label", "category", "account_category", "class")), reader.fieldnames[1])
-        return {row[acc].strip().lower(): (row[lab] or "").strip() for row in reader if row.get(acc)}
+from trollscope.store.labels import NEGATIVE, read_labels  # noqa: F401  (read_labels: the CLI reads it here)
 
 
 def evaluate(store: Store, labels: dict[str, str] | None = None, label_key: str = "account_category",

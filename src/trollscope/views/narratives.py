@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from trollscope.errors import UserError
-from trollscope.views.results import campaign_key, resolve_account
+from trollscope.store.names import campaign_key, resolve_account
+from trollscope.enrich.narratives.pipeline import key as narrative_key
 from trollscope.store import Store
+from trollscope.store.run import Run
 
 TABLES = ("narratives", "narrative_posts", "campaign_narratives", "narrative_examples", "narrative_runs")
 
@@ -20,23 +22,17 @@ def run_info(store: Store) -> dict | None:
     """When and how narratives were computed, or None."""
     if not computed(store):
         return None
-    run_at, detect_at, settings, model, summary = store.con.execute(
-        "SELECT run_at, detect_run_at, settings, model, summary FROM narrative_runs").fetchall()[0]
-    return {"run_at": run_at.isoformat(), "detect_run_at": detect_at, "settings": json.loads(settings),
+    run_at, made_for, settings, model, summary = store.con.execute(
+        "SELECT run_at, made_for, settings, model, summary FROM narrative_runs").fetchall()[0]
+    return {"run_at": run_at.isoformat(), "detect_run_id": json.loads(made_for)["run"], "made_for": made_for,
+            "settings": json.loads(settings),
             "model": json.loads(model), "summary": json.loads(summary)}
 
 
-def is_current(store: Store, settings: dict) -> bool:
-    """Stored narratives were made from the current detection run with these settings."""
+def is_current(store: Store, run: Run, **overrides) -> bool:
+    """Stored narratives were made for `run` with its settings and these narrative overrides."""
     info = run_info(store)
-    if info is None:
-        return False
-    detect_at = None
-    if store.has_table("detect_runs"):
-        got = store.con.execute("SELECT max(run_at) FROM detect_runs").fetchall()
-        detect_at = got[0][0].isoformat() if got and got[0][0] else None
-    wanted = {k: v for k, v in settings.items() if k.startswith("narrative_") or k == "seed"}
-    return info["detect_run_at"] == detect_at and info["settings"] == json.loads(json.dumps(wanted, sort_keys=True))
+    return info is not None and info["made_for"] == narrative_key(run, run.config(**overrides))
 
 
 def narratives(store: Store, campaign_id: str | None = None, examples: int = 5,

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import importlib
 import math
 import unicodedata
 
-import duckdb
-
-from trollscope.views import summary
-from trollscope.errors import TrollscopeError
-from trollscope.views import results as query
-from trollscope.store import Store
 from trollscope.detect.traces.base import BY_NAME as TRACES
+from trollscope.enrich import disarm
+from trollscope.enrich import signals as account_signals
+from trollscope.store import Store
+from trollscope.store import run as runs
+from trollscope.store.run import Run
+from trollscope.views import account as one_account
+from trollscope.views import narratives as nq
+from trollscope.views import results as query
+from trollscope.views import summary
 
 # Level of detail: how much of each list a page carries. Chosen so the full IRA set (1.2M posts,
 # campaigns of ~400 accounts) gives a report of a few MB that a browser opens in seconds.
@@ -42,43 +44,27 @@ TRACE_COLORS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(TRACES)
 
 
 # ---------------------------------------------------------------------------------------------
-# Optional stages written by other parts of the pipeline: shown when present, absent otherwise.
+# Enrichment of the run: shown when the store holds a run, absent otherwise.
 
 
-def _optional(module: str, name: str):
-    """`module.name`, or None when that module is not installed (a stage not yet built)."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(mod, name, None)
-
-
-def _call_optional(module: str, name: str, *args, **kwargs) -> list[dict]:
-    fn = _optional(module, name)
-    if fn is None:
-        return []
-    try:
-        return list(fn(*args, **kwargs) or [])
-    except (TrollscopeError, duckdb.Error):  # the stage exists but its results are not in this store
-        return []
+def _run(store: Store) -> Run | None:
+    return runs.latest(store) if runs.has_runs(store.con) and store.has_table("campaigns") else None
 
 
 def narratives(store: Store, campaign_id: str | None = None) -> list[dict]:
-    return _call_optional("trollscope.views.narratives", "narratives", store, campaign_id=campaign_id)
+    return nq.narratives(store, campaign_id=campaign_id)
 
 
 def techniques(store: Store, campaign_id: str | None = None) -> list[dict]:
-    """DISARM techniques (stored by `detect`; an older store computes them once per connection)."""
-    tags = _call_optional("trollscope.enrich.disarm", "techniques", store, campaign_id=None)
+    """DISARM techniques of the newest run (stored by `detect`; made for its settings when missing)."""
+    run = _run(store)
+    tags = disarm.techniques(store, run=run) if run else []
     return [t for t in tags if campaign_id is None or t.get("campaign_id") == campaign_id]
 
 
 def signals(store: Store, account_ids: list[str] | None = None) -> dict[str, dict]:
-    """Account signals by id (stored by `detect`; an older store computes them once per connection)."""
-    rows = _call_optional("trollscope.enrich.signals", "signals", store, account_ids=account_ids)
+    """Account signals by id, as made for the newest run (or before any run, with the defaults)."""
+    rows = account_signals.signals(store, account_ids=account_ids, run=runs.current(store))
     return {r["account_id"]: r for r in rows if r.get("account_id") is not None}
 
 
@@ -172,7 +158,7 @@ def overview(store: Store) -> dict:
     """The store at a glance: sources, sizes, time span, the detection run, campaigns, narratives."""
     quiet(store)
     info = summary.info(store, top=10)
-    detected = store.has_table("campaigns") and store.has_table("detect_runs")
+    detected = _run(store) is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
             "campaigns": [], "flagged_accounts": 0, "links": 0}
     if detected:
@@ -207,13 +193,8 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
     cid = query.campaign_key(campaign_id)
     data = query.campaign(store, cid, evidence_limit=LIMITS["evidence"])
     head = data["campaign"]
-    inner = """
-        FROM evidence e
-        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-        JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
-    """
-    evidence_total = store.sql(f"SELECT count(*) {inner}", params={"cid": cid}).fetchall()[0][0]
+    evidence_total = store.sql(f"SELECT count(*) FROM {query.campaign_evidence()}",
+                               params={"cid": cid}).fetchall()[0][0]
     members = data["members"]
     sig = signals(store, [m["account_id"] for m in members])
     for m in members:
@@ -331,13 +312,8 @@ def timeline(store: Store, cid: str) -> dict:
           JOIN campaign_members m ON m.account_id = p.account_id AND m.campaign_id = $cid GROUP BY 1),
         c AS (
           SELECT date_trunc('{unit}', x.t) AS t, count(DISTINCT x.post_id) AS coordinated FROM (
-            SELECT e.time_a AS t, e.post_a AS post_id FROM evidence e
-            JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-            JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-            UNION ALL
-            SELECT e.time_b, e.post_b FROM evidence e
-            JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-            JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid) x GROUP BY 1),
+            SELECT unnest([e.time_a, e.time_b]) AS t, unnest([e.post_a, e.post_b]) AS post_id
+            FROM {query.campaign_evidence()}) x GROUP BY 1),
         -- every bin from the first to the last, empty ones too, so the time axis does not lie
         s AS (SELECT unnest(range(min(t), max(t) + INTERVAL 1 {unit}, INTERVAL 1 {unit})) AS t FROM p)
         SELECT s.t, coalesce(p.posts, 0) AS posts, coalesce(c.coordinated, 0) AS coordinated
@@ -365,10 +341,7 @@ def accounts_index(store: Store, q: str | None = None, limit: int | None = None)
 
 def account_view(store: Store, name: str) -> dict:
     """One account: who it is, its campaign, its strongest links (with pair pages) and some posts."""
-    acc = _rows(store, """
-        SELECT account_id, handle, display_name, created_at, followers, following, location, labels
-        FROM accounts WHERE account_id = ?""", params=[query.resolve_account(store, name)])[0]
-    acc["labels"] = dict(acc["labels"] or {})
+    acc = one_account.head(store, query.resolve_account(store, name))
     acc["hidden_chars"] = hidden_chars(acc["handle"])
     aid = acc["account_id"]
     stats = _rows(store, "SELECT count(*) AS posts, min(created_at) AS first_post, max(created_at) AS last_post "
@@ -376,15 +349,11 @@ def account_view(store: Store, name: str) -> dict:
     view = {"view": "account", "account": acc, "stats": stats, "campaign_id": None, "links": [],
             "links_total": 0}
     if store.has_table("campaigns"):
-        cm = store.con.execute("SELECT campaign_id FROM campaign_members WHERE account_id = ?", [aid]).fetchall()
-        view["campaign_id"] = cm[0][0] if cm else None
-        links = _rows(store, """
-            SELECT CASE WHEN e.a = $id THEN e.b ELSE e.a END AS other, h.handle AS other_handle,
-                   m.campaign_id AS other_campaign, e.strength, e.shared, e.traces
-            FROM edges e
-            LEFT JOIN accounts h ON h.account_id = CASE WHEN e.a = $id THEN e.b ELSE e.a END
-            LEFT JOIN campaign_members m ON m.account_id = h.account_id
-            WHERE e.a = $id OR e.b = $id ORDER BY e.strength DESC, other""", params={"id": aid})
+        member = one_account.campaign_of(store, aid)
+        view["campaign_id"] = member[0] if member else None
+        links = [{"other": link["other"], "other_handle": link["handle"], "other_campaign": link["campaign_id"],
+                  "strength": link["strength"], "shared": link["shared"], "traces": link["traces"]}
+                 for link in one_account.linked(store, aid)]
         view["links_total"] = len(links)
         view["links"] = links[: LIMITS["account_links"]]
     sig = signals(store, [aid]).get(aid)

@@ -3,12 +3,12 @@ and every account with its campaign and score. Plain data out; the CLI and the r
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 
 from trollscope.errors import StoreError, UserError
 from trollscope.store import Store
+from trollscope.store import run as runs
+from trollscope.store.names import campaign_key, resolve_account  # noqa: F401  (part of the read API)
 
 
 def _require(store: Store) -> None:
@@ -29,11 +29,18 @@ def _dicts(rel) -> list[dict]:
 
 
 def run_info(store: Store) -> dict:
+    """The newest detection run: id, when, window, input fingerprint and every setting it used."""
     _require(store)
-    row = store.con.execute("SELECT run_at, window_seconds, window_estimated, settings FROM detect_runs").fetchall()
-    run_at, window, estimated, settings = row[0]
-    return {"run_at": run_at.isoformat(), "window_seconds": window, "window_estimated": estimated,
-            "settings": json.loads(settings)}
+    return runs.latest(store).as_dict()
+
+
+def campaign_evidence(cid: str = "$cid") -> str:
+    """FROM clause: the evidence rows `e` of significant pairs (`t`) whose two accounts are both
+    members of campaign `cid` (an SQL parameter or literal): what a campaign's flags rest on."""
+    return f"""evidence e
+        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = {cid}
+        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = {cid}
+        JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant"""
 
 
 def campaigns(store: Store, limit: int | None = None) -> list[dict]:
@@ -52,24 +59,6 @@ def campaigns(store: Store, limit: int | None = None) -> list[dict]:
     ))
 
 
-def campaign_key(campaign_id: str) -> str:
-    """A campaign as the user names it (`C3`, `c3`, `3`) to its id (`C3`)."""
-    cid = str(campaign_id).strip().upper()
-    return cid if cid.startswith("C") else f"C{cid}"
-
-
-def resolve_account(store: Store, name: str) -> str:
-    """An account id from an id or a handle (any case, with or without @); UserError if unknown."""
-    found = store.con.execute(
-        "SELECT account_id FROM accounts WHERE account_id = ? OR lower(handle) = lower(?) "
-        "ORDER BY account_id = ? DESC LIMIT 1",
-        [name, name.lstrip("@"), name],
-    ).fetchall()
-    if not found:
-        raise UserError(f"no account {name!r} in the store")
-    return found[0][0]
-
-
 def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     """One campaign: its figures, members with their strength, traces, top shared items, evidence."""
     _require(store)
@@ -85,12 +74,7 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
         FROM campaign_members m LEFT JOIN accounts a USING (account_id)
         WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
         """, params=[cid]))
-    inner = """
-        FROM evidence e
-        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-        JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant
-    """
+    inner = f"FROM {campaign_evidence()}"
     top_items = _dicts(store.sql(
         f"""
         SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,

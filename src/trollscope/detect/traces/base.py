@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from trollscope.store.sql import domain
+
 # Link shorteners carry no domain information: a domain-level co-link on them means nothing.
 SHORTENERS = (
     "t.co", "bit.ly", "ow.ly", "goo.gl", "tinyurl.com", "dlvr.it", "ift.tt", "buff.ly", "fb.me",
@@ -98,7 +100,7 @@ def _co_domain(settings: dict, window: int) -> str:
     shorteners = ", ".join(f"'{d}'" for d in SHORTENERS)
     return f"""
         SELECT account_id, item, min(t) AS t, min_by(post_id, t) AS post_id FROM (
-          SELECT account_id, regexp_extract(u, '^[a-z]+://([^/?#:]+)', 1) AS item, t, post_id FROM (
+          SELECT account_id, {domain('u')} AS item, t, post_id FROM (
             SELECT account_id, unnest(urls) AS u, {epoch_t()} AS t, post_id
             FROM posts WHERE kind <> 'repost' AND array_length(urls) > 0))
         WHERE item <> '' AND item NOT IN ({shorteners})

@@ -7,42 +7,33 @@
 Each tag: campaign_id, technique_id, name, tactic, rule, evidence (one line), url, plus the
 rule's condition, counts and example items. The rules are in `disarm.rules` and docs/disarm.md;
 technique names, tactics and URLs come from the DISARM bundle shipped in `trollscope/data`.
-Results are cached in the table `campaign_techniques`, keyed on the detection run.
+Results are cached in the table `campaign_techniques` for the detection run (store/catalogue.py:
+bump its version there when a rule changes).
 """
 
 from __future__ import annotations
 
 import json
 
-
-from trollscope import settings as st
-from trollscope.enrich.disarm.bundle import techniques as catalogue
+from trollscope.enrich.disarm.bundle import techniques as catalogue_of_techniques
 from trollscope.enrich.disarm.rules import ALL_RULES, compute
-from trollscope.errors import StoreError, UserError
-from trollscope.views.results import campaign_key
-from trollscope.store import Store
+from trollscope.errors import UserError
+from trollscope.store import Store, catalogue
+from trollscope.store.names import campaign_key
+from trollscope.store import run as runs
+from trollscope.store.run import Run
 
 __all__ = ["ALL_RULES", "techniques"]
 
-RULES_VERSION = 1
 COLUMNS = ("campaign_id", "technique_id", "name", "tactic", "rule", "evidence", "url", "tactic_id",
            "stix_id", "condition", "pairs", "accounts", "items", "examples", "rank")
 
 
-def _key(store: Store, cfg: dict) -> str:
-    run = store.con.execute("SELECT max(run_at) FROM detect_runs").fetchall()[0][0]
-    rules = [(r.name, r.technique_id, r.traces, r.item_filter) for r in ALL_RULES]
-    return json.dumps({"version": RULES_VERSION, "rules": rules, "detect": str(run),
-                       "min_accounts": int(cfg["disarm_min_accounts"])}, sort_keys=True)
-
-
-def _ensure(store: Store, cfg: dict) -> None:
-    key = _key(store, cfg)
-    con = store.con
-    if store.cached_key("campaign_techniques") == key:
-        return
-    tags = compute(store, int(cfg["disarm_min_accounts"]))
-    known = catalogue()
+@catalogue.produces("campaign_techniques")
+def build(store: Store, run: Run, create: str) -> None:
+    """`campaign_techniques` for `run`, with its `disarm_min_accounts`."""
+    tags = compute(store, int(run.setting("disarm_min_accounts")))
+    known = catalogue_of_techniques()
     rows = []
     for t in tags:
         k = known[t["technique_id"]]
@@ -52,22 +43,20 @@ def _ensure(store: Store, cfg: dict) -> None:
     ddl = ("(campaign_id VARCHAR, technique_id VARCHAR, name VARCHAR, tactic VARCHAR, rule VARCHAR, "
            "evidence VARCHAR, url VARCHAR, tactic_id VARCHAR, stix_id VARCHAR, condition VARCHAR, pairs BIGINT, "
            "accounts BIGINT, items BIGINT, examples VARCHAR, rank BIGINT)")
-    placeholders = ", ".join("?" * len(COLUMNS))
-
-    def build(create: str) -> None:
-        con.execute(f"{create} campaign_techniques {ddl}")
-        if rows:
-            con.executemany(f"INSERT INTO campaign_techniques VALUES ({placeholders})", rows)
-
-    store.write_cached("campaign_techniques", key, build)
+    store.con.execute(f"{create} campaign_techniques {ddl}")
+    if rows:
+        store.con.executemany(f"INSERT INTO campaign_techniques VALUES ({', '.join('?' * len(COLUMNS))})", rows)
 
 
-def techniques(store: Store, campaign_id: str | None = None, **overrides) -> list[dict]:
-    """DISARM tags of every campaign (rank order), or of one campaign (`C3` or `3`)."""
-    if not store.has_table("campaigns") or not store.has_table("detect_runs"):
-        raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
-    cfg = st.resolve(**overrides)
-    _ensure(store, cfg)
+def ensure(store: Store, run: Run | None = None) -> str:
+    """Make sure `campaign_techniques` is current for `run` (the newest by default); its name."""
+    return store.derived("campaign_techniques", run or runs.latest(store))
+
+
+def techniques(store: Store, campaign_id: str | None = None, run: Run | None = None) -> list[dict]:
+    """DISARM tags of every campaign (rank order), or of one campaign (`C3` or `3`), as made for
+    `run` (the newest run by default)."""
+    ensure(store, run)
     where, params = "", []
     if campaign_id is not None:
         cid = campaign_key(campaign_id)

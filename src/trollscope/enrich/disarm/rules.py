@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trollscope.store import Store
+from trollscope.store.sql import literal
 from trollscope.detect.traces import base as tr
 
 
@@ -61,15 +62,11 @@ ALL_RULES = RULES + (CREATION_RULE,)
 CREATION_P = 0.001
 
 
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def compute(store: Store, min_accounts: int) -> list[dict]:
     """Every (campaign, technique) tag with its rule and evidence, campaigns in rank order."""
     con = store.con
     rule_traces = sorted({t for r in RULES for t in r.traces})
-    traces_in = ", ".join(_sql_str(t) for t in rule_traces)
+    traces_in = ", ".join(literal(t) for t in rule_traces)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dz_pairs AS
         SELECT m1.campaign_id, p.trace, p.a, p.b, p.q_value
@@ -89,9 +86,9 @@ def compute(store: Store, min_accounts: int) -> list[dict]:
     for name in ("co_hashtag", "hashtag_sequence", "co_domain"):
         actions = tr.BY_NAME[name].actions({}, 0)  # topic traces: no bin, the window plays no part
         usage.append(f"""
-            SELECT {_sql_str(name)} AS trace, x.item, x.account_id
+            SELECT {literal(name)} AS trace, x.item, x.account_id
             FROM ({actions}) x
-            WHERE x.item IN (SELECT item FROM _dz_ev WHERE trace = {_sql_str(name)})
+            WHERE x.item IN (SELECT item FROM _dz_ev WHERE trace = {literal(name)})
         """)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _dz_use AS {' UNION ALL '.join(usage)}")
     con.execute("""
@@ -109,7 +106,7 @@ def compute(store: Store, min_accounts: int) -> list[dict]:
     """)
     tags = []
     for rule in RULES:
-        rule_in = ", ".join(_sql_str(t) for t in rule.traces)
+        rule_in = ", ".join(literal(t) for t in rule.traces)
         rows = con.execute(f"""
             WITH ok AS (
               SELECT campaign_id, trace, item FROM _dz_items

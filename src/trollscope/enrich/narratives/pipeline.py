@@ -23,11 +23,11 @@ from typing import Callable
 
 import numpy as np
 
-from trollscope import settings as st
-from trollscope.errors import StoreError
 from trollscope.enrich.narratives import keywords as kw
 from trollscope.enrich.narratives.languages import assign_groups, guess_sql, script_sql
-from trollscope.store import Store
+from trollscope.store import Store, catalogue
+from trollscope.store import run as runs
+from trollscope.store.run import Run
 
 Progress = Callable[[str, float], None]
 # What the embedding sees and what identifies "the same text": no links, handles or RT marker, lower case.
@@ -208,15 +208,16 @@ def _label(keywords: list[str], used: set) -> str:
     return ", ".join(words)
 
 
-def find_narratives(store: Store, progress: Progress | None = None, **overrides) -> dict:
-    """Compute narratives of the flagged campaigns and store them; returns a summary.
+def find_narratives(store: Store, progress: Progress | None = None, run: Run | None = None, **overrides) -> dict:
+    """Compute narratives of the flagged campaigns of `run` (the newest by default) and store them;
+    returns a summary.
 
-    `progress(message, fraction)` is called as stages finish; settings as in settings.py.
+    `progress(message, fraction)` is called as stages finish; settings are the run's, with the
+    narrative settings in `overrides` on top (settings.py).
     """
     started = time.perf_counter()
-    cfg = st.resolve(**overrides)
-    if not store.has_table("campaign_members"):
-        raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
+    run = run or runs.latest(store)
+    cfg = run.config(**overrides)
     con = store.con
     _say(progress, "collecting the campaigns' posts", 0.02)
     sizes = _prepare(store, cfg)
@@ -232,13 +233,18 @@ def find_narratives(store: Store, progress: Progress | None = None, **overrides)
         found += _group(store, lang, cfg)
         done += n
     _say(progress, "writing narratives", 0.92)
-    _write(store, found, cfg, sizes, started)
+    _write(store, found, cfg, sizes, started, key(run, cfg))
     _say(progress, "done", 1.0)
     summary = json.loads(con.execute("SELECT summary FROM narrative_runs").fetchall()[0][0])
     return summary
 
 
-def _write(store: Store, found: list[dict], cfg: dict, sizes: dict, started: float) -> None:
+def key(run: Run, cfg: dict) -> str:
+    """What stored narratives were made for: the run and the narrative settings used."""
+    return catalogue.DERIVED["narratives"].key(run, settings=cfg)
+
+
+def _write(store: Store, found: list[dict], cfg: dict, sizes: dict, started: float, made_for: str) -> None:
     con = store.con
     con.execute("CREATE TEMP TABLE IF NOT EXISTS _nar_assign (lang_group VARCHAR, key VARCHAR, local INTEGER, "
                 "similarity DOUBLE)")
@@ -291,20 +297,16 @@ def _write(store: Store, found: list[dict], cfg: dict, sizes: dict, started: flo
             FROM _nar_ex e JOIN _nar_posts p ON p.lang_group = e.lang_group AND p.key = e.key
             GROUP BY ALL ORDER BY e.narrative_id, e.rank""")
         assigned = con.execute("SELECT count(*) FROM narrative_posts").fetchall()[0][0]
-        detect_at = None
-        if store.has_table("detect_runs"):
-            got = con.execute("SELECT max(run_at) FROM detect_runs").fetchall()
-            detect_at = got[0][0].isoformat() if got and got[0][0] else None
         from trollscope.enrich.narratives.embed import load
 
         summary = {"narratives": len(found), "posts": sizes["posts"], "texts": sizes["texts"],
                    "assigned_posts": assigned, "languages": sorted({n["lang"] for n in found}),
                    "seconds": round(time.perf_counter() - started, 1)}
         settings = {k: v for k, v in cfg.items() if k.startswith("narrative_") or k == "seed"}
-        con.execute("CREATE OR REPLACE TABLE narrative_runs (run_at TIMESTAMPTZ, detect_run_at VARCHAR, "
+        con.execute("CREATE OR REPLACE TABLE narrative_runs (run_at TIMESTAMPTZ, made_for VARCHAR, "
                     "settings VARCHAR, model VARCHAR, summary VARCHAR)")
         con.execute("INSERT INTO narrative_runs VALUES (now(), ?, ?, ?, ?)",
-                    [detect_at, json.dumps(settings, sort_keys=True), json.dumps(load().describe()),
+                    [made_for, json.dumps(settings, sort_keys=True), json.dumps(load().describe()),
                      json.dumps(summary)])
         con.execute("COMMIT")
     except BaseException:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from trollscope.enrich.signals.features import FEATURES, NAMES, SCORED, ensure
 from trollscope.store import Store
+from trollscope.store.run import Run
 
 __all__ = ["FEATURES", "signals"]
 
 
-def signals(store: Store, account_ids: list[str] | None = None, **overrides) -> list[dict]:
-    """Signals of the given accounts (ids or handles, any case), or of every account with posts."""
-    table = ensure(store, **overrides)
+def signals(store: Store, account_ids: list[str] | None = None, run: Run | None = None) -> list[dict]:
+    """Signals of the given accounts (ids or handles, any case), or of every account with posts, as
+    made for `run` (the newest run by default: its settings hold here too)."""
+    table = ensure(store, run)
     cols = ", ".join(NAMES)
     contrib = ", ".join(f"c_{n}" for n in SCORED)
     where, params = "", []

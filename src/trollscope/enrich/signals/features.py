@@ -1,25 +1,22 @@
 """Per-account behavioural features, computed in DuckDB SQL over `posts` and `accounts`.
 
 Each feature is a plain number an analyst can check by hand (see docs/signals.md). They are
-cached in the table `account_signals`, keyed on the number of posts, the detection run and the
-settings, so a changed store is recomputed and an unchanged one is read back.
+cached in the table `account_signals` for the detection run, keyed (store/catalogue.py) on the run,
+the store's input and the settings they use, so a changed store is recomputed and an unchanged one
+is read back. Bump the table's version in the catalogue when a feature's definition changes.
 
 `FEATURES` lists them with the weight of the default score (`trollscope.enrich.signals.prior`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-
-from trollscope import settings as st
-from trollscope.store import Store
+from trollscope.store import Store, catalogue
+from trollscope.store.sql import literal
+from trollscope.store import run as runs
+from trollscope.store.run import Run
 from trollscope.detect.traces.base import NORM_TEXT
-
-# Bumped whenever a feature's definition changes, so old caches are recomputed.
-FEATURE_VERSION = 1
-
 
 @dataclass(frozen=True)
 class Feature:
@@ -81,7 +78,7 @@ def _hours(spec: str) -> tuple[int, int]:
 
 def features_sql(cfg: dict, has_detect: bool) -> str:
     """One SELECT giving every feature per account that has posts."""
-    tz = str(cfg["operator_timezone"]).replace("'", "''")
+    tz = literal(str(cfg["operator_timezone"]))
     lo, hi = _hours(cfg["operator_hours"])
     campaign = (
         """
@@ -93,7 +90,7 @@ def features_sql(cfg: dict, has_detect: bool) -> str:
     WITH p AS (
       SELECT account_id, created_at, kind, hashtags,
              CAST(created_at AS TIMESTAMP) AS utc,
-             timezone('{tz}', created_at) AS op
+             timezone({tz}, created_at) AS op
       FROM posts WHERE account_id IS NOT NULL AND created_at IS NOT NULL
     ),
     base AS (
@@ -218,30 +215,15 @@ def scored_sql(features_table: str) -> str:
     """
 
 
-def cache_key(store: Store, cfg: dict) -> str:
-    con = store.con
-    posts = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
-    accounts = con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
-    run = None
-    if store.has_table("detect_runs"):
-        found = con.execute("SELECT max(run_at) FROM detect_runs").fetchall()
-        run = str(found[0][0]) if found else None
-    return json.dumps({"version": FEATURE_VERSION, "posts": posts, "accounts": accounts, "detect": run,
-                       "operator_timezone": cfg["operator_timezone"], "operator_hours": cfg["operator_hours"]},
-                      sort_keys=True)
+@catalogue.produces("account_signals")
+def build(store: Store, run: Run, create: str) -> None:
+    """`account_signals` for `run`: its settings, its campaigns (none before detection)."""
+    cfg = run.config()
+    has_detect = bool(run.run_id) and store.has_table("campaign_members")
+    store.con.execute(f"{create} account_signals AS WITH f AS ({features_sql(cfg, has_detect)}) {scored_sql('f')}")
 
 
-def ensure(store: Store, **overrides) -> str:
-    """Make sure `account_signals` is current; return the name of the table to read.
-
-    In a read-only store the table is built as a temporary table of this connection.
-    """
-    cfg = st.resolve(**overrides)
-    key = cache_key(store, cfg)
-    con = store.con
-    if store.cached_key("account_signals") == key:
-        return "account_signals"
-    has_detect = store.has_table("campaign_members") and store.has_table("detect_runs")
-    body = f"WITH f AS ({features_sql(cfg, has_detect)}) {scored_sql('f')}"
-    store.write_cached("account_signals", key, lambda create: con.execute(f"{create} account_signals AS {body}"))
-    return "account_signals"
+def ensure(store: Store, run: Run | None = None) -> str:
+    """Make sure `account_signals` is current for `run` (the newest run by default); return the
+    name of the table to read. In a read-only store it is built as a temporary table of this connection."""
+    return store.derived("account_signals", run or runs.current(store))

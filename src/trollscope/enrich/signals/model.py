@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trollscope.errors import UserError
-from trollscope.views.evaluate import NEGATIVE
+from trollscope.store.labels import NEGATIVE
 from trollscope.enrich.signals.features import NAMES, ensure
 from trollscope.store import Store
 

@@ -1,0 +1,29 @@
+"""The stages in order: detect, then the enrichment of its run (account signals, DISARM techniques).
+
+A stage never calls a later one; this module is the only place that chains them. Narratives are an
+enrichment too, but costly: they are computed on first use (`trollscope narratives`, the report).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from trollscope.detect import DetectResult
+from trollscope.detect import detect as detect_stage
+from trollscope.enrich import disarm, signals
+from trollscope.store import Store
+from trollscope.store import run as runs
+
+
+def detect(store: Store, progress: Callable[[str], None] | None = None, engine_name: str = "duckdb",
+           spark_master: str | None = None, spark_staging: str | None = None, **settings) -> DetectResult:
+    """Detect with `settings` (see settings.py), record the run, and enrich it while the store is
+    writable, so read-only readers (report, serve) find every table made for the run's settings."""
+    result = detect_stage(store, progress, engine_name=engine_name, spark_master=spark_master,
+                          spark_staging=spark_staging, **settings)
+    run = runs.latest(store)
+    if progress:
+        progress("account signals and DISARM techniques")
+    signals.ensure(store, run)
+    disarm.ensure(store, run)
+    return result
