@@ -15,12 +15,10 @@ import pyarrow as pa
 
 from trollscope.detect import null as sig
 from trollscope.detect.traces import base as tr
-from trollscope.detect.window import WindowSql, bucket_cap, window_sql
+from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, bucket_cap, grid_points, poisson_tail_sql,
+                                      window_sql)
 from trollscope.errors import UserError
 from trollscope.store import Store
-
-EXCESS_ITEMS = 5  # the excess summary counts pairs sharing >= 1, 2, ..., 5 items
-
 
 @dataclass
 class TraceResult:
@@ -98,7 +96,10 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         levels.append(scale)
         if not engine.arrow(ws.open_count(scale)).column("n")[0].as_py():
             break
-    for table, select in ws.join(levels) + ws.null_stats():
+    for table, select in ws.join(levels) + [ws.activity_sql()]:
+        engine.create_table(table, select)
+    most = int(engine.arrow(ws.max_activity).column("n")[0].as_py() or 1)
+    for table, select in ws.null_stats(grid_points(most)):
         engine.create_table(table, select)
     totals = {int(r["scale"]): r for r in engine.arrow(ws.totals).to_pylist()}
     accounts = int(totals[top]["accounts"] or 0) if top in totals else 0
@@ -109,23 +110,26 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         SELECT item, count(DISTINCT account_id) AS accounts FROM {ws.act(ws.scales[0])} GROUP BY item
     """)
     engine.create_table("_tr_weights", f"""
-        SELECT c.a, c.b, sum(ln({max(accounts, 1)}.0 / ia.accounts)) AS weight
-        FROM {ws.coactions} c
-        JOIN {ws.pairs} p ON p.a = c.a AND p.b = c.b  -- tested pairs only, not every co-acting one
+        SELECT c.a, c.b, sum(ln({max(accounts, 1)}.0 / ia.accounts)) AS weight,
+               min(least(c.t_a, c.t_b)) AS first_t, max(greatest(c.t_a, c.t_b)) AS last_t
+        FROM {ws.coactions} c  -- tested pairs only, not every co-acting one
         JOIN _tr_item_acc ia ON ia.item = c.item
         GROUP BY c.a, c.b
     """)
     counts = ", ".join(f"p.{ws.count_column(s)}" for s in ws.scales)
     lams = ", ".join(f"coalesce(sum(CASE WHEN x.scale = {s} THEN x.expected END), 0.0) AS lam_{s}"
                      for s in ws.scales)
-    engine.to_store("_tr_tested", f"""
-        SELECT p.a, p.b, {counts}, p.first_t, p.last_t, {lams}, w.weight
+    tested_sql = f"""
+        SELECT p.a, p.b, {counts}, w.first_t, w.last_t, {lams}, w.weight
         FROM {ws.pairs} p
         LEFT JOIN {ws.expected} x ON x.a = p.a AND x.b = p.b
         JOIN _tr_weights w ON w.a = p.a AND w.b = p.b
-        GROUP BY p.a, p.b, {counts}, p.first_t, p.last_t, w.weight
-        ORDER BY p.a, p.b
-    """)
+        GROUP BY p.a, p.b, {counts}, w.first_t, w.last_t, w.weight
+    """
+    columns = [("a", "account"), ("b", "account")] + [(ws.count_column(s), None) for s in ws.scales] + [
+        ("first_t", None), ("last_t", None)] + [(f"lam_{s}", None) for s in ws.scales] + [("weight", None)]
+    # numbered in the order of the ids, so the order of the numbers is the order of the ids
+    engine.to_store("_tr_tested", ws.names(tested_sql, columns) + " ORDER BY a, b")
     family = eligible * (eligible - 1) // 2
     tested, significant, by_scale = _judge(store, trace.name, ws, family, cfg)
     _store_excess(store, trace.name, excess)
@@ -135,14 +139,22 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     engine.from_store("_tr_keep", f"SELECT a, b, window_seconds AS scale FROM _pt_{trace.name}{keep}")
     own_scale = "CASE " + " ".join(f"WHEN abs(c.t_a - c.t_b) <= {s} THEN {s}" for s in ws.scales[:-1]) \
         + f" ELSE {top} END" if len(ws.scales) > 1 else str(top)
-    engine.to_store(f"_ev_{trace.name}", f"""
-        SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM (
-          SELECT c.a, c.b, c.item, c.post_a, c.post_b, c.t_a, c.t_b, {own_scale} AS scale_seconds,
+    kept = f"""
+        SELECT a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM (
+          SELECT c.a, c.b, c.item, c.post_a, c.post_b, c.t_a, c.t_b, CAST({own_scale} AS BIGINT) AS scale_seconds,
                  row_number() OVER (PARTITION BY c.a, c.b
                                     ORDER BY CASE WHEN abs(c.t_a - c.t_b) <= k.scale THEN 0 ELSE 1 END,
                                              c.t_a, c.item) AS r
-          FROM {ws.coactions} c JOIN _tr_keep k ON k.a = c.a AND k.b = c.b) e
+          FROM {ws.coactions} c
+          JOIN (SELECT ia.n AS a, ib.n AS b, k.scale FROM _tr_keep k
+                JOIN {ws.prefix}ids ia ON ia.account_id = k.a JOIN {ws.prefix}ids ib ON ib.account_id = k.b) k
+            ON k.a = c.a AND k.b = c.b) e
         WHERE r <= {int(cfg['evidence_per_pair'])}
+    """
+    named = ws.names(kept, [("a", "account"), ("b", "account"), ("item", "item"), ("post_a", "post"),
+                            ("post_b", "post"), ("t_a", None), ("t_b", None), ("scale_seconds", None)])
+    engine.to_store(f"_ev_{trace.name}", f"""
+        SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
     """)
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
@@ -151,36 +163,28 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
                        tuple(ws.scales), family, by_scale)
 
 
-def _tail_sql(lam: str, j: int) -> str:
-    """SQL for P(Poisson(lam) >= j): the series for small lam (no cancellation), else 1 − cdf."""
-    fact = [1.0]
-    for i in range(1, j + 12):
-        fact.append(fact[-1] * i)
-    series = " + ".join(f"pow({lam}, {j + i}) / {fact[j + i]!r}" for i in range(10))
-    head = " + ".join(f"pow({lam}, {i}) / {fact[i]!r}" for i in range(j))
-    return f"(CASE WHEN {lam} < 0.5 THEN exp(-{lam}) * ({series}) ELSE 1.0 - exp(-{lam}) * ({head}) END)"
-
-
 def _excess(engine, ws: WindowSql, totals: dict) -> list[dict]:
     """Per scale and k = 1..EXCESS_ITEMS: pairs observed sharing >= k items, and the number the
     null predicts, Σ over all pairs of P(Poisson(μ_ab) >= k), μ_ab the pair's expected distinct
     items in the item-buckets the join enumerated (`WindowSql.null_stats`), so that both sides
-    count the same co-actions. μ is known for every pair that co-acted at least once; the pairs
-    that never did add their Σ μ (known in total, from the activity histogram) to k = 1 and are
-    taken as adding nothing beyond (docs/detection.md gives the bound)."""
+    count the same co-actions. μ is computed pair by pair for the tested pairs (those that co-acted
+    on `min_shared` items); every other pair is summed stratum by stratum from the activity
+    histogram (a pair active in several strata counts as one pair per stratum there:
+    docs/detection.md gives the error)."""
     observed = engine.arrow("SELECT " + ", ".join(
         f"sum(CASE WHEN seen_{s} >= {k} THEN 1 ELSE 0 END) AS o_{s}_{k}"
         for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)) + f" FROM {ws.pair_counts}").to_pylist()[0]
-    tails = ", ".join(f"sum({_tail_sql('distinct_seen', k)}) AS e_{k}" for k in range(1, EXCESS_ITEMS + 1))
+    sums = ", ".join(f"sum({poisson_tail_sql('distinct_seen', k)}) AS e{k}, sum(st{k}) AS st{k}"
+                     for k in range(1, EXCESS_ITEMS + 1))
     expected = {int(r["scale"]): r for r in engine.arrow(
-        f"SELECT scale, sum(distinct_seen) AS mu, {tails} FROM {ws.expected} GROUP BY scale").to_pylist()}
+        f"SELECT scale, {sums} FROM {ws.expected} GROUP BY scale").to_pylist()}
     rows = []
     for s in ws.scales:
-        e = expected.get(s, {})
-        rest = max(float(totals.get(s, {}).get("mu_all") or 0.0) - float(e.get("mu") or 0.0), 0.0)
+        e, t = expected.get(s, {}), totals.get(s, {})
         for k in range(1, EXCESS_ITEMS + 1):
+            rest = max(float(t.get(f"all_t{k}") or 0.0) - float(e.get(f"st{k}") or 0.0), 0.0)
             rows.append({"scale_seconds": s, "min_items": k, "observed": int(observed[f"o_{s}_{k}"] or 0),
-                         "expected": float(e.get(f"e_{k}") or 0.0) + (rest if k == 1 else 0.0)})
+                         "expected": float(e.get(f"e{k}") or 0.0) + rest})
     return rows
 
 

@@ -31,10 +31,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The excess summary's expected distinct items are tabulated at x = GRID^g, g < GRID_POINTS: 1.1
-# apart (at most 10 % too high in x), up to ~6e15 action products, more than any two accounts have.
-GRID = 1.1
-GRID_POINTS = 380
+# The excess summary's expected distinct items are tabulated at x = GRID^g: 3 % apart, so a pair's x
+# is read at most 3 % too high (never too low). EXCESS_ITEMS: pairs sharing >= 1, 2, ..., 5 items.
+GRID = 1.03
+EXCESS_ITEMS = 5
+
+
+def poisson_tail_sql(lam: str, k: int) -> str:
+    """SQL for P(Poisson(lam) >= k): the series for small lam (no cancellation), else 1 − cdf."""
+    fact = [1.0]
+    for i in range(1, k + 12):
+        fact.append(fact[-1] * i)
+    series = " + ".join(f"pow({lam}, {k + i}) / {fact[k + i]!r}" for i in range(10))
+    head = " + ".join(f"pow({lam}, {i}) / {fact[i]!r}" for i in range(k))
+    return f"(CASE WHEN {lam} < 0.5 THEN exp(-{lam}) * ({series}) ELSE 1.0 - exp(-{lam}) * ({head}) END)"
+
+
+def grid_points(max_actions: int) -> int:
+    """Grid points that cover every product n_as · n_bs up to `max_actions`²."""
+    import math
+
+    return int(math.ceil(2 * math.log(max(int(max_actions), 2)) / math.log(GRID))) + 2
 
 
 def _struct_first(t: str = "t", post: str = "post_id") -> str:
@@ -74,23 +91,38 @@ class WindowSql:
     def src(self) -> str:
         return self.prefix + "src"
 
+    def names(self, table: str, columns: list[tuple[str, str | None]]) -> str:
+        """A SELECT of `columns` of `table` (a table or a subquery) with the numbered ones named
+        again: each column is (name, `account` | `item` | `post` | None for as it is)."""
+        kinds = {"account": ("ids", "account_id"), "item": ("items", "item"), "post": ("posts", "post_id")}
+        joins, cols = [], []
+        for i, (col, kind) in enumerate(columns):
+            if kind is None:
+                cols.append(f"x.{col}")
+                continue
+            tbl, name = kinds[kind]
+            joins.append(f"JOIN {self.prefix}{tbl} m{i} ON m{i}.n = x.{col}")
+            cols.append(f"m{i}.{name} AS {col}")
+        source = table if table.lstrip().upper().startswith("SELECT") is False else f"({table})"
+        return f"SELECT {', '.join(cols)} FROM {source} x {' '.join(joins)}"
+
     @property
     def item_buckets(self) -> str:
         return self.prefix + "item_buckets"
 
     @property
     def coactions(self) -> str:
-        """The closest co-action of each pair on each item: a, b, item, post_a, post_b, t_a, t_b."""
+        """The closest co-action of each tested pair on each item: a, b, item, post_a, post_b, t_a, t_b."""
         return self.prefix + "coactions"
 
     @property
     def pair_counts(self) -> str:
-        """Every co-acting pair: a, b, n_<scale> (items co-acted on within each scale), first_t, last_t."""
+        """Every co-acting pair: a, b, n (items co-acted on within the top scale), seen_<scale>."""
         return self.prefix + "pair_counts"
 
     @property
     def pairs(self) -> str:
-        """The tested pairs: pair_counts with at least `min_shared` items at the top scale."""
+        """The tested pairs (at least `min_shared` items at the top scale): a, b, n_<scale>."""
         return self.prefix + "pairs"
 
     @property
@@ -150,12 +182,17 @@ class WindowSql:
         opened = " UNION ALL ".join(
             f"SELECT {int(s)} AS scale, item, b FROM {self.cover(s)} WHERE NOT kept" for s in levels)
         raw = " UNION ALL ".join(self._pair_rows(s) for s in levels)
-        # n_<s>: items co-acted on within s, wherever the join found them (the pair test);
-        # seen_<s>: those found at scale s or coarser, the co-actions the summary's null sees
-        counts = ", ".join(
-            f"sum(CASE WHEN abs(t_a - t_b) <= {int(s)} THEN 1 ELSE 0 END) AS {self.count_column(s)}, "
-            f"sum(CASE WHEN abs(t_a - t_b) <= {int(s)} AND lvl >= {int(s)} THEN 1 ELSE 0 END) AS seen_{int(s)}"
-            for s in self.scales)
+        # seen_<s>: items co-acted on within s in item-buckets paired at s or coarser, the
+        # co-actions the summary's null model counts (g_<s>: the closest such co-action of the pair
+        # on the item), for every co-acting pair; n_<s>: items co-acted on within s, wherever the
+        # join found them (the pair test), for the tested pairs only (nearly every co-acting pair
+        # of a crowd shares one item: at 1 h on the cascades, 13.5 M pairs and 13.6 M items)
+        seen = ", ".join(f"sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS seen_{int(s)}"
+                         for s in self.scales)
+        counts = ", ".join(f"sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS {self.count_column(s)}"
+                           for s in self.scales)
+        plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
+        min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
         return [
             # The item-buckets paired at each scale, and whether their item has other buckets paired:
             # an item with one bucket gives each pair at most one co-action, which needs no grouping.
@@ -168,22 +205,28 @@ class WindowSql:
             # a table of its own: DuckDB fed straight from these joins into the grouping below
             # does not spill (out of memory at 3 M posts with 1.5 GB).
             (p + "raw", raw),
-            (self.coactions, f"""
-                SELECT a, bb AS b, item, post_a, post_b, t_a, t_b, lvl FROM {p}raw WHERE NOT multi
+            # Per pair and item, the gap of the closest co-action (d), and of the closest found at
+            # each scale or coarser (g_<s>): numbers only, for every co-acting pair.
+            (p + "gaps", f"""
+                SELECT a, bb AS b, item, d, {plain_gaps} FROM {p}raw WHERE NOT multi
                 UNION ALL
-                SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b,
-                       -m.lvl AS lvl FROM (  -- ties: the coarsest level, which the most scales see
-                  SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
-                                                      post_a := post_a, post_b := post_b, lvl := -lvl)) AS m
-                  FROM {p}raw WHERE multi GROUP BY a, bb, item) g
+                SELECT a, bb AS b, item, min(d) AS d, {min_gaps} FROM {p}raw WHERE multi GROUP BY a, bb, item
             """),
-            (self.pair_counts, f"""
-                SELECT a, b, {counts},
-                       min(least(t_a, t_b)) AS first_t, max(greatest(t_a, t_b)) AS last_t
-                FROM {self.coactions} GROUP BY a, b
-            """),
+            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen} FROM {p}gaps GROUP BY a, b"),
             (self.pairs, f"""
-                SELECT * FROM {self.pair_counts} WHERE {self.count_column(self.top)} >= {int(self.min_shared)}
+                SELECT g.a, g.b, {counts} FROM {p}gaps g
+                JOIN (SELECT a, b FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}) q ON q.a = g.a AND q.b = g.b
+                GROUP BY g.a, g.b
+            """),
+            # The closest co-action of each tested pair on each item, with both posts: the evidence.
+            (self.coactions, f"""
+                WITH r AS (SELECT r.* FROM {p}raw r JOIN {self.pairs} t ON t.a = r.a AND t.b = r.bb)
+                SELECT a, bb AS b, item, post_a, post_b, t_a, t_b FROM r WHERE NOT multi
+                UNION ALL
+                SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
+                  SELECT a, bb, item, min(struct_pack(d := d, t_a := t_a, t_b := t_b,
+                                                      post_a := post_a, post_b := post_b)) AS m
+                  FROM r WHERE multi GROUP BY a, bb, item) g
             """),
         ]
 
@@ -209,7 +252,7 @@ class WindowSql:
                 WHERE x.account_id < y.account_id) s0) s1
         """
         return f"""
-            SELECT a, bb, item, post_a, post_b, t_a, t_b, multi, {w} AS lvl FROM (
+            SELECT a, bb, item, post_a, post_b, t_a, t_b, abs(t_a - t_b) AS d, multi, {w} AS lvl FROM (
               WITH a{w} AS (
                 SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, n.multi
                 FROM {act} x JOIN {p}kept n ON n.scale = {w} AND n.item = x.item AND n.b = x.b
@@ -233,7 +276,18 @@ class WindowSql:
 
     # ------------------------------------------------------------------ the null model
 
-    def null_stats(self) -> list[tuple[str, str]]:
+    @property
+    def max_activity(self) -> str:
+        """The most actions any account has in one stratum at any scale (sizes the grid of `null_stats`)."""
+        return f"SELECT max(n) AS n FROM {self.activity}"
+
+    def activity_sql(self) -> tuple[str, str]:
+        st = int(self.stratum)
+        return (self.activity, " UNION ALL ".join(
+            f"SELECT {int(s)} AS scale, account_id, (b * {int(s)}) // {st} AS s, count(*) AS n "
+            f"FROM {self.act(s)} GROUP BY account_id, (b * {int(s)}) // {st}" for s in self.scales))
+
+    def null_stats(self, points: int) -> list[tuple[str, str]]:
         """The null model's counts. Per scale, time stratum s (`stratum` seconds) and account: its
         actions n_as. Per scale, item and stratum: P_is, the action pairs on the item within the
         scale (every pair in one bucket, half of those across neighbouring buckets: the share
@@ -244,16 +298,14 @@ class WindowSql:
         (`detect.null`): action pairs, which bound the distinct items. The excess summary needs
         the distinct items themselves, μ_ab = Σ_s Σ_i (1 − exp(−2 · P'_is · n_as · n_bs / D_s²)),
         which depends on a pair only through x = n_as · n_bs in each stratum: `curve` tabulates
-        h_s(x) = Σ_i (1 − exp(−2 · x · P'_is / D_s²)) at x = GRID^g, and a pair reads it at the
-        grid point at or above its x (h grows with x, so μ is never under-estimated by the grid).
+        h_s(x) = Σ_i (1 − exp(−2 · x · P'_is / D_s²)) at x = GRID^g (g < `points`), with the
+        Poisson tails t<k> = P(Poisson(h) >= k), and a pair reads it at the grid point at or above
+        its x (h grows with x, so μ is never under-estimated by the grid). `activity_sql` first.
         """
         st, p = int(self.stratum), self.prefix
-        activity = " UNION ALL ".join(
-            f"SELECT {int(s)} AS scale, account_id, (b * {int(s)}) // {st} AS s, count(*) AS n "
-            f"FROM {self.act(s)} GROUP BY account_id, (b * {int(s)}) // {st}" for s in self.scales)
-        grid = ", ".join(f"({g})" for g in range(GRID_POINTS))
+        grid = ", ".join(f"({g})" for g in range(int(points)))
+        tails = ", ".join(f"{poisson_tail_sql('h', k)} AS t{k}" for k in range(1, EXCESS_ITEMS + 1))
         return [
-            (self.activity, activity),
             (p + "ibc", f"""
                 SELECT i.scale, i.item, i.b, i.c, o.item IS NULL AS covered
                 FROM {self.item_buckets} i LEFT JOIN {p}open o ON o.scale = i.scale AND o.item = i.item AND o.b = i.b
@@ -276,17 +328,20 @@ class WindowSql:
                   ON q.scale = a.scale AND q.s = a.s
             """),
             (p + "curve", f"""
-                SELECT v.scale, v.s, g.g, sum(v.items * (1.0 - exp(-2.0 * pow({GRID}, g.g) * v.pk / (t.d * t.d)))) AS h
-                FROM (SELECT scale, s, pk, count(*) AS items FROM {p}item_strata WHERE pk > 0 GROUP BY scale, s, pk) v
-                JOIN {self.strata} t ON t.scale = v.scale AND t.s = v.s
-                CROSS JOIN (SELECT * FROM (VALUES {grid}) gg(g)) g
-                GROUP BY v.scale, v.s, g.g
+                SELECT scale, s, g, h, {tails} FROM (
+                  SELECT v.scale, v.s, g.g, sum(v.items * (1.0 - exp(-2.0 * pow({GRID}, g.g) * v.pk / (t.d * t.d)))) AS h
+                  FROM (SELECT scale, s, pk, count(*) AS items FROM {p}item_strata WHERE pk > 0 GROUP BY scale, s, pk) v
+                  JOIN {self.strata} t ON t.scale = v.scale AND t.s = v.s
+                  CROSS JOIN (SELECT * FROM (VALUES {grid}) gg(g)) g
+                  GROUP BY v.scale, v.s, g.g) c
             """),
-            # λ of every co-acting pair per scale (the pair test), and μ (the excess summary).
+            # λ of every tested pair per scale (the pair test), and μ (the excess summary), with
+            # the sum over its strata of each stratum's own tails (see `totals`).
             (self.expected, f"""
                 SELECT q.a, q.b, x.scale, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected,
-                       sum(coalesce(h.h, 0.0)) AS distinct_seen
-                FROM {self.pair_counts} q
+                       sum(coalesce(h.h, 0.0)) AS distinct_seen,
+                       {", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))}
+                FROM {self.pairs} q
                 JOIN {self.activity} x ON x.account_id = q.a
                 JOIN {self.activity} y ON y.account_id = q.b AND y.scale = x.scale AND y.s = x.s
                 JOIN {self.strata} t ON t.scale = x.scale AND t.s = x.s
@@ -304,18 +359,24 @@ class WindowSql:
     @property
     def totals(self) -> str:
         """Per scale: actions D, accounts, accounts with at least `min_shared` actions (the only
-        ones that can be in a tested pair), and μ summed over ALL pairs of accounts (from the
-        activity histogram of each stratum: pairs of accounts with n and n' actions read h(n·n'))."""
+        ones that can be in a tested pair), and over ALL pairs of accounts and each stratum s the
+        sums of h_s and of its tails t<k> (from the activity histogram of each stratum: pairs of
+        accounts with n and n' actions read h(n·n'))."""
         p = self.prefix
+        sums = ", ".join(f"coalesce(l.t{k}, 0.0) AS all_t{k}" for k in range(1, EXCESS_ITEMS + 1))
+        class_sums = ", ".join(
+            f"sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.t{k}) / 2.0 AS t{k}"
+            for k in range(1, EXCESS_ITEMS + 1))
         return f"""
-            SELECT a.scale, a.d, a.accounts, a.eligible, coalesce(l.mu, 0.0) AS mu_all FROM (
+            SELECT a.scale, a.d, a.accounts, a.eligible, coalesce(l.mu, 0.0) AS mu_all, {sums} FROM (
               SELECT scale, sum(n) AS d, count(*) AS accounts,
                      sum(CASE WHEN n >= {int(self.min_shared)} THEN 1 ELSE 0 END) AS eligible
               FROM (SELECT scale, account_id, sum(n) AS n FROM {self.activity} GROUP BY scale, account_id) g
               GROUP BY scale) a
             LEFT JOIN (
               -- Σ_(a<b) h(n_a·n_b) = (Σ_(n,n') k_n·k_n'·h(n·n') − Σ_n k_n·h(n²)) / 2, k_n accounts with n actions
-              SELECT x.scale, sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.h) / 2.0 AS mu
+              SELECT x.scale, sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.h) / 2.0 AS mu,
+                     {class_sums}
               FROM (SELECT scale, s, n, count(*) AS k FROM {self.activity} GROUP BY scale, s, n) x
               JOIN (SELECT scale, s, n, count(*) AS k FROM {self.activity} GROUP BY scale, s, n) y
                 ON y.scale = x.scale AND y.s = x.s
@@ -328,7 +389,7 @@ class WindowSql:
         p = self.prefix
         return ([t for t, _ in self.prepare]
                 + [self.cover(s) for s in self.scales]
-                + [p + "kept", p + "open", p + "raw", self.coactions, self.pair_counts, self.pairs,
+                + [p + "kept", p + "open", p + "raw", p + "gaps", self.coactions, self.pair_counts, self.pairs,
                    self.activity, p + "ibc", p + "item_strata", self.strata, p + "curve", self.expected])
 
 
@@ -345,14 +406,24 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
         # The trace's actions are materialised as they come, unfiltered: a filter on a computed
         # item (normalised text, an extracted domain) in the same query makes DuckDB evaluate
         # the expression once for the filter and again for the result.
-        (src, f"SELECT account_id, item, t, post_id FROM ({actions_sql}) s"),
+        (src, f"SELECT account_id, item, t, post_id FROM ({actions_sql}) s WHERE account_id IS NOT NULL AND item IS NOT NULL"),
+        # The join and its groupings run on numbers: accounts, items and posts are numbered in the
+        # order of their ids (so a < b and the tie rules mean what they meant on the ids) and
+        # named again at the end (`names`). Grouping millions of pair rows on two account ids and
+        # an item (a URL, a text hash) as strings took three to four times as long.
+        (p + "ids", f"SELECT account_id, row_number() OVER (ORDER BY account_id) AS n FROM "
+                    f"(SELECT DISTINCT account_id FROM {src}) x"),
+        (p + "items", f"SELECT item, row_number() OVER (ORDER BY item) AS n FROM (SELECT DISTINCT item FROM {src}) x"),
+        (p + "posts", f"SELECT post_id, row_number() OVER (ORDER BY post_id) AS n FROM "
+                      f"(SELECT DISTINCT post_id FROM {src}) x"),
         (f"{p}act{first}", f"""
             SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
                    l.t AS t_last, l.post_id AS post_last FROM (
-              SELECT account_id, item, t // {first} AS b, {_struct_first()} AS m, {_struct_last()} AS l
-              FROM {src}
-              WHERE account_id IS NOT NULL AND item IS NOT NULL
-              GROUP BY account_id, item, t // {first}) g
+              SELECT i.n AS account_id, it.n AS item, s.t // {first} AS b,
+                     {_struct_first('s.t', 'q.n')} AS m, {_struct_last('s.t', 'q.n')} AS l
+              FROM {src} s JOIN {p}ids i ON i.account_id = s.account_id JOIN {p}items it ON it.item = s.item
+              JOIN {p}posts q ON q.post_id = s.post_id
+              GROUP BY i.n, it.n, s.t // {first}) g
         """),
     ]
     # Each coarser scale from the next finer one: its buckets are unions of whole finer buckets.

@@ -27,10 +27,19 @@ def account_graph(store: Store) -> nx.Graph:
     ).fetchall()
     for account_id, handle, campaign_id, category, score in nodes:
         graph.add_node(account_id, label=handle, campaign=campaign_id, category=category, score=float(score))
-    for a, b, strength, shared, traces in store.con.execute(
-        "SELECT a, b, strength, shared, array_to_string(traces, ',') FROM edges ORDER BY a, b"
+    # Each link's time scale: the scale of its strongest trace (and every trace's, as "trace:seconds").
+    for a, b, strength, shared, traces, scale, scales in store.con.execute(
+        """
+        SELECT e.a, e.b, e.strength, e.shared, array_to_string(e.traces, ','), s.scale, s.scales
+        FROM edges e LEFT JOIN (
+          SELECT a, b, arg_max(window_seconds, struct_pack(s := strength, t := trace)) AS scale,
+                 string_agg(trace || ':' || window_seconds, ',' ORDER BY trace) AS scales
+          FROM pair_tests WHERE significant GROUP BY a, b) s ON s.a = e.a AND s.b = e.b
+        ORDER BY e.a, e.b
+        """
     ).fetchall():
-        graph.add_edge(a, b, weight=float(strength), shared=int(shared), traces=traces)
+        graph.add_edge(a, b, weight=float(strength), shared=int(shared), traces=traces,
+                       scale_seconds=int(scale or 0), trace_scales=scales or "")
     return graph
 
 
