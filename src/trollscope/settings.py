@@ -15,9 +15,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("window", None,
-            "Coordination window Δ in seconds: two actions on the same item count as a co-action when "
-            "at most Δ apart. Default: estimated from the data (see docs/detection.md), never below the "
-            "data's time resolution."),
+            "Pin one coordination window Δ in seconds: two actions on the same item count as a co-action "
+            "when at most Δ apart, and topic traces use `slow_window` (when longer). Default: none, every "
+            "trace is tested at each of `scales` (docs/detection.md)."),
+    Setting("scales", "1,10,60,600,3600",
+            "Time scales in seconds at which co-action is tested when no `window` is given, each dividing the "
+            "next. Scales below the data's time resolution (60 s when a source gives whole minutes) and above "
+            "`slow_window` are dropped; the false discovery rate holds across scales and pairs."),
     Setting("slow_window", 3600,
             "Window in seconds for topic-level traces (co-hashtag, hashtag sequence, co-domain, "
             "co-mention, co-reply), which coordinate over hours rather than seconds."),

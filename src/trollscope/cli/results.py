@@ -112,10 +112,16 @@ def explain(
               f"({b['campaign_id'] or 'no campaign'}): {verdict}")
     if not x["tests"]:
         out.print("they share no item within the window in any trace")
+    from trollscope.views.excess import scale_label
+
     emit([{"trace": t["trace"], "shared": t["shared"], "expected": t["expected"],
            "p": f"{t['p_value']:.3g}", "q": f"{t['q_value']:.3g}", "significant": t["significant"],
-           "window s": t["window_seconds"]} for t in x["tests"]], OutputFormat.table, title="tests")
+           "scale": scale_label(t["window_seconds"]),
+           "each scale: shared (expected)": ", ".join(
+               f"{scale_label(s['scale_seconds'])} {s['shared']} ({s['expected']:.2g})" for s in t["scales"] or [])}
+          for t in x["tests"]], OutputFormat.table, title="tests (p over all scales; the strongest scale shown)")
     emit([{"trace": e["trace"], "time a": str(e["time_a"])[:19], "time b": str(e["time_b"])[:19],
+           "within": scale_label(e["scale_seconds"]),
            "item": clip(e["item"], 30), "text": clip(e["text_a"], 70)} for e in x["evidence"]],
          OutputFormat.table, title="shared items")
     for g in x["groups"]:

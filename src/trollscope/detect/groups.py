@@ -88,7 +88,7 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) ->
         for trace in traces:
             if not trace.group_test:
                 continue
-            w = int(cfg["slow_window"]) if trace.slow else max(int(window), int(cfg["group_window"]))
+            w = int(cfg["slow_window"]) if trace.slow else max(int(window or 0), int(cfg["group_window"]))
             found += _trace_groups(store, trace, w, cfg, len(found))
     m = len(found)
     for g in found:

@@ -19,6 +19,7 @@ from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.store.run import Run
 from trollscope.views import account as one_account
+from trollscope.views import excess
 from trollscope.views import narratives as nq
 from trollscope.views import results as query
 from trollscope.views import summary
@@ -116,7 +117,7 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         item = r.get("item")
         if isinstance(item, str) and item.startswith("bin:") and item[4:].isdigit():
             if window is None:
-                window = query.run_info(store)["window_seconds"] or 60
+                window = _bin_width(store)
             start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.UTC)
             r["item_label"] = f"same {window} s bin from {start:%Y-%m-%d %H:%M:%S}"
         elif isinstance(item, str) and item.startswith("text:"):
@@ -124,6 +125,14 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         else:
             r["item_label"] = None
     return rows
+
+
+def _bin_width(store: Store) -> int:
+    """Synchrony's bin: its longest scale in the run (the pinned window with `window`)."""
+    found = store.con.execute(
+        "SELECT max(scale_seconds) FROM coaction_excess WHERE trace = 'synchrony'").fetchall() \
+        if store.has_table("coaction_excess") else [(None,)]
+    return int(found[0][0] or query.run_info(store)["window_seconds"] or 60)
 
 
 def hidden_chars(text) -> bool:
@@ -160,7 +169,7 @@ def overview(store: Store) -> dict:
     info = summary.info(store, top=10)
     detected = _run(store) is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
-            "campaigns": [], "flagged_accounts": 0, "links": 0}
+            "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": []}
     if detected:
         view["run"] = query.run_info(store)
         view["campaigns"] = query.campaigns(store)
@@ -174,6 +183,11 @@ def overview(store: Store) -> dict:
              "pairs_tested": stats.get(name, {}).get("pairs_tested", 0),
              "significant": stats.get(name, {}).get("significant", 0)}
             for name, t in TRACES.items()]
+        # runs made before the summary existed have no coaction_excess: the overview shows none
+        view["excess"] = excess.excess(store) if store.has_table("coaction_excess") else None
+        view["scales"] = [excess.scale_label(s) for (s,) in store.con.execute(
+            "SELECT DISTINCT scale_seconds FROM coaction_excess ORDER BY 1").fetchall()] \
+            if store.has_table("coaction_excess") else []
     nar = narratives(store)
     view["narratives_total"] = len(nar)
     view["narratives"] = [_narrative(n) for n in nar[: LIMITS["narratives"]]]

@@ -173,13 +173,14 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     tests = _dicts(store.sql(
         """
         SELECT trace, shared, round(expected, 6) AS expected, p_value, q_value, significant,
-               round(weight, 2) AS weight, window_seconds
+               round(weight, 2) AS weight, window_seconds, scales
         FROM pair_tests WHERE a = ? AND b = ? ORDER BY p_value, trace
         """, params=[lo, hi]))
     evidence = _dicts(store.sql(
         f"""
         SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b,
-               pa.permalink AS url_a, pb.permalink AS url_b
+               pa.permalink AS url_a, pb.permalink AS url_b,
+               e.scale_seconds
         FROM evidence e
         LEFT JOIN posts pa ON pa.post_id = e.post_a
         LEFT JOIN posts pb ON pb.post_id = e.post_b
