@@ -101,10 +101,29 @@ def test_bad_mapping_names_the_missing_column(tmp_path):
     assert result.exit_code == 2 and "'ts' not in the file" in result.output
 
 
+def _commands(group=None, path=()):
+    """Every command the app registers, sub-commands included, as (argv path, click command)."""
+    import typer.main
+
+    group = group if group is not None else typer.main.get_command(app)
+    for name, cmd in sorted(group.commands.items()):
+        if getattr(cmd, "commands", None):
+            yield from _commands(cmd, (*path, name))
+        else:
+            yield (*path, name), cmd
+
+
 def test_every_command_has_help_with_an_example():
-    for command in ("ingest", "info", "quarantine", "export"):
-        result = runner.invoke(app, [command, "--help"])
-        assert result.exit_code == 0 and "Example:" in result.output
+    found = [path for path, _ in _commands()]
+    assert {("ingest",), ("detect",), ("campaigns",), ("export",), ("serve",)} <= set(found)
+    for path in found:
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        assert "Example: trollscope " + " ".join(path) in result.output, path
+
+
+def test_every_command_renders_errors_as_one_line():
+    assert all(getattr(c.callback, "user_errors", False) for c in app.registered_commands)
 
 
 def test_schema_doc_is_generated_from_the_code():

@@ -1,8 +1,9 @@
-"""The command line: a package of thin shells. `app.py` holds the Typer app and the shared options;
-each module beside it registers one group of commands on that app, parses, calls the library, renders."""
+"""The command line: a package of thin shells. `app.py` holds the Typer app, the shared options, the error
+rendering and the renderers; each module beside it registers one group of commands on that app. A command
+parses, calls one library function and renders."""
 
 from trollscope.cli.app import app
-from trollscope.cli import narratives, report, signals  # noqa: F401  (commands register on import)
+from trollscope.cli import ingest, detect, results, narratives, signals, export, report  # noqa: F401  (commands register on import)
 
 
 def main() -> None:  # pragma: no cover - the console script

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,14 +9,15 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-import trollscope
-from trollscope.cli.app import DbOption, FormatOption, OutputFormat, _clip, _emit, app, err, out, user_errors
+from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
+                                err, open_store, out)
 from trollscope.views.results import campaign_key
 from trollscope.store import DEFAULT_DB
 
+PANEL = "Results"
 
-@app.command()
-@user_errors
+
+@command(PANEL)
 def narratives(
     db: DbOption = Path(DEFAULT_DB),
     campaign: Annotated[Optional[str], typer.Option("--campaign", "-c", help="Only narratives this campaign pushes (e.g. C1), ranked by its posts.")] = None,
@@ -28,6 +28,7 @@ def narratives(
     min_cluster: Annotated[Optional[int], typer.Option(help="HDBSCAN minimum cluster size (narrative_min_cluster).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (sampling, PCA).")] = None,
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
 ) -> None:
     """What the flagged campaigns push: narratives found by embedding and clustering their posts.
 
@@ -45,7 +46,7 @@ def narratives(
     from trollscope.views import narratives as nq
 
     overrides = {"narrative_sample": sample, "narrative_min_cluster": min_cluster, "seed": seed}
-    with trollscope.open(db) as store:
+    with open_store(db) as store:
         run = runs.latest(store)
         cfg = run.config(**overrides)
         if recompute or not nq.is_current(store, run, **overrides):
@@ -58,15 +59,14 @@ def narratives(
         rows = nq.narratives(store, campaign_id=campaign, examples=examples, limit=top or None)
         coverage = nq.coverage(store)
     if format is OutputFormat.json:
-        out.print_json(json.dumps({"run": info, "coverage": coverage, "narratives": rows},
-                                  default=str, ensure_ascii=False))
+        emit_json({"run": info, "coverage": coverage, "narratives": rows})
         return
     if format is OutputFormat.csv:
-        _emit([{"narrative_id": r["narrative_id"], "lang": r["lang"], "label": r["label"],
-                "keywords": " ".join(r["keywords"]), "posts": r["posts"], "accounts": r["accounts"],
-                "first_seen": r["first_seen"], "last_seen": r["last_seen"],
-                "campaigns": " ".join(f"{c['campaign_id']}:{c['posts']}" for c in r["campaigns"])} for r in rows],
-              format)
+        emit([{"narrative_id": r["narrative_id"], "lang": r["lang"], "label": r["label"],
+               "keywords": " ".join(r["keywords"]), "posts": r["posts"], "accounts": r["accounts"],
+               "first_seen": r["first_seen"], "last_seen": r["last_seen"],
+               "campaigns": " ".join(f"{c['campaign_id']}:{c['posts']}" for c in r["campaigns"])} for r in rows],
+             format, raw=raw)
         return
     s = info["summary"]
     out.print(f"{s['narratives']} narratives over {s['posts']:,} posts of flagged campaigns "
@@ -76,11 +76,11 @@ def narratives(
     # language groups too small to hold a narrative only clutter the table; they are counted below it
     shown = [c for c in mine if c["texts"] >= cfg["narrative_min_cluster"]]
     if shown:
-        _emit([{"campaign": c["campaign_id"], "lang": c["lang"],
-                "clustered": f"{c['sampled_posts']:,} of {c['posts']:,} posts",
-                "distinct texts": f"{c['sampled_texts']:,} of {c['texts']:,}",
-                "in narratives": f"{c['in_narratives']:,}"} for c in shown[:40]],
-              OutputFormat.table, title="what was clustered (sample per campaign and language)")
+        emit([{"campaign": c["campaign_id"], "lang": c["lang"],
+               "clustered": f"{c['sampled_posts']:,} of {c['posts']:,} posts",
+               "distinct texts": f"{c['sampled_texts']:,} of {c['texts']:,}",
+               "in narratives": f"{c['in_narratives']:,}"} for c in shown[:40]],
+             OutputFormat.table, title="what was clustered (sample per campaign and language)")
     small = sum(c["posts"] for c in mine if c not in shown)
     if small:
         out.print(f"(and {small:,} posts in language groups too small for a narrative)")
@@ -96,5 +96,5 @@ def narratives(
         out.print(f"  campaigns: {camps}", highlight=False, markup=False)
         for e in r["examples"]:
             text = " ".join((e["text"] or "").split())
-            out.print(f"  - @{e['handle']} {e['created_at']:%Y-%m-%d}: {_clip(text, 140)}",
+            out.print(f"  - @{e['handle']} {e['created_at']:%Y-%m-%d}: {clip(text, 140)}",
                       highlight=False, markup=False)

@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-import trollscope
-from trollscope.cli.app import DbOption, app, err, out, user_errors
+from trollscope.cli.app import DbOption, command, err, open_store, out
 from trollscope.store import DEFAULT_DB
 
+PANEL = "Share"
 
-@app.command()
-@user_errors
+
+@command(PANEL)
 def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
     db: DbOption = Path(DEFAULT_DB),
@@ -28,7 +28,7 @@ def report(
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                    TextColumn("{task.completed}/{task.total} campaigns"), TimeElapsedColumn(),
                    console=err, transient=True)
-    with trollscope.open(db, read_only=True) as store, bar:
+    with open_store(db, read_only=True) as store, bar:
         task = bar.add_task("rendering the report", total=None)
         written = write_report(store, output, progress=lambda done, total: bar.update(
             task, completed=done, total=total))
@@ -36,8 +36,7 @@ def report(
               f"{written['campaigns']} campaigns)", highlight=False)
 
 
-@app.command()
-@user_errors
+@command(PANEL)
 def serve(
     db: DbOption = Path(DEFAULT_DB),
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you mean to share it.")]

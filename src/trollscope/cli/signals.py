@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-import trollscope
-from trollscope.cli.app import DbOption, FormatOption, OutputFormat, _clip, _emit, app, out, user_errors
+from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
+                                open_store, out)
 from trollscope.store import DEFAULT_DB
 
+PANEL = "Account signals"
 
-@app.command()
-@user_errors
+
+@command(PANEL)
 def account(
     handle: Annotated[str, typer.Argument(help="Handle (with or without @) or account id.")],
     db: DbOption = Path(DEFAULT_DB),
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
     links: Annotated[int, typer.Option(help="Strongest linked accounts to show.")] = 5,
 ) -> None:
     """One account: signals, campaign, DISARM tags, narratives and the evidence that links it.
@@ -33,13 +34,13 @@ def account(
     """
     from trollscope.views.account import profile
 
-    with trollscope.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         p = profile(store, handle, links=links)
     if format is OutputFormat.json:
-        out.print_json(json.dumps(p, default=str, ensure_ascii=False))
+        emit_json(p)
         return
     if format is OutputFormat.csv:
-        _emit([_flat(p)], format)
+        emit([_flat(p)], format, raw=raw)
         return
     a, s, c = p["account"], p["signals"], p["campaign"]
     where = (f"campaign {c['campaign_id']} ({c['size']} accounts, score {c['score']}; this account's "
@@ -48,24 +49,24 @@ def account(
     category = (a.get("labels") or {}).get("account_category")
     out.print(f"[bold]{a['handle'] or a['account_id']}[/] ({a['account_id']}): heuristic prior score "
               f"{s['score']:.2f}; {where}" + (f"; labelled {category}" if category else ""), highlight=False)
-    _emit([{"feature": k, "value": "" if v is None else v, "contribution": s["contributions"].get(k, "")}
-           for k, v in s["features"].items()], OutputFormat.table, title="signals (contribution = weight × z)")
+    emit([{"feature": k, "value": "" if v is None else v, "contribution": s["contributions"].get(k, "")}
+          for k, v in s["features"].items()], OutputFormat.table, title="signals (contribution = weight × z)")
     if p["techniques"]:
         out.print("[bold]DISARM techniques of its campaign[/]")
         for t in p["techniques"]:
             out.print(f"  {t['technique_id']} {t['name']} ({t['tactic']}), rule {t['rule']}: {t['evidence']}",
                       highlight=False, markup=False)
     if p["narratives"]:
-        _emit([{"narrative": n.get("narrative_id"), "label": n.get("label"), "posts": n.get("posts")}
-               for n in p["narratives"]], OutputFormat.table, title="narratives")
+        emit([{"narrative": n.get("narrative_id"), "label": n.get("label"), "posts": n.get("posts")}
+              for n in p["narratives"]], OutputFormat.table, title="narratives")
     if p["links"]:
-        _emit([{"linked account": e["handle"] or e["other"], "campaign": e["campaign_id"] or "",
-                "strength": e["strength"], "traces": ", ".join(e["traces"])} for e in p["links"]],
-              OutputFormat.table, title="strongest links")
-        _emit([{"with": e["handle"] or e["other"], "trace": x["trace"], "time (this)": str(x["time_self"])[:19],
-                "time (other)": str(x["time_other"])[:19], "item": _clip(x["item"], 30),
-                "text": _clip(x["text_self"], 60)} for e in p["links"] for x in e["evidence"]],
-              OutputFormat.table, title="shared items")
+        emit([{"linked account": e["handle"] or e["other"], "campaign": e["campaign_id"] or "",
+               "strength": e["strength"], "traces": ", ".join(e["traces"])} for e in p["links"]],
+             OutputFormat.table, title="strongest links")
+        emit([{"with": e["handle"] or e["other"], "trace": x["trace"], "time (this)": str(x["time_self"])[:19],
+               "time (other)": str(x["time_other"])[:19], "item": clip(x["item"], 30),
+               "text": clip(x["text_self"], 60)} for e in p["links"] for x in e["evidence"]],
+             OutputFormat.table, title="shared items")
 
 
 def _flat(p: dict) -> dict:
@@ -77,8 +78,7 @@ def _flat(p: dict) -> dict:
             **{f"c_{k}": v for k, v in s["contributions"].items()}}
 
 
-@app.command()
-@user_errors
+@command(PANEL)
 def train(
     labels: Annotated[Optional[Path], typer.Option(
         help="CSV of account,label (as for `evaluate`); default: the labels the data carries.")] = None,
@@ -103,30 +103,30 @@ def train(
     from trollscope.enrich.signals import model as m
 
     given = read_labels(labels) if labels else None
-    with trollscope.open(db) as store:
+    with open_store(db) as store:
         fitted = m.train(store, given, label_key=label_key, positive=positive, folds=folds, seed=seed)
     m.save(fitted, output)
     cv = fitted["cv"]
     if as_json:
-        out.print_json(json.dumps(cv))
+        emit_json(cv)
         return
     target = positive or "any coordinated label"
-    _emit([{"target": target, "accounts": cv["accounts"], "positives": cv["positives"], "folds": cv["folds"],
-            **{k: f"{cv[k]:.3f} ± {cv[k + '_sd']:.3f}" for k in ("precision", "recall", "f1", "roc_auc")}}],
-          OutputFormat.table, title="cross-validated (mean ± sd over folds, threshold 0.5)")
-    _emit([{"feature": f, "coefficient": round(c, 3)} for f, c in
-           sorted(zip(fitted["features"], fitted["coef"]), key=lambda x: -abs(x[1]))],
-          OutputFormat.table, title="coefficients (per standard deviation)")
+    emit([{"target": target, "accounts": cv["accounts"], "positives": cv["positives"], "folds": cv["folds"],
+           **{k: f"{cv[k]:.3f} ± {cv[k + '_sd']:.3f}" for k in ("precision", "recall", "f1", "roc_auc")}}],
+         OutputFormat.table, title="cross-validated (mean ± sd over folds, threshold 0.5)")
+    emit([{"feature": f, "coefficient": round(c, 3)} for f, c in
+          sorted(zip(fitted["features"], fitted["coef"]), key=lambda x: -abs(x[1]))],
+         OutputFormat.table, title="coefficients (per standard deviation)")
     out.print(f"model written to {output}")
 
 
-@app.command()
-@user_errors
+@command(PANEL)
 def score(
     model: Annotated[Path, typer.Option(help="A model file written by `trollscope train`.")],
     db: DbOption = Path(DEFAULT_DB),
     top: Annotated[int, typer.Option(help="Accounts to list (0 for all).")] = 20,
     format: FormatOption = OutputFormat.table,
+    raw: RawOption = False,
 ) -> None:
     """Apply a trained model: accounts by probability, with the features that pushed each up most.
 
@@ -135,7 +135,7 @@ def score(
     from trollscope.enrich.signals import model as m
 
     fitted = m.load(model)
-    with trollscope.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         rows = m.apply(store, fitted)
     if top:
         rows = rows[:top]
@@ -145,4 +145,4 @@ def score(
     elif format is OutputFormat.csv:
         rows = [{**{k: v for k, v in r.items() if k != "top_features"},
                  "top_features": " ".join(f"{k}={v}" for k, v in r["top_features"].items())} for r in rows]
-    _emit(rows, format, title=f"accounts by probability ({fitted.get('positive') or 'coordinated'})")
+    emit(rows, format, title=f"accounts by probability ({fitted.get('positive') or 'coordinated'})", raw=raw)

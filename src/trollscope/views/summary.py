@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from trollscope.errors import UserError
 from trollscope.store import Store
 from trollscope.store.sql import domain
-
-EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
-              "campaign_members", "content_links", "account_signals", "campaign_techniques", "narratives",
-              "narrative_posts", "campaign_narratives")
 
 
 def info(store: Store, top: int = 10) -> dict:
@@ -90,35 +83,3 @@ def info(store: Store, top: int = 10) -> dict:
 
 def _iso(value) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else None
-
-
-def export_table(store: Store, table: str, path: str | Path, fmt: str | None = None) -> int:
-    """Write a store table to Parquet or CSV (chosen by `fmt` or the file's extension)."""
-    if table not in EXPORTABLE and not store.has_table(table):
-        raise UserError(f"no table {table!r}; tables are: {', '.join(EXPORTABLE)}")
-    if not store.has_table(table):
-        raise UserError(f"{store.path}: table {table!r} is empty or missing; run the stage that makes it")
-    path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in ("parquet", "csv"):
-        raise UserError(f"{path}: cannot tell the export format; use a .parquet or .csv name or --as")
-    if path.parent and not path.parent.exists():
-        raise UserError(f"{path.parent}: no such directory")
-    rel = store.con.sql(f'SELECT * FROM "{table}"')
-    if fmt == "parquet":
-        rel.write_parquet(str(path), compression="zstd")
-    else:
-        # CSV has no lists or maps: write them as JSON text.
-        rel = store.con.sql(
-            f'SELECT * REPLACE ({_json_cols(store, table)}) FROM "{table}"'
-        ) if _json_cols(store, table) else rel
-        rel.write_csv(str(path), header=True)
-    return store.count(table)
-
-
-def _json_cols(store: Store, table: str) -> str:
-    cols = store.con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
-    ).fetchall()
-    nested = [c for c, t in cols if t.endswith("[]") or t.startswith("MAP") or t.startswith("STRUCT")]
-    return ", ".join(f'CAST(to_json("{c}") AS VARCHAR) AS "{c}"' for c in nested)
