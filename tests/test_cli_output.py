@@ -17,7 +17,7 @@ from detect_helpers import MAPPING, make_store, synthetic_world, write_csv
 from typer.testing import CliRunner
 
 from trollscope.cli import app
-from trollscope.detect import detect
+from trollscope.pipeline import detect
 from trollscope.ingest import ingest
 
 runner = CliRunner()

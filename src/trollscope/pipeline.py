@@ -10,6 +10,7 @@ from typing import Callable
 
 from trollscope.detect import DetectResult
 from trollscope.detect import detect as detect_stage
+from trollscope.detect import identity
 from trollscope.enrich import disarm, signals
 from trollscope.store import Store
 from trollscope.store import run as runs
@@ -26,4 +27,7 @@ def detect(store: Store, progress: Callable[[str], None] | None = None, engine_n
         progress("account signals and DISARM techniques")
     signals.ensure(store, run)
     disarm.ensure(store, run)
+    # what each campaign showed at this run, for `changes` later (the cached table holds the newest run only)
+    with store.transaction():
+        identity.keep_techniques(store.con, run.run_id, disarm.techniques(store, run=run))
     return result

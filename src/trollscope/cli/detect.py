@@ -29,6 +29,8 @@ def detect(
     spark_staging: Annotated[Optional[str], typer.Option(
         help="Folder every Spark executor can read, for the store's tables (needed on a cluster).")] = None,
     top: Annotated[int, typer.Option(help="Campaigns to print.")] = 10,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Recompute everything from the posts (what every run does for now).")] = False,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="Any other setting as NAME=VALUE (docs/settings.md); repeatable.")] = None,
 ) -> None:
@@ -40,8 +42,10 @@ def detect(
     """
     from trollscope.pipeline import detect as run_detect
     from trollscope.settings import parse_assignments
+    from trollscope.views.changes import changes, summary_line
     from trollscope.views.results import campaigns as list_campaigns
 
+    del full  # every run recomputes from the posts until incremental detection lands
     given = dict(window=window, traces=traces, alpha=alpha, resolution=resolution, seed=seed)
     overrides = {**parse_assignments(set_ or []), **{k: v for k, v in given.items() if v is not None}}
 
@@ -53,6 +57,7 @@ def detect(
                                 engine_name=engine, spark_master=spark_master, spark_staging=spark_staging,
                                 **overrides)
         top_rows = list_campaigns(store, limit=top)
+        what_changed = summary_line(changes(store))
     how = "estimated from the data" if result.window_estimated else "given"
     out.print(f"run {result.run_id}: window Δ = {result.window} s ({how}); {result.seconds} s")
     emit([{"trace": t.trace, "actions": t.actions, "accounts": t.accounts, "pairs tested": t.tested,
@@ -60,6 +65,7 @@ def detect(
           for t in result.traces], OutputFormat.table, title="traces")
     out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
               f"{result.flagged_accounts:,} accounts flagged")
+    out.print(what_changed, highlight=False, markup=False)
     print_campaigns(top_rows)
 
 
