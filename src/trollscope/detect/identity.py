@@ -21,16 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-HISTORY_DDL = (
-    """CREATE TABLE IF NOT EXISTS run_campaigns (
-  run_id VARCHAR, campaign_id VARCHAR, rank BIGINT, size BIGINT, internal_edges BIGINT, density DOUBLE,
-  mean_strength DOUBLE, score DOUBLE, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
-  trace_pairs MAP(VARCHAR, BIGINT), matched_from VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS run_members (
-  run_id VARCHAR, campaign_id VARCHAR, account_id VARCHAR, handle VARCHAR, strength DOUBLE)""",
-    """CREATE TABLE IF NOT EXISTS run_techniques (
-  run_id VARCHAR, campaign_id VARCHAR, technique_id VARCHAR, name VARCHAR)""",
-)
+from trollscope.store import catalogue
+
+HISTORY = ("run_campaigns", "run_members", "run_techniques")  # columns declared in store/catalogue.py
 
 _NUMBER = re.compile(r"^C(\d+)$")
 
@@ -55,8 +48,9 @@ def _has(con, table: str) -> bool:
 
 
 def ensure_tables(con) -> None:
-    for ddl in HISTORY_DDL:
-        con.execute(ddl)
+    for name in HISTORY:
+        cols = ", ".join(f"{c.name} {c.sql_type}" for c in catalogue.DERIVED[name].columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
 
 
 def previous(con) -> Previous:
