@@ -57,7 +57,7 @@ def _bare(db: str, out) -> None:
 def _trace(db: str, names: str, out) -> None:
     import trollscope
     from trollscope import settings as st
-    from trollscope.detect.stage import _run_trace
+    from trollscope.detect.trace_run import run_trace
     from trollscope.detect.engine.duck import DuckDBEngine
     from trollscope.detect.traces import base as tr
 
@@ -71,7 +71,7 @@ def _trace(db: str, names: str, out) -> None:
         extra = build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
     engine = DuckDBEngine(store)
     for trace in tr.select(names):
-        result = _run_trace(store, engine, trace, 60, cfg)
+        result = run_trace(store, engine, trace, 60, cfg)
     out.put((names, time.perf_counter() - t0, _peak_mb(), {"pairs tested": result.tested,
                                                            "significant": result.significant, **extra}))
 

@@ -18,6 +18,28 @@ from trollscope.ingest import FileReport
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# One real sample per registered reader: name -> (fixture, --map). The contract tests run every
+# reader in READERS on its sample and on damaged copies of it; a reader added to READERS without
+# a sample here fails test_every_reader_has_a_sample.
+READER_SAMPLES: dict[str, tuple[str, str | None]] = {
+    "ira": ("ira_slice.csv", None),
+    "io-archive": ("io_archive_tweets.csv", None),
+    "twitter-v2": ("twitter_v2.jsonl", None),
+    "twitter-v1": ("twitter_v1.jsonl", None),
+    "cascade": ("cascades/365056836476481537.txt", None),
+    "table": ("gop_slice.csv", "handle=name,time=tweet_created,text=text,post_id=tweet_id"),
+}
+
+
+def reader_sample(name: str, lines: int | None = None) -> tuple[bytes, str, str | None]:
+    """(content, file suffix, mapping) of a reader's sample, cut to its first `lines` lines."""
+    fixture, mapping = READER_SAMPLES[name]
+    path = FIXTURES / fixture
+    data = path.read_bytes()
+    if lines is not None:
+        data = b"".join(data.splitlines(keepends=True)[:lines])
+    return data, "".join(path.suffixes), mapping
+
 IRA_HEADER = (
     "external_author_id,author,content,region,language,publish_date,harvested_date,following,"
     "followers,updates,post_type,account_type,retweet,account_category,new_june_2018"

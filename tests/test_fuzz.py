@@ -7,7 +7,7 @@ known independently, rows_read equals it).
 Two levels, to keep >= 10,000 examples within ~90 s on 2 cores (a full `ingest()` of a tiny
 file costs ~50-100 ms, most of it fixed per-file SQL; a reader's staging step costs ~3 ms):
   * full-pipeline tests call the public `ingest()` on small multi-record files (260 examples);
-  * reader-level tests call `READERS[fmt].stage(con, path, options)` and check that every
+  * reader-level tests call `reader.stage(con, path, options, ctx)` and check that every
     record read was staged, good or quarantined (9,740 examples).
 TROLLSCOPE_FUZZ_SCALE multiplies every example count (0.1 for a quick run, 10 for a long one).
 
@@ -34,14 +34,16 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import trollscope
 from trollscope.errors import UserError
-from trollscope.ingest import READERS, ingest
+from trollscope.ingest import READERS, ingest, reader_named
 from trollscope.ingest import stage as stg
+from trollscope.ingest.readers import ReadContext
 
-from conftest import IRA_HEADER
+from conftest import IRA_HEADER, reader_sample
 
 # TROLLSCOPE_FUZZ_SCALE=0.1 for a quick run, =10 for a long one; 1 (the default) gives 10,000 examples.
 SCALE = float(os.environ.get("TROLLSCOPE_FUZZ_SCALE", "1"))
@@ -451,7 +453,8 @@ def _stage_checked(fmt: str, path: Path, mapping=None, expected_records=None):
         _READER_CON["stage"] = True
     try:
         try:
-            result = READERS[fmt].stage(con, path, {"mapping": mapping, "source_file": str(path.resolve())})
+            reader = reader_named(fmt)
+            result = reader.stage(con, path, reader.options(mapping), ReadContext(str(path.resolve())))
         except UserError:
             return None
         staged, unexplained = con.execute(
@@ -549,6 +552,43 @@ def test_fuzz_reader_generic_csv(case):
     data, mapping = case
     assume(b"source_line" not in data)
     _stage_checked("table", _file(data, ".csv"), mapping=mapping)
+
+
+# Every registered reader (parametrised over READERS) on mutated copies of its sample ------------
+
+@st.composite
+def mutated_sample(draw, name: str):
+    """A reader's sample, cut to a few lines, then cut, spliced, repeated or gzipped."""
+    data, suffix, mapping = reader_sample(name, lines=draw(st.integers(1, 12)))
+    for _ in range(draw(st.integers(0, 3))):
+        how = draw(st.sampled_from(["cut", "splice", "repeat", "drop-line", "blank"]))
+        at = draw(st.integers(0, len(data)))
+        if how == "cut":
+            data = data[:at]
+        elif how == "splice":
+            data = data[:at] + draw(st.one_of(st.binary(max_size=12), st.sampled_from(TOKENS).map(str.encode))) + data[at:]
+        elif how == "repeat":
+            data = data + data[at:]
+        elif how == "drop-line":
+            lines = data.splitlines(keepends=True)
+            if lines:
+                del lines[at % len(lines)]
+            data = b"".join(lines)
+        else:
+            data = data[:at] + b"\n\n" + data[at:]
+    assume(not _stray_cr(data))
+    return data, suffix, mapping
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.name)
+def test_fuzz_every_reader_on_its_mutated_sample(reader):
+    @settings(max_examples=_n(40), **SETTINGS)
+    @given(case=mutated_sample(reader.name))
+    def run(case):
+        data, suffix, mapping = case
+        _stage_checked(reader.name, _file(data, suffix), mapping=mapping)
+
+    run()
 
 
 def test_fuzz_budget_is_at_least_ten_thousand():

@@ -18,10 +18,11 @@ import pytest
 
 import trollscope
 from trollscope.errors import FormatError, MappingError, UserError
-from trollscope.ingest import READERS, ingest
+from trollscope.ingest import READERS, ingest, reader_named
 
 from conftest import (
-    FIXTURES, IRA_HEADER, check_report, ira_row, one, post_at, quarantined, rows, store_counts, utc, write,
+    FIXTURES, IRA_HEADER, check_report, ira_row, one, post_at, quarantined, reader_sample, rows, store_counts, utc,
+    write,
 )
 
 V1_TIME = "Mon Nov 05 14:02:11 +0000 2018"
@@ -642,12 +643,12 @@ def test_failure_mid_batch_of_small_files_leaves_store_unchanged(tmp_path):
 def test_failure_after_staging_leaves_store_unchanged(tmp_path, monkeypatch):
     s = _prepared_store(tmp_path)
     before = _snapshot(s)
-    reader = READERS["ira"]
+    reader = reader_named("ira")
     real_stage = reader.stage
     calls = []
 
-    def stage_then_fail(con, path, options):
-        calls.append(real_stage(con, path, options))
+    def stage_then_fail(con, path, options, ctx):
+        calls.append(real_stage(con, path, options, ctx))
         raise RuntimeError("simulated crash after staging")
 
     monkeypatch.setattr(reader, "stage", stage_then_fail)
@@ -697,3 +698,50 @@ def test_process_killed_mid_ingest(tmp_path):
         assert _snapshot(s) == before
         [report] = ingest(s, [FIXTURES / "ira_slice.csv"])
         check_report(report, read=265, stored=228, quarantined=37, present=0)
+
+
+# ---- damaged copies of every registered reader's sample (parametrised over READERS) --------------
+
+def _damage(data: bytes, how: str) -> bytes:
+    lines = data.splitlines(keepends=True)
+    i = min(2, len(lines) - 1)
+    if how == "empty":
+        return b""
+    if how == "first-line-only":
+        return lines[0]
+    if how == "cut-mid-record":
+        return data[: len(data) // 2 + 7]
+    if how == "gzip-cut":
+        z = gzip.compress(data)
+        return z[: len(z) * 2 // 3]
+    if how == "garbage-line":
+        return b"".join(lines[:i] + [b"\x00\xff\xfe garbage \x80\x81\n"] + lines[i:])
+    if how == "latin-1-line":
+        return b"".join(lines[:i] + [lines[i].replace(b"e", b"\xe9", 1)] + lines[i + 1:])
+    if how == "blank-and-repeated-lines":
+        return b"".join(lines[:2] + [b"\n", b"   \n"] + lines[1:4] + lines[1:])
+    raise AssertionError(how)
+
+
+DAMAGE = ["empty", "first-line-only", "cut-mid-record", "gzip-cut", "garbage-line", "latin-1-line",
+          "blank-and-repeated-lines"]
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.name)
+def test_every_reader_on_damaged_input(store, tmp_path, reader, how):
+    """Nothing but a UserError escapes, and every record read is stored, quarantined or present."""
+    data, suffix, mapping = reader_sample(reader.name, lines=40)
+    path = write(tmp_path, "damaged" + suffix + (".gz" if how == "gzip-cut" else ""), _damage(data, how))
+    before = store_counts(store)
+    try:
+        reports = ingest(store, [path], fmt=reader.name, mapping=mapping)
+    except UserError:
+        assert store_counts(store) == before
+        return
+    [report] = reports
+    check_report(report)
+    assert store.count("posts") - before["posts"] == report.rows_stored
+    assert (store.count("quarantine") > before["quarantine"]) == (report.rows_quarantined > 0)
+    if how in ("garbage-line", "latin-1-line") and reader.name != "cascade":
+        assert report.rows_quarantined >= 1

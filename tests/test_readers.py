@@ -6,6 +6,7 @@ snowflake arithmetic, the documented mappings) and written out by hand for a few
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 
 import trollscope
-from trollscope.ingest import ingest
+from trollscope.errors import MappingError
+from trollscope.ingest import READERS, TableOptions, choose_reader, ingest, parse_mapping
 
 from conftest import (
-    FIXTURES, IRA_HEADER, check_report, csv_records, ira_row, one, post_at, quarantined, rows,
-    snowflake_time, store_counts, utc, write,
+    FIXTURES, IRA_HEADER, READER_SAMPLES, check_report, csv_records, ira_row, one, post_at, quarantined,
+    reader_sample, rows, snowflake_time, store_counts, utc, write,
 )
 
 GOP_MAP = "handle=name,time=tweet_created,text=text,post_id=tweet_id"
@@ -586,3 +588,46 @@ def test_fixtures_are_small_and_tests_stay_in_the_repo():
     shared = "/work/" + "shared"
     for test_file in Path(__file__).parent.glob("*.py"):
         assert shared not in test_file.read_text(encoding="utf-8"), test_file
+
+
+# ---- the contract every registered reader meets (parametrised over READERS) ----------------------
+
+def test_every_reader_has_a_sample():
+    assert [r.name for r in READERS] and {r.name for r in READERS} == set(READER_SAMPLES)
+    assert sum(r.fallback for r in READERS) == 1
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.name)
+def test_reader_contract_on_its_sample(tmp_path, reader):
+    """Named, described, typed frozen options, recognises its own sample, and every record of the
+    sample is accounted for, the second time as already present."""
+    assert reader.name and reader.description and reader.extensions
+    data, suffix, mapping = reader_sample(reader.name)
+    options = reader.options(mapping)
+    assert isinstance(options, reader.Options)
+    assert dataclasses.is_dataclass(options) and options.__dataclass_params__.frozen
+    path = write(tmp_path, "sample" + suffix, data)
+    if not reader.fallback:
+        assert choose_reader(path) is reader
+    with trollscope.open(tmp_path / "s.duckdb") as s:
+        [first] = ingest(s, [path], fmt=reader.name, mapping=mapping)
+        check_report(first)
+        assert first.format == reader.name and first.rows_stored > 0
+        assert s.count("posts") == first.rows_stored
+        [second] = ingest(s, [path], fmt=reader.name, mapping=mapping)
+        check_report(second, read=first.rows_read, stored=0, quarantined=first.rows_quarantined,
+                     present=first.rows_stored + first.rows_already_present)
+
+
+def test_table_options_are_typed_and_errors_are_clear():
+    opts = parse_mapping("handle=name,time=tweet_created,label.cat=c,id=tweet_id")
+    assert isinstance(opts, TableOptions)
+    assert (opts.handle, opts.time, opts.post_id, opts.labels) == ("name", "tweet_created", "tweet_id", (("cat", "c"),))
+    assert opts.fields() == [("post_id", "tweet_id"), ("handle", "name"), ("time", "tweet_created")]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.time = "x"
+    for spec, says in [("handle", "is not FIELD=COLUMN"), ("nope=x,time=t,handle=h", "unknown field 'nope'"),
+                       ("handle=h", "must name the time column"), ("time=t", "account or handle"),
+                       ("time=,handle=h", "names no column")]:
+        with pytest.raises(MappingError, match=re.escape(says)):
+            parse_mapping(spec)

@@ -154,13 +154,13 @@ def test_actions_and_window_join_identical_on_tricky_posts(tmp_path):
     try:
         checked = 0
         for trace in tr.select(TRACES):
-            sql = trace.actions(cfg).replace("{window}", "60")
+            sql = trace.actions(cfg, 60)
             query = f"SELECT account_id, item, t, post_id FROM ({sql}) src"
             d = sorted(duck.arrow(query).to_pylist(), key=lambda r: (r["post_id"], str(r["item"])))
             s = sorted(spark.arrow(query).to_pylist(), key=lambda r: (r["post_id"], str(r["item"])))
             assert d == s, f"{trace.name}:\nduckdb {d}\nspark  {s}"
             checked += len(d)
-        ws = window_sql("co_hashtag", tr.BY_NAME["co_hashtag"].actions(cfg), 60, 2)
+        ws = window_sql("co_hashtag", tr.BY_NAME["co_hashtag"].actions(cfg, 60), 60, 2)
         for engine in (duck, spark):
             for table, select in ws.prepare + ws.join(300):
                 engine.create_table(table, select)
@@ -173,11 +173,11 @@ def test_actions_and_window_join_identical_on_tricky_posts(tmp_path):
         assert {r["post_id"] for r in duck.arrow(f"SELECT * FROM {ws.actions}").to_pylist()
                 if r["account_id"] == "tx"} == {"q1", "q3"}  # at one time, the smallest id
         # The cases the posts are there for did happen.
-        times = duck.arrow(f"SELECT post_id, {tr._t()} AS t FROM posts").to_pylist()
+        times = duck.arrow(f"SELECT post_id, {tr.epoch_t()} AS t FROM posts").to_pylist()
         t = {r["post_id"]: r["t"] for r in times}
         assert (t["p1"] % 60, t["p2"] % 60, t["p3"] % 60, t["p4"] % 60) == (10, 12, 11, 12)
         assert t["p5"] == 0  # -0.5 rounds to even
-        keys = {r["post_id"]: r["item"] for r in duck.arrow(tr._co_repost(cfg)).to_pylist()}
+        keys = {r["post_id"]: r["item"] for r in duck.arrow(tr.BY_NAME["co_repost"].actions(cfg, 60)).to_pylist()}
         assert keys["p1"] == keys["p2"] == keys["p11"]
         assert keys["p3"] == keys["p4"] and keys["p12"] == "x9"
         assert checked > 20

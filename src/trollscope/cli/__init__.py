@@ -2,11 +2,12 @@
 rendering and the renderers; each module beside it registers one group of commands on that app. A command
 parses, calls one library function and renders."""
 
-from trollscope.cli.app import app
+from trollscope.cli.app import app, install_interrupt
 from trollscope.cli import ingest, detect, results, narratives, signals, export, report, monitor  # noqa: F401  (commands register on import)
 
 
 def main() -> None:  # pragma: no cover - the console script
+    install_interrupt()
     app()
 
 

@@ -4,17 +4,26 @@ rendering (`user_errors`) and the renderers. Commands live in the modules beside
 from __future__ import annotations
 
 import csv
+import errno
 import functools
 import io
 import json
+import os
+import re
+import signal
+import socket
 import sys
+import threading
+import weakref
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Callable, Iterable
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from trollscope.errors import TrollscopeError
 from trollscope.export.table import FORMULA_STARTS
@@ -65,26 +74,152 @@ def command(panel: str, **kwargs) -> Callable:
 # --- errors -----------------------------------------------------------------------------------------
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn the library's named errors into one line on stderr and exit code 2; Ctrl-C into exit 130."""
+    """Named errors, Ctrl-C, out-of-memory and a full disk become one line on stderr, never a traceback.
+
+    Exit codes: 2 for a user mistake or a resource that ran out, 130 for an interruption, 141 when the
+    reader of stdout went away (`trollscope accounts --format csv | head`).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not in Python's exit
+            return result
         except TrollscopeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
+            _fail(str(exc))
+        except (KeyboardInterrupt, duckdb.InterruptException):
+            _Interrupt.stopping = True  # first, before any call: see _on_sigint
+            _interrupted()
+        except RuntimeError as exc:
+            if str(exc) != "Query interrupted":  # DuckDB's own SIGINT check ends a query with this
+                raise
+            _Interrupt.stopping = True
+            _interrupted()
+        except (duckdb.OutOfMemoryException, MemoryError) as exc:
+            _fail(out_of_memory(exc))
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(141) from None
+        except (duckdb.IOException, OSError) as exc:
+            if _disk_full(exc):
+                _quiet_stdout()
+                _fail(disk_full(exc))
+            if isinstance(exc, duckdb.Error):  # a file DuckDB cannot open or write: name it, no traceback
+                _fail(str(exc).split("\n", 1)[0])
+            if exc.filename is not None:  # e.g. no permission to write -o FILE
+                _fail(f"{exc.filename}: {exc.strerror}")
+            raise
 
     wrapper.user_errors = True  # lets a test check that every command is wrapped
     return wrapper
 
 
+def _fail(message: str, code: int = 2) -> None:
+    # the message may quote the user's input or the data: never read it as markup
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+    raise typer.Exit(code) from None
+
+
+def _interrupted() -> None:
+    err.print("interrupted")
+    raise typer.Exit(130) from None
+
+
+def _memory_limit() -> str:
+    from trollscope.store import db
+
+    return str(getattr(db, "MEMORY_LIMIT", "?"))
+
+
+def out_of_memory(exc: BaseException) -> str:
+    """One line: what ran out, the limit in force, and the setting that raises it."""
+    limit = _memory_limit()
+    found = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", limit)
+    larger = f"{float(found.group(1)) * 2:g}{found.group(2)}" if found else "8GB"
+    if isinstance(exc, duckdb.Error):
+        detail = str(exc).split("\n", 1)[0].removeprefix("Out of Memory Error: ").strip()
+        what = f"out of memory in DuckDB ({detail}) under its memory limit of {limit}"
+    else:
+        what = f"out of memory (DuckDB's share is TROLLSCOPE_MEMORY_LIMIT, now {limit})"
+    return f"{what}; raise the limit, e.g. TROLLSCOPE_MEMORY_LIMIT={larger}, or free memory"
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    return "No space left on device" in str(exc)
+
+
+def disk_full(exc: BaseException) -> str:
+    """One line: the full device, where it was writing, and what makes DuckDB spill less."""
+    where = getattr(exc, "filename", None)
+    if where is None and isinstance(exc, duckdb.Error):
+        found = re.search(r'file \\?"(.*?)\\?":', str(exc))
+        where = found.group(1) if found else None
+    place = f" writing {where}" if where else ""
+    return (f"no space left on device{place}; free disk space there. Large queries also spill to a folder "
+            f"beside the store (STORE.tmp): a larger TROLLSCOPE_MEMORY_LIMIT (now {_memory_limit()}) spills less")
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not fail again on a full disk or closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # no real stdout (the test runner)
+        pass
+
+
+# --- Ctrl-C during a DuckDB query -------------------------------------------------------------------
+#
+# Python runs its SIGINT handler only between bytecodes, and DuckDB checks for a signal only in some calls
+# (`execute`, not `to_arrow_table` or `write_parquet`): a Ctrl-C during a long export waited for the export
+# to finish. The C-level handler also writes to the wakeup fd at once, so a thread reading it interrupts the
+# stores the command opened, and the query ends with duckdb.InterruptException. The Python-level handler
+# still raises KeyboardInterrupt for Python code; once one interruption is being reported it stays quiet.
+
+class _Interrupt:
+    stopping = False
+
+
+_open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
 def open_store(db: Path | str, read_only: bool = False) -> Store:
-    """Open the store for a command."""
-    return Store(db, read_only=read_only)
+    """Open the store for a command; a Ctrl-C interrupts the query running on it."""
+    store = Store(db, read_only=read_only)
+    _open_stores.add(store)
+    return store
+
+
+def _on_sigint(signum, frame) -> None:
+    if not _Interrupt.stopping:
+        raise KeyboardInterrupt
+
+
+def install_interrupt() -> None:
+    """Make Ctrl-C stop a running DuckDB query at once (the console script calls this)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.signal(signal.SIGINT, _on_sigint)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while reader.recv(64):
+            for store in list(_open_stores):
+                try:
+                    store.con.interrupt()
+                except duckdb.Error:  # closed meanwhile
+                    pass
+
+    threading.Thread(target=watch, name="trollscope-interrupt", daemon=True).start()
+    _wakeup.extend((reader, writer))
+
+
+_wakeup: list[socket.socket] = []  # the sockets must live as long as the process
 
 
 # --- renderers --------------------------------------------------------------------------------------
@@ -96,11 +231,12 @@ def emit(rows: list[dict], fmt: OutputFormat, title: str | None = None, raw: boo
     elif fmt is OutputFormat.csv:
         sys.stdout.write(csv_text(rows, raw=raw))
     else:
-        table = Table(title=title, show_lines=False)
+        table = Table(title=None if title is None else Text(title), show_lines=False)
         for key in rows[0] if rows else ["(none)"]:
             table.add_column(str(key), overflow="fold")
         for r in rows:
-            table.add_row(*(cell(v) for v in r.values()))
+            # Text, not str: handles and posts are the adversary's, and "[/b]" or "[link=...]" is Rich markup
+            table.add_row(*(Text(cell(v)) for v in r.values()))
         out.print(table)
 
 

@@ -46,15 +46,15 @@ def export(
             from trollscope.export.stix import write as write_stix
 
             counts = write_stix(store, output)
-            out.print(f"wrote a STIX 2.1 bundle ({', '.join(f'{n} {k}' for k, n in counts.items())}) to {output}")
+            out.print(f"wrote a STIX 2.1 bundle ({', '.join(f'{n} {k}' for k, n in counts.items())}) to {output}", markup=False)
             return
         if table == "graph":
             from trollscope.export.gexf import write_graph
 
             nodes, edges = write_graph(store, output, as_)
-            out.print(f"wrote the account graph ({nodes:,} accounts, {edges:,} edges) to {output}")
+            out.print(f"wrote the account graph ({nodes:,} accounts, {edges:,} edges) to {output}", markup=False)
             return
         from trollscope.export.table import export_table
 
         n = export_table(store, table, output, as_, raw=raw)
-    out.print(f"wrote {n:,} rows of {table} to {output}")
+    out.print(f"wrote {n:,} rows of {table} to {output}", markup=False)

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
                                 err, open_store, out)
+from trollscope.ingest.readers import READERS
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Read data"
@@ -20,7 +22,7 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or glob patterns ('data/*.csv.gz').")],
     db: DbOption = Path(DEFAULT_DB),
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="Reader to use instead of guessing: ira, io-archive, twitter-v1, twitter-v2, cascade, table."
+        "--format", help="Reader to use instead of guessing: " + ", ".join(r.name for r in READERS) + "."
     )] = None,
     map: Annotated[Optional[str], typer.Option(
         "--map", help="Column mapping for a generic table: FIELD=COLUMN,... e.g. account=author,time=ts,text=body."
@@ -58,12 +60,12 @@ def ingest(
     out.print(
         f"{len(shown)} file(s): read {total['rows_read']:,} = stored {total['rows_stored']:,}"
         f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
-        f"  → {db}"
+        f"  → {db}", markup=False
     )
     if skipped:
         out.print(f"skipped {skipped} file(s) no reader recognises (name them directly with --format to read them)")
     if total["rows_quarantined"]:
-        out.print(f"see the quarantined rows with: trollscope quarantine --db {db}")
+        out.print(f"see the quarantined rows with: trollscope quarantine --db {db}", markup=False)
 
 
 @command(PANEL)
@@ -72,9 +74,7 @@ def formats() -> None:
 
     Example: trollscope formats
     """
-    from trollscope.ingest import READERS
-
-    emit([{"format": r.name, "reads": r.description} for r in READERS.values()], OutputFormat.table)
+    emit([{"format": r.name, "reads": r.description} for r in READERS], OutputFormat.table)
 
 
 @command(PANEL)
@@ -94,7 +94,7 @@ def info(
     if as_json:
         emit_json(s)
         return
-    out.print(f"[bold]{s['store']}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
+    out.print(f"[bold]{escape(s['store'])}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
               f"{s['first_post']} → {s['last_post']}; {s['quarantined']:,} rows quarantined")
     emit(s["sources"], OutputFormat.table, title="sources")
     for key, title in (("kinds", "kinds"), ("languages", "languages"), ("top_hashtags", "top hashtags"),

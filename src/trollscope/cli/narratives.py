@@ -86,7 +86,7 @@ def narratives(
     if small:
         out.print(f"(and {small:,} posts in language groups too small for a narrative)")
     if not rows:
-        out.print("no narratives" + (f" for campaign {campaign}" if campaign else ""))
+        out.print("no narratives" + (f" for campaign {campaign}" if campaign else ""), markup=False)
         return
     for r in rows:
         camps = ", ".join(f"{c['campaign_id']} ({c['posts']:,})" for c in r["campaigns"][:6])

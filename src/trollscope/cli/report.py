@@ -33,7 +33,7 @@ def report(
         written = write_report(store, output, progress=lambda done, total: bar.update(
             task, completed=done, total=total))
     out.print(f"report written to {written['path']} ({written['bytes'] / 1e6:.1f} MB, "
-              f"{written['campaigns']} campaigns)", highlight=False)
+              f"{written['campaigns']} campaigns)", highlight=False, markup=False)
 
 
 @command(PANEL)
@@ -50,8 +50,8 @@ def serve(
     """
     from trollscope.report.serve import make_server, url
 
-    server = make_server(db, host=host, port=port, log=None if quiet else lambda line: err.print(line, highlight=False))
-    out.print(f"serving {db} read-only at {url(server)} (Ctrl-C to stop)", highlight=False)
+    server = make_server(db, host=host, port=port, log=None if quiet else lambda line: err.print(line, highlight=False, markup=False))
+    out.print(f"serving {db} read-only at {url(server)} (Ctrl-C to stop)", highlight=False, markup=False)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from trollscope.cli.app import (DbOption, FormatOption, JsonOption, OutputFormat, RawOption, clip, command, emit,
                                 emit_json, open_store, out, print_campaigns)
@@ -92,7 +93,7 @@ def explain(
         return
     a, b = x["account_a"], x["account_b"]
     verdict = "[bold red]linked[/]" if x["linked"] else "not linked"
-    out.print(f"{a['handle']} ({a['campaign_id'] or 'no campaign'}) and {b['handle']} "
+    out.print(f"{escape(str(a['handle']))} ({a['campaign_id'] or 'no campaign'}) and {escape(str(b['handle']))} "
               f"({b['campaign_id'] or 'no campaign'}): {verdict}")
     if not x["tests"]:
         out.print("they share no item within the window in any trace")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
                                 open_store, out)
@@ -47,8 +48,9 @@ def account(
              f"link strength {c['member_strength']})" if c else
              ("no campaign" if p["detected"] else "detection has not run (`trollscope detect`)"))
     category = (a.get("labels") or {}).get("account_category")
-    out.print(f"[bold]{a['handle'] or a['account_id']}[/] ({a['account_id']}): heuristic prior score "
-              f"{s['score']:.2f}; {where}" + (f"; labelled {category}" if category else ""), highlight=False)
+    out.print(f"[bold]{escape(a['handle'] or a['account_id'])}[/] ({escape(a['account_id'])}): heuristic prior "
+              f"score {s['score']:.2f}; {where}" + (f"; labelled {escape(category)}" if category else ""),
+              highlight=False)
     emit([{"feature": k, "value": "" if v is None else v, "contribution": s["contributions"].get(k, "")}
           for k, v in s["features"].items()], OutputFormat.table, title="signals (contribution = weight × z)")
     if p["techniques"]:
@@ -117,7 +119,7 @@ def train(
     emit([{"feature": f, "coefficient": round(c, 3)} for f, c in
           sorted(zip(fitted["features"], fitted["coef"]), key=lambda x: -abs(x[1]))],
          OutputFormat.table, title="coefficients (per standard deviation)")
-    out.print(f"model written to {output}")
+    out.print(f"model written to {output}", markup=False)
 
 
 @command(PANEL)

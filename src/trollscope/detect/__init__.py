@@ -3,6 +3,7 @@
     traces/     what each trace counts as acting on the same item (one registry of rows)
     window.py   the window join and the null model's expected co-actions, as SQL
     null.py     p-values, FDR and strength
+    trace_run.py  one trace from actions to judged pairs (runs the window SQL, judges the pairs)
     campaigns.py  fused graph and Leiden campaigns
     engine/     where the SQL runs (DuckDB here, Spark on a cluster)
     stage.py    the stage itself: `detect(store, ...)`

@@ -154,7 +154,7 @@ def null_stats_sql(act: str, ib: str, pairs: str, window: int, stratum: int) -> 
     them, crowded buckets included: every pair in one bucket, and half of those across
     neighbouring buckets, which is the share within Δ for times spread evenly); per account and
     stratum its actions n_as. The expected co-actions of a tested pair are then
-    λ_ab = Σ_s 2 · P_s · n_as · n_bs / D_s²  (see network.significance).
+    λ_ab = Σ_s 2 · P_s · n_as · n_bs / D_s²  (see detect.null).
     """
     w, st = int(window), int(stratum)
     return {

@@ -8,7 +8,6 @@ with the record number DuckDB reports. Good records get their record number by e
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import itertools
 from dataclasses import dataclass
@@ -19,31 +18,16 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope.errors import FormatError
+from trollscope.ingest.files import is_gzip, read_head
+from trollscope.ingest.stage import ident, literal
 
-MAX_LINE_SIZE = 64 * 1024 * 1024
+MAX_LINE_SIZE = 64 * 1024 * 1024  # a record may be this long; a 5 MB post is still a post
 # DuckDB's buffer defaults to max_line_size, and a buffer one record long makes the read run on
 # one thread (measured with DuckDB 2.0: 1.9 s for the IRA CSV, 1.35 s with buffers twice as long,
 # gzip included, on 2 cores; rejects keep their record numbers either way).
 BUFFER_SIZE = 2 * MAX_LINE_SIZE
-LINE = "_ts_source_line"  # the record number's column: a name no source uses  # a record may be this long; a 5 MB post is still a post
+LINE = "_ts_source_line"  # the record number's column: a name no source uses
 _counter = itertools.count()
-
-
-def is_gzip(path: str | Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def read_head(path: str | Path, size: int = 256 * 1024) -> bytes:
-    """The first `size` bytes of the file's content, decompressed if it is gzip."""
-    try:
-        if is_gzip(path):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(size)
-        with open(path, "rb") as fh:
-            return fh.read(size)
-    except (OSError, EOFError) as exc:
-        raise FormatError(f"{path}: cannot read: {exc}") from None
 
 
 def read_header(path: str | Path) -> list[str] | None:
@@ -78,7 +62,7 @@ class LoadedCsv:
     rejected: int
 
 
-def load_csv(con, path: str | Path, reader_name: str, source_file: str | None = None) -> LoadedCsv | None:
+def load_csv(con, path: str | Path, source_file: str | None = None) -> LoadedCsv | None:
     """Read `path` into a temp table; rejected records go into `_stage` as quarantined rows.
 
     Returns None for an empty file (no header).
@@ -88,7 +72,7 @@ def load_csv(con, path: str | Path, reader_name: str, source_file: str | None = 
         return None
     n = next(_counter)
     table, rejects_table, rejects_scan = f"_raw{n}", f"_rej{n}", f"_rejscan{n}"
-    col_spec = "{" + ", ".join(f"'{_sql_str(c)}': 'VARCHAR'" for c in columns) + "}"
+    col_spec = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns) + "}"
     compression = "gzip" if is_gzip(path) else "none"
     def read(strict: bool) -> None:
         con.execute(
@@ -164,16 +148,19 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
-def _sql_str(value: str) -> str:
-    return value.replace("'", "''")
-
-
 def raw_expr(columns: list[str]) -> str:
     """SQL rendering a record back as one comma-joined line, for the quarantine's `raw`."""
     parts = ", ".join(f"coalesce(CAST({ident(c)} AS VARCHAR), '')" for c in columns)
     return f"concat_ws(',', {parts})"
 
 
-def ident(name: str) -> str:
-    """A column name quoted for SQL."""
-    return '"' + name.replace('"', '""') + '"'
+def header_names(head: bytes) -> set[str]:
+    """The column names in the first line of `head`, for sniffing."""
+    text = head.decode("utf-8-sig", errors="replace").replace("\x00", "")
+    row = next(csv.reader(io.StringIO(text)), None) or []
+    return {c.strip() for c in row}
+
+
+def column_or_null(columns: list[str], name: str) -> str:
+    """The column quoted for SQL, or NULL when this file lacks it (releases vary)."""
+    return ident(name) if name in columns else "CAST(NULL AS VARCHAR)"

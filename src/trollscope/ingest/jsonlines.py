@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from pathlib import Path
 from typing import Iterator
 
-from trollscope.ingest.csvload import is_gzip
+from trollscope.ingest.files import open_content
 
 Record = tuple[int, object, str | None]  # (line, object or raw text, error or None)
-
-
-def _open(path: Path):
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
 def _first_content(path: Path) -> tuple[bytes, bool]:
     """The first non-blank line, and whether the file's first line alone is valid JSON."""
     try:
-        with _open(path) as fh:
+        with open_content(path) as fh:
             for raw in fh:
                 if raw.strip():
                     try:
@@ -38,7 +33,7 @@ def iter_json_records(path: Path) -> Iterator[Record]:
     first, first_ok = _first_content(path)
     if first and not first_ok and first.lstrip()[:1] in (b"{", b"["):
         try:
-            with _open(path) as fh:
+            with open_content(path) as fh:
                 data = fh.read()
             doc = json.loads(data)
         except (ValueError, UnicodeDecodeError, RecursionError, EOFError, OSError, zlib.error):
@@ -60,7 +55,7 @@ def iter_json_records(path: Path) -> Iterator[Record]:
 def iter_json_lines(path: Path) -> Iterator[Record]:
     line_no = 0
     try:
-        with _open(path) as fh:
+        with open_content(path) as fh:
             for line_no, raw in enumerate(fh, start=1):
                 yield from _parse_line(line_no, raw)
     except (EOFError, OSError, zlib.error) as exc:
@@ -94,3 +89,39 @@ def _parse_line(line_no: int, raw: bytes) -> Iterator[Record]:
         yield line_no, text[:2000], f"JSON line is not an object (found {type(obj).__name__})"
         return
     yield line_no, obj, None
+
+
+# ---- helpers the JSON readers share ---------------------------------------------------------
+
+def json_str(value) -> str | None:
+    """A JSON value as the staging table's text (objects and lists as JSON)."""
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def json_list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def head_object(head: bytes) -> dict | None:
+    """The first JSON object of a file's head (first line, or the head as one document), for sniffing."""
+    text = head.decode("utf-8", errors="replace").lstrip()
+    line = text.split("\n", 1)[0]
+    for candidate in (line, text):
+        try:
+            obj = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(obj, list) and obj and isinstance(obj[0], dict):
+            return obj[0]
+        if isinstance(obj, dict):
+            return obj
+    # A pretty-printed or long document: look for tell-tale keys in the head.
+    if '"id_str"' in text and '"user"' in text:
+        return {"id_str": "", "user": {}}
+    if '"data"' in text and ('"author_id"' in text or '"includes"' in text):
+        return {"data": []}
+    return None

@@ -181,11 +181,36 @@ MACROS = [
 ]
 
 
+def literal(value: str) -> str:
+    """A string as an SQL literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A column name quoted for SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def install_macros(con) -> None:
     for macro in MACROS:
         con.execute(macro)
     con.execute("CREATE OR REPLACE TEMP TABLE _lang_names (name VARCHAR, code VARCHAR)")
     con.executemany("INSERT INTO _lang_names VALUES (?, ?)", list(LANG_NAMES.items()))
+
+
+def drop_temps(con) -> None:
+    """Drop the batch's temp views and tables (names starting with `_`), the language names excepted."""
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE '\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in views:
+        con.execute(f'DROP VIEW IF EXISTS "{name}"')
+    temps = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in temps:
+        if name != "_lang_names":
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def create_stage(con) -> None:

@@ -2,7 +2,7 @@
 
 Every trace has the same shape. It names, for each post, the *item* the account acted on (the
 reposted post, a URL, a hashtag, a text cluster, ...) and when; the shared window join
-(`traces.window`) turns actions into account pairs with their evidence, and `network.significance`
+(`detect.window`) turns actions into account pairs with their evidence, and `detect.null`
 judges each pair against the null model. Adding a trace is adding one `Trace` to `TRACES`.
 
 The SQL is written once, in DuckDB's dialect, using only what `sqlglot` carries over to Spark.
@@ -34,13 +34,14 @@ NORM_TEXT = (
 class Trace:
     """One behavioural trace.
 
-    `actions(settings)` returns SQL over `posts` giving columns account_id, item, t (epoch
-    seconds), post_id. `same_bin` traces (synchrony) pair actions in the same time bin only.
+    `actions(settings, window)` returns SQL over `posts` giving columns account_id, item, t
+    (epoch seconds), post_id; `window` is the trace's window Δ in seconds (synchrony's item, the
+    time bin, is Δ wide; the other traces ignore it).
     """
 
     name: str
     description: str
-    actions: Callable[[dict], str]
+    actions: Callable[[dict, int], str]
     item_label: str  # what the item is, for evidence tables
     needs: tuple[str, ...] = ()  # tables other than posts that the SQL reads
     # Topic-level traces (hashtags, domains, mentions) coordinate over hours, not seconds: their
@@ -57,11 +58,12 @@ class Trace:
     null_stratum: int = 0
 
 
-def _t() -> str:
+def epoch_t() -> str:
+    """A post's time as whole epoch seconds (SQL over `posts`)."""
     return "CAST(epoch(created_at) AS BIGINT)"
 
 
-def _co_repost(settings: dict) -> str:
+def _co_repost(settings: dict, window: int) -> str:
     # Where the source gives the reposted post's id, that is the item; where it does not (the
     # IRA CSV), a repost carries the original text, so identical normalised text is the item.
     # Texts shorter than 10 characters give no item (NULL, dropped by the window join): a test
@@ -71,7 +73,7 @@ def _co_repost(settings: dict) -> str:
         SELECT account_id,
                coalesce(ref_post_id,
                         CASE WHEN length({NORM_TEXT}) >= 10 THEN 'text:' || md5({NORM_TEXT}) END) AS item,
-               {_t()} AS t, post_id
+               {epoch_t()} AS t, post_id
         FROM posts
         WHERE kind = 'repost'
     """
@@ -80,68 +82,69 @@ def _co_repost(settings: dict) -> str:
 def _unnested(column: str, where: str = "kind <> 'repost'") -> str:
     return f"""
         SELECT account_id, item, t, post_id FROM (
-          SELECT account_id, unnest({column}) AS item, {_t()} AS t, post_id
+          SELECT account_id, unnest({column}) AS item, {epoch_t()} AS t, post_id
           FROM posts WHERE {where} AND array_length({column}) > 0)
         WHERE item IS NOT NULL AND item <> ''
     """
 
 
-def _co_link(settings: dict) -> str:
+def _co_link(settings: dict, window: int) -> str:
     return _unnested("urls")
 
 
-def _co_domain(settings: dict) -> str:
+def _co_domain(settings: dict, window: int) -> str:
     shorteners = ", ".join(f"'{d}'" for d in SHORTENERS)
     return f"""
         SELECT account_id, item, min(t) AS t, min_by(post_id, t) AS post_id FROM (
           SELECT account_id, {domain('u')} AS item, t, post_id FROM (
-            SELECT account_id, unnest(urls) AS u, {_t()} AS t, post_id
+            SELECT account_id, unnest(urls) AS u, {epoch_t()} AS t, post_id
             FROM posts WHERE kind <> 'repost' AND array_length(urls) > 0))
         WHERE item <> '' AND item NOT IN ({shorteners})
         GROUP BY account_id, item, post_id
     """
 
 
-def _co_hashtag(settings: dict) -> str:
+def _co_hashtag(settings: dict, window: int) -> str:
     return _unnested("hashtags")
 
 
-def _hashtag_sequence(settings: dict) -> str:
+def _hashtag_sequence(settings: dict, window: int) -> str:
     return f"""
         SELECT account_id, array_to_string(list_sort(list_distinct(hashtags)), ' ') AS item,
-               {_t()} AS t, post_id
+               {epoch_t()} AS t, post_id
         FROM posts WHERE kind <> 'repost' AND array_length(list_distinct(hashtags)) >= 2
     """
 
 
-def _co_mention(settings: dict) -> str:
+def _co_mention(settings: dict, window: int) -> str:
     return _unnested("mentions", "kind IN ('post', 'quote')")
 
 
-def _co_reply(settings: dict) -> str:
+def _co_reply(settings: dict, window: int) -> str:
     return f"""
-        SELECT account_id, coalesce(ref_account, ref_post_id) AS item, {_t()} AS t, post_id
+        SELECT account_id, coalesce(ref_account, ref_post_id) AS item, {epoch_t()} AS t, post_id
         FROM posts WHERE kind = 'reply' AND coalesce(ref_account, ref_post_id) IS NOT NULL
     """
 
 
-def _near_duplicate(settings: dict) -> str:
+def _near_duplicate(settings: dict, window: int) -> str:
     # `text_clusters` (post_id, cluster) comes from traces.neardup, computed before the traces.
     return f"""
-        SELECT p.account_id, 'ndup:' || c.cluster AS item, {_t()} AS t, p.post_id
+        SELECT p.account_id, 'ndup:' || c.cluster AS item, {epoch_t()} AS t, p.post_id
         FROM posts p JOIN text_clusters c ON c.post_id = p.post_id
         WHERE p.kind <> 'repost'
     """
 
 
-def _synchrony(settings: dict) -> str:
+def _synchrony(settings: dict, window: int) -> str:
     # The item is the time bin itself: two accounts co-act when both post in the same bin.
     # The earliest post of the bin, ties by post id (a struct min, as in traces.window).
+    w = int(window)
     return f"""
         SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
-          SELECT account_id, 'bin:' || CAST({_t()} // {{window}} AS VARCHAR) AS item,
-                 min(struct_pack(t := {_t()}, post_id := post_id)) AS m
-          FROM posts GROUP BY account_id, {_t()} // {{window}}) g
+          SELECT account_id, 'bin:' || CAST({epoch_t()} // {w} AS VARCHAR) AS item,
+                 min(struct_pack(t := {epoch_t()}, post_id := post_id)) AS m
+          FROM posts GROUP BY account_id, {epoch_t()} // {w}) g
     """
 
 

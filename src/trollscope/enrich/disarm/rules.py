@@ -84,7 +84,7 @@ def compute(store: Store, min_accounts: int) -> list[dict]:
     # "outside the campaign" means exactly what the trace means by acting on the item.
     usage = []
     for name in ("co_hashtag", "hashtag_sequence", "co_domain"):
-        actions = tr.BY_NAME[name].actions({})
+        actions = tr.BY_NAME[name].actions({}, 0)  # topic traces: no bin, the window plays no part
         usage.append(f"""
             SELECT {literal(name)} AS trace, x.item, x.account_id
             FROM ({actions}) x

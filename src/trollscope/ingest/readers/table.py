@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from trollscope.errors import FormatError, MappingError
-from trollscope.ingest.base import Reader, StageBuffer, StageResult
-from trollscope.ingest.csvload import LINE, ident, load_csv, raw_expr, read_head
+from trollscope.ingest.csvload import LINE, load_csv, raw_expr
+from trollscope.ingest.files import read_head
+from trollscope.ingest.readers.base import ReadContext, Reader, StageBuffer, StageResult
+from trollscope.ingest.stage import ident
 from trollscope.ingest.jsonlines import iter_json_lines
 
 _counter = itertools.count()
@@ -51,10 +54,54 @@ _KIND_VALUES = (
 )
 
 
-def parse_mapping(spec: str | dict | None) -> dict[str, str]:
-    """`"account=author,time=ts"` -> {"account": "author", "time": "ts"}; labels as `label.NAME=col`."""
+@dataclass(frozen=True)
+class TableOptions:
+    """The table reader's column mapping: which source column holds each canonical field.
+
+    Nested JSON fields are named by dotted paths (`user.screen_name`); `labels` are account labels
+    as (label name, column) pairs, in the order given.
+    """
+
+    post_id: str | None = None
+    account: str | None = None
+    handle: str | None = None
+    display_name: str | None = None
+    time: str | None = None
+    text: str | None = None
+    lang: str | None = None
+    kind: str | None = None
+    ref_post_id: str | None = None
+    ref_account: str | None = None
+    urls: str | None = None
+    hashtags: str | None = None
+    mentions: str | None = None
+    account_created: str | None = None
+    followers: str | None = None
+    following: str | None = None
+    post_count: str | None = None
+    location: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def fields(self) -> list[tuple[str, str]]:
+        """(canonical field, column) for every mapped field but the labels."""
+        return [(key, getattr(self, key)) for key in FIELDS if getattr(self, key) is not None]
+
+    def columns(self) -> list[str]:
+        return [col for _, col in self.fields()] + [col for _, col in self.labels]
+
+    def __bool__(self) -> bool:
+        return bool(self.fields() or self.labels)
+
+
+def parse_mapping(spec: str | dict | TableOptions | None) -> TableOptions:
+    """`"account=author,time=ts"` (or a dict) -> TableOptions; labels as `label.NAME=col`.
+
+    Raises MappingError, naming the part at fault, for anything that is not a usable mapping.
+    """
+    if isinstance(spec, TableOptions):
+        return spec
     if not spec:
-        return {}
+        return TableOptions()
     if isinstance(spec, dict):
         pairs = list(spec.items())
     else:
@@ -67,7 +114,7 @@ def parse_mapping(spec: str | dict | None) -> dict[str, str]:
                 raise MappingError(f"--map: {part!r} is not FIELD=COLUMN (e.g. --map account=author,time=ts)")
             key, _, value = part.partition("=")
             pairs.append((key.strip(), value.strip()))
-    mapping = {}
+    mapping: dict[str, str] = {}
     for key, value in pairs:
         key = ALIASES.get(key, key)
         if key not in FIELDS and not key.startswith("label."):
@@ -81,11 +128,12 @@ def parse_mapping(spec: str | dict | None) -> dict[str, str]:
         raise MappingError("--map must name the time column, e.g. --map time=created_at")
     if "account" not in mapping and "handle" not in mapping:
         raise MappingError("--map must name the account or handle column, e.g. --map account=user_id")
-    return mapping
+    labels = tuple((k[len("label."):], v) for k, v in mapping.items() if k.startswith("label."))
+    return TableOptions(**{k: v for k, v in mapping.items() if not k.startswith("label.")}, labels=labels)
 
 
-def _check_columns(path: Path, mapping: dict[str, str], columns: list[str]) -> None:
-    missing = [c for c in mapping.values() if c not in columns]
+def _check_columns(path: Path, options: TableOptions, columns: list[str]) -> None:
+    missing = [c for c in options.columns() if c not in columns]
     if missing:
         raise MappingError(
             f"{path}: --map names column(s) {', '.join(map(repr, missing))} not in the file "
@@ -93,11 +141,9 @@ def _check_columns(path: Path, mapping: dict[str, str], columns: list[str]) -> N
         )
 
 
-def _select_list(mapping: dict[str, str], types: dict[str, str]) -> str:
+def _select_list(options: TableOptions, types: dict[str, str]) -> str:
     parts = [f"{LINE} AS source_line"]
-    for key, col in mapping.items():
-        if key.startswith("label."):
-            continue
+    for key, col in options.fields():
         target, is_list = FIELDS[key]
         src = ident(col)
         if is_list:
@@ -112,58 +158,69 @@ def _select_list(mapping: dict[str, str], types: dict[str, str]) -> str:
         else:
             expr = f"CAST({src} AS VARCHAR)"
         parts.append(f"{expr} AS {target}")
-    if "account" not in mapping:
-        parts.append(f"lower(CAST({ident(mapping['handle'])} AS VARCHAR)) AS account_id")
-    labels = [(k[len('label.'):], v) for k, v in mapping.items() if k.startswith("label.")]
-    if labels:
+    if options.account is None:
+        parts.append(f"lower(CAST({ident(options.handle)} AS VARCHAR)) AS account_id")
+    if options.labels:
         entries = ", ".join(
             f"struct_pack(k := '{name.replace(chr(39), '')}', v := CAST({ident(col)} AS VARCHAR))"
-            for name, col in labels
+            for name, col in options.labels
         )
         parts.append(f"map_from_entries(list_filter([{entries}], lambda kv: kv.v IS NOT NULL)) AS labels")
     return ",\n  ".join(parts)
 
 
-def _field_names(mapping: dict[str, str]) -> tuple[str, str]:
-    return mapping["time"], mapping.get("account", mapping.get("handle"))
+def _field_names(options: TableOptions) -> tuple[str, str]:
+    return options.time, options.account or options.handle
 
 
-def _stage_table(con, path: Path, options: dict) -> StageResult:
-    suffix = "".join(path.suffixes).lower()
-    if not options.get("mapping") and not read_head(path, 4096).strip():
-        return StageResult(rows_read=0)  # an empty file needs no mapping: there is nothing to map
-    mapping = parse_mapping(options.get("mapping"))
-    if not mapping:
-        raise MappingError(f"{path}: a generic table needs --map FIELD=COLUMN,... (e.g. account=user,time=ts)")
-    time_field, account_field = _field_names(mapping)
-    if not read_head(path, 4096).strip():
-        return StageResult(rows_read=0, time_field=time_field, account_field=account_field)
-    if ".parquet" in suffix:
-        table = f"_rawpq{next(_counter)}"
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                f"SELECT *, CAST(row_number() OVER () AS BIGINT) AS {LINE} FROM read_parquet(?)",
-                [str(path)],
-            )
-        except duckdb.Error as exc:
-            raise FormatError(f"{path}: cannot read as Parquet: {str(exc).strip().splitlines()[0][:300]}") from None
-        desc = con.execute(f"DESCRIBE {table}").fetchall()
-        types = {row[0]: row[1] for row in desc}
-        columns = [c for c in types if c != LINE]
-        rows_read = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    elif ".json" in suffix or ".ndjson" in suffix:
-        return _stage_json_lines(con, path, mapping, options.get("source_file") or str(path.resolve()))
-    else:
-        loaded = load_csv(con, path, "table", options.get("source_file"))
-        if loaded is None:
-            return StageResult(rows_read=0)
-        table, columns, rows_read = loaded.table, loaded.columns, loaded.rows_read
-        types = {c: "VARCHAR" for c in columns}
-    _check_columns(path, mapping, columns)
-    return StageResult(rows_read, time_field=time_field, account_field=account_field,
-                       raw_table=table, raw_expr=raw_expr(columns),
-                       stage_sql=f"SELECT {_select_list(mapping, types)} FROM {table}")
+class TableReader(Reader):
+    name = "table"
+    description = "Any CSV, Parquet or JSON-lines table, read through --map FIELD=COLUMN,..."
+    extensions = (".csv", ".parquet", ".jsonl", ".ndjson", ".json")
+    fallback = True
+    Options = TableOptions
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        return True  # the fallback: any table, given a mapping
+
+    def options(self, mapping: object = None) -> TableOptions:
+        return parse_mapping(mapping)
+
+    def stage(self, con, path: Path, options: TableOptions, ctx: ReadContext) -> StageResult:
+        suffix = "".join(path.suffixes).lower()
+        if not options and not read_head(path, 4096).strip():
+            return StageResult(rows_read=0)  # an empty file needs no mapping: there is nothing to map
+        if not options:
+            raise MappingError(f"{path}: a generic table needs --map FIELD=COLUMN,... (e.g. account=user,time=ts)")
+        time_field, account_field = _field_names(options)
+        if not read_head(path, 4096).strip():
+            return StageResult(rows_read=0, time_field=time_field, account_field=account_field)
+        if ".parquet" in suffix:
+            table = f"_rawpq{next(_counter)}"
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                    f"SELECT *, CAST(row_number() OVER () AS BIGINT) AS {LINE} FROM read_parquet(?)",
+                    [str(path)],
+                )
+            except duckdb.Error as exc:
+                raise FormatError(f"{path}: cannot read as Parquet: {str(exc).strip().splitlines()[0][:300]}") from None
+            desc = con.execute(f"DESCRIBE {table}").fetchall()
+            types = {row[0]: row[1] for row in desc}
+            columns = [c for c in types if c != LINE]
+            rows_read = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        elif ".json" in suffix or ".ndjson" in suffix:
+            return _stage_json_lines(con, path, options, ctx.source_file)
+        else:
+            loaded = load_csv(con, path, ctx.source_file)
+            if loaded is None:
+                return StageResult(rows_read=0)
+            table, columns, rows_read = loaded.table, loaded.columns, loaded.rows_read
+            types = {c: "VARCHAR" for c in columns}
+        _check_columns(path, options, columns)
+        return StageResult(rows_read, time_field=time_field, account_field=account_field,
+                           raw_table=table, raw_expr=raw_expr(columns),
+                           stage_sql=f"SELECT {_select_list(options, types)} FROM {table}")
 
 
 def _dig(obj, path: str):
@@ -190,21 +247,18 @@ def _as_list(value):
     return [s for s in str(value).replace(";", ",").split(",") if s.strip()] or None
 
 
-def _stage_json_lines(con, path: Path, mapping: dict[str, str], source_file: str) -> StageResult:
+def _stage_json_lines(con, path: Path, options: TableOptions, source_file: str) -> StageResult:
     buf = StageBuffer(con, source_file)
     rows_read = 0
+    fields = options.fields()
     for line_no, obj, error in iter_json_lines(path):
         rows_read += 1
         if error:
             buf.quarantine(line_no, None, error, obj)
             continue
         row = {"source_line": line_no}
-        for key, col in mapping.items():
+        for key, col in fields:
             value = _dig(obj, col)
-            if key.startswith("label."):
-                if value is not None:
-                    row.setdefault("labels", []).append((key[len("label."):], _as_str(value)))
-                continue
             target, is_list = FIELDS[key]
             if is_list:
                 items = _as_list(value)
@@ -213,13 +267,17 @@ def _stage_json_lines(con, path: Path, mapping: dict[str, str], source_file: str
                 row[target] = items
             else:
                 row[target] = _as_str(value)
-        if "account" not in mapping and row.get("handle"):
+        for name, col in options.labels:
+            value = _dig(obj, col)
+            if value is not None:
+                row.setdefault("labels", []).append((name, _as_str(value)))
+        if options.account is None and row.get("handle"):
             row["account_id"] = row["handle"].lower()
         if "kind" in row and row["kind"] is not None:
             row["kind"] = _KIND_PY.get(row["kind"].strip().lower(), row["kind"])
         buf.add(row)
     buf.flush()
-    time_field, account_field = _field_names(mapping)
+    time_field, account_field = _field_names(options)
     return StageResult(rows_read, time_field=time_field, account_field=account_field)
 
 
@@ -229,18 +287,4 @@ _KIND_PY = {
     "replied_to": "reply", "false": "post", "0": "post",
 }
 
-
-def _sniff(path: Path, head: bytes) -> bool:
-    return True  # the fallback: any table, given a mapping
-
-
-TABLE = Reader(
-    name="table",
-    description="Any CSV, Parquet or JSON-lines table, read through --map FIELD=COLUMN,...",
-    sniff=_sniff,
-    stage=_stage_table,
-    needs_mapping=True,
-    extensions=(".csv", ".parquet", ".jsonl", ".ndjson", ".json"),
-)
-
-__all__ = ["TABLE", "parse_mapping", "FIELDS", "read_head"]
+TABLE = TableReader()

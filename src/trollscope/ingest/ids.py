@@ -1,0 +1,111 @@
+"""Post ids and duplicates: the source's id where it has one, else one derived from the row;
+a post listed on several rows is stored once, and a post already in the store is counted, not added.
+
+Only derived ids need a second look: identical rows (same account, time and text) are told apart
+by their rank, which is computed for the few rows that have a twin, not by a window over the
+whole batch.
+"""
+
+from __future__ import annotations
+
+from trollscope.store import schema
+from trollscope.ingest.stage import literal
+
+
+def good_view(con, fmt: str) -> None:
+    """`_good`: the valid rows of `_checked` with their post ids, as the posts table wants them.
+
+    A derived id hashes the row's account, time and text with its rank among the batch's rows
+    that share them (1 for nearly every row), so that two identical rows are two posts.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _rank AS
+        WITH twins AS (  -- one hash of the four narrows the rows to rank down to those with a twin
+          SELECT twin_key FROM _checked WHERE q_reason IS NULL GROUP BY twin_key HAVING count(*) > 1
+        )
+        SELECT rowid AS row_id,
+               row_number() OVER (PARTITION BY source_file, account_id, created_raw, hash(text)
+                                  ORDER BY source_line) AS rank
+        FROM _checked
+        WHERE q_reason IS NULL AND twin_key IN (SELECT twin_key FROM twins)
+        """
+    )
+    twins = con.execute("SELECT count(*) FROM _rank").fetchall()[0][0] > 0
+    rank = "coalesce(r.rank, 1)" if twins else "1"
+    join = "LEFT JOIN _rank r ON r.row_id = c.rowid" if twins else ""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW _good AS
+        SELECT coalesce(c.src_id, 'h' || left(md5(concat_ws(chr(31), {literal(fmt)}, c.account_id, c.created_raw,
+                 coalesce(c.text, ''), CAST({rank} AS VARCHAR))), 24)) AS post_id,
+               c.* EXCLUDE (q_reason, q_field, q_raw, src_id, created_raw, twin_key),
+               {literal(fmt)} AS source_format
+        FROM _checked c {join}
+        WHERE c.q_reason IS NULL
+        """
+    )
+
+
+def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """The good rows of `_good` into `posts`, each post id once; per file: good rows, rows
+    stored (the rest were already present) and distinct accounts."""
+    post_cols = ", ".join(c.name for c in schema.POSTS)
+    per_file = lambda sql: dict(con.execute(sql).fetchall())  # noqa: E731
+    good, accounts, with_ids = {}, {}, 0
+    for src, n_good, n_accounts, n_ids in con.execute(
+        "SELECT source_file, count(*), count(DISTINCT account_id), count(src_id) "
+        "FROM _checked WHERE q_reason IS NULL GROUP BY ALL"
+    ).fetchall():
+        good[src], accounts[src] = n_good, n_accounts
+        with_ids += n_ids
+    store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
+    stored = None
+    if store_empty and not with_ids:
+        # Derived ids only: they repeat only across files or by a hash collision, so the rows go
+        # straight in and the check for repeated ids reads the stored ids, which saves hashing
+        # every row twice. When ids do repeat, the batch's rows come out and take the path below.
+        con.execute(f"INSERT INTO posts SELECT {post_cols} FROM _good")
+        if repeated_ids(con, "posts"):
+            con.execute("DELETE FROM posts")
+        else:
+            stored = good
+    if stored is None:
+        # Sources with ids may list one post on several rows (one per URL, say): keep the first
+        # row, with the entities of all of them.
+        posts_source = "_good"
+        if repeated_ids(con, "_good"):
+            dedup(con)
+            posts_source = "_dedup"
+        if store_empty:  # nothing to be already present against: insert straight, no copy
+            stored = good if posts_source == "_good" else per_file(
+                f"SELECT source_file, count(*) FROM {posts_source} GROUP BY ALL")
+            con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source}")
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
+                "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
+            )
+            con.execute("INSERT INTO posts SELECT * FROM _new")
+            stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
+    return good, stored, accounts
+
+
+def repeated_ids(con, table: str) -> bool:
+    return con.execute(f"SELECT count(*) - count(DISTINCT post_id) FROM {table}").fetchall()[0][0] > 0
+
+
+def dedup(con) -> None:
+    """`_dedup`: one row per post id of `_good`, the first one, with the entities of all of them."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _good_rows AS SELECT * FROM _good")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _dedup AS
+        SELECT * REPLACE (
+          (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS urls,
+          (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS hashtags,
+          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions)
+        FROM _good_rows g
+        QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
+        """
+    )
