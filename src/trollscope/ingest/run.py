@@ -103,14 +103,20 @@ def _batches(plan: list[tuple[Path, Reader | None]]):
         yield current, batch
 
 
-def ingest_batch(store: Store, paths: list[Path], reader: Reader, options) -> list[FileReport]:
+def ingest_batch(store: Store, paths: list[Path], reader: Reader, options, names: list[str] | None = None,
+                 lines_before: dict[str, int] | None = None,
+                 before_commit: Callable[[object, dict[str, dict]], None] | None = None) -> list[FileReport]:
     """Ingest files with one reader in one transaction; one report per file.
 
     A killed process leaves the store as it was before the batch; running again completes it.
+    `watch` reads the lines appended to a file as a file of their own: `names` are the names the rows
+    are stored under (the followed file's, not the piece's), `lines_before` the lines of that file read
+    before (so `source_line` counts from its start), and `before_commit(con, counts)` records, in the
+    same transaction, how far the file has been read.
     """
     started = time.perf_counter()
     con = store.con
-    sources = [str(p.resolve()) for p in paths]
+    sources = names or [str(p.resolve()) for p in paths]
     shas = [file_sha256(p) for p in paths]
     results: dict[str, StageResult] = {}
     con.execute("BEGIN TRANSACTION")
@@ -119,6 +125,11 @@ def ingest_batch(store: Store, paths: list[Path], reader: Reader, options) -> li
         stg.create_stage(con)
         for path, source in zip(paths, sources):
             results[source] = reader.stage(con, path, options, ReadContext(source_file=source))
+            offset = (lines_before or {}).get(source, 0)
+            if offset:
+                if results[source].stage_sql:
+                    raise ValueError(f"{reader.name} reads in place; it cannot read a file piece by piece")
+                con.execute("UPDATE _stage SET source_line = source_line + ? WHERE source_file = ?", [offset, source])
         counts = canonicalise(con, reader.name, results)
         for source, sha in zip(sources, shas):
             c = counts[source]
@@ -127,6 +138,8 @@ def ingest_batch(store: Store, paths: list[Path], reader: Reader, options) -> li
                 [source, sha, reader.name, results[source].rows_read, c["stored"], c["quarantined"],
                  c["present"]],
             )
+        if before_commit:
+            before_commit(con, counts)
         stg.drop_temps(con)
         con.execute("COMMIT")
     except BaseException:
