@@ -236,9 +236,17 @@ def main() -> None:
     print("replay through watch, one day at a time:", flush=True)
     result["replay"] = replay(work, at_cut, daily)
     for key in ("ingest_before", "detect_before", "ingest_two_weeks", "detect_two_weeks"):
-        result[key].pop("stdout")
+        out = result[key].pop("stdout").splitlines()
+        result[key]["summary"] = [line for line in out if line.startswith(("1 file", "run R", "vs R", "first run"))
+                                  or "significant links" in line]
         result[key].pop("stderr")
+    for name, path in (("posts_before", at_cut), ("posts_after", db)):
+        result[name] = int(subprocess.run(
+            [sys.executable, "-c", "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True)"
+             ".execute('SELECT count(*) FROM posts').fetchall()[0][0])", str(path)],
+            capture_output=True, text=True, env=ENV).stdout)
     result["total_s"] = round(time.perf_counter() - t0, 1)
+    result["load_avg_end"] = [round(x, 1) for x in os.getloadavg()]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps({k: v for k, v in result.items() if k != "replay"}, indent=1, default=str))

@@ -169,3 +169,43 @@ def test_the_matching_rule():
     # sharing less than half of the smaller campaign is another operation
     assert match({"C1": {"a", "b", "c", "d"}}, {"N1": {"a", "q", "r", "s"}}, {"N1": 1}, 0.5) == {}
     assert match({"C1": {"a", "b", "c", "d"}}, {"N1": {"a", "b", "r", "s"}}, {"N1": 1}, 0.5) == {"N1": "C1"}
+
+
+def test_new_traces_and_techniques_are_changes_too(db):
+    with trollscope.open(db) as store:
+        # as if R1 had seen the amp ring by another trace only, and without its DISARM technique
+        store.con.execute("UPDATE run_campaigns SET trace_pairs = MAP {'synchrony': 3} WHERE run_id = 'R1' AND campaign_id = 'C2'")
+        store.con.execute("DELETE FROM run_techniques WHERE run_id = 'R1' AND campaign_id = 'C2'")
+        techniques = store.con.execute("SELECT technique_id, name FROM run_techniques WHERE run_id = 'R2' "
+                                       "AND campaign_id = 'C2' ORDER BY technique_id").fetchall()
+        view = changes(store)
+    assert techniques
+    found = {e["change"]: e for e in view["changes"] if e["campaign_id"] == "C2"}
+    assert found["new_traces"]["traces"] == ["co_repost"] and found["new_traces"]["pairs"]["co_repost"] > 0
+    assert [(t["technique_id"], t["name"]) for t in found["new_techniques"]["techniques"]] == techniques
+    assert summary_line(view) == ("vs R1: 1 new campaign, 1 grew, 0 shrank, 1 gone quiet "
+                                  "(1 with new traces, 1 with new techniques)")
+
+
+def test_the_report_and_serve_show_what_changed(db):
+    from trollscope.report import render
+    from trollscope.report.serve import App
+    from trollscope.views import pages
+
+    with trollscope.open(db, read_only=True) as store:
+        overview = pages.overview(store)
+        html = render.report_html({"overview": overview, "campaigns": [], "accounts": pages.accounts_index(store)}, "s")
+    assert overview["changes"]["line"] == "vs R1: 1 new campaign, 1 grew, 0 shrank, 1 gone quiet"
+    assert "<h2>What changed</h2>" in html and "joined amp06 (co_repost with amp01, 12 shared)" in html
+    app = App(db)
+    try:
+        status, _, body, _ = app.get("/changes.json")
+        page = json.loads(body)
+        assert status == 200 and page["line"] == overview["changes"]["line"]
+        assert [r["change"] for r in page["rows"]] == ["new", "grew", "quiet"]
+        status, _, body, _ = app.get("/changes?since=R2")
+        assert status == 200 and b"vs R2: 0 new campaigns, 0 grew, 0 shrank, 0 gone quiet" in body
+        status, _, body, _ = app.get("/changes.json?since=R7")
+        assert status == 404 and "no run 'R7'" in json.loads(body)["error"]
+    finally:
+        app.close()

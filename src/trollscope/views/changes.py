@@ -91,6 +91,9 @@ def changes(store: Store, since: str | None = None) -> dict:
                             "size_before": 0, "traces": sorted(c["trace_pairs"])} for c in now.values()]
         view["summary"] = summary_counts(view["changes"])
         return _stamp(view)
+    if base.run_id == run.run_id:  # a run against itself: nothing changed
+        view["summary"] = summary_counts([])
+        return _stamp(view)
     before = _campaigns(store, base.run_id)
     members_now, members_before = _members(store, run.run_id), _members(store, base.run_id)
     tech_now, tech_before = _techniques(store, run.run_id), _techniques(store, base.run_id)
