@@ -11,7 +11,8 @@
      there at a time (the next once the run covering it is reported): lag from writing a day's file to
      its run's report, time per batch, and watch's peak RSS.
 
-Usage: python bench/monitor.py [--cut 2017-08-01] [--days 14] [--out bench/results/monitor.json]
+Usage: python bench/monitor.py [--cut 2017-08-01] [--days 14] [--replay-days N] [--work DIR]
+                              [--out bench/results/monitor.json]
 Every step is a child process; figures are printed and written as JSON.
 """
 
@@ -185,6 +186,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cut", default="2017-08-01")
     ap.add_argument("--days", type=int, default=14)
+    ap.add_argument("--replay-days", type=int, default=None, help="days replayed through watch (default --days)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "monitor.json"))
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
@@ -193,8 +195,16 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(f"work folder {work}", flush=True)
     t0 = time.perf_counter()
-    before, after, daily = split(work, cut, args.days)
-    result: dict = {"cut": args.cut, "days": args.days, "split_s": round(time.perf_counter() - t0, 1)}
+    if (work / "after.csv.gz").exists() and (work / "days").is_dir():
+        before, after = work / "before.csv.gz", work / "after.csv.gz"  # split by an earlier run
+        daily = [work / "days" / f"day-{cut + dt.timedelta(d):%Y-%m-%d}.csv" for d in range(args.days)]
+    else:
+        before, after, daily = split(work, cut, args.days)
+    for stale in ("ira.duckdb", "ira.duckdb.wal", "ira.duckdb.snapshot", "at_cut.duckdb", "replay.duckdb",
+                  "replay.duckdb.snapshot", "replay_changes.jsonl"):
+        (work / stale).unlink(missing_ok=True)
+    shutil.rmtree(work / "inbox", ignore_errors=True)
+    result: dict = {"cut": args.cut, "days": args.days, "replay_days": args.replay_days or args.days, "split_s": round(time.perf_counter() - t0, 1)}
     db = work / "ira.duckdb"
     result["ingest_before"] = run("ingest", before, "--db", db)
     result["detect_before"] = run("detect", "--db", db, "--top", "3")
@@ -234,7 +244,7 @@ def main() -> None:
     print("serve:", json.dumps(result["serve"]), flush=True)
     print("changes:", result["changes"]["summary"], flush=True)
     print("replay through watch, one day at a time:", flush=True)
-    result["replay"] = replay(work, at_cut, daily)
+    result["replay"] = replay(work, at_cut, daily[: args.replay_days or args.days])
     for key in ("ingest_before", "detect_before", "ingest_two_weeks", "detect_two_weeks"):
         out = result[key].pop("stdout").splitlines()
         result[key]["summary"] = [line for line in out if line.startswith(("1 file", "run R", "vs R", "first run"))

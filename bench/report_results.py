@@ -415,9 +415,9 @@ def monitor_section(m: dict) -> list[str]:
     for b in r["batches"]:
         ingest = b["ingest"].split(": ", 1)[-1].split(" (")[0]
         out.append(f"| {b['day']} | {fmt_s(b['lag_s'])} | {fmt_s(b['detect_s'])} | {ingest} |")
-    out += ["", "The whole file was not replayed day by day: ira-dev spans ~1,200 days, and with every run a full "
-                "re-detection each day costs about one detect of the store (last column), so the replay covers "
-                "the days after the cut.", ""]
+    out += ["", f"The whole file was not replayed day by day: ira-dev spans ~1,200 days, and with every run a full "
+                f"re-detection each day costs about one detect of the store (the detect column), so the replay "
+                f"covers {m.get('replay_days', m['days'])} days after the cut.", ""]
     return out
 
 

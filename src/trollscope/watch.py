@@ -74,6 +74,13 @@ class Detected:
 
 
 @dataclass
+class Skipped:
+    """A file no reader recognises: left alone (said once)."""
+
+    path: str
+
+
+@dataclass
 class Idle:
     """A round found nothing new; the next starts after the interval."""
 
@@ -101,6 +108,7 @@ class Watcher:
     settle: bool = True  # read a file only once it stopped changing for a round (not with `once`)
     files: dict[str, _File] = field(default_factory=dict)
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # whole files: (size, mtime) last round
+    unknown: set[str] = field(default_factory=set)  # files no reader recognises
 
     def __post_init__(self) -> None:
         for ddl in DDL:
@@ -112,13 +120,20 @@ class Watcher:
 
     # --- one round --------------------------------------------------------------------------------
 
-    def round(self) -> Iterator[Ingested]:
+    def round(self) -> Iterator[Ingested | Skipped]:
         """Read what is new in every followed file, batch by batch."""
         for path in self._candidates():
             key = str(path.resolve())
             known = self.files.get(key)
             if known is None:
-                known = self._classify(path, key)
+                if key in self.unknown:
+                    continue
+                try:
+                    known = self._classify(path, key)
+                except FormatError:
+                    self.unknown.add(key)
+                    yield Skipped(key)
+                    continue
                 if known is None:
                     continue
             if known.mode == "lines":
@@ -155,10 +170,7 @@ class Watcher:
                 lines = True
             except ValueError:
                 lines = False
-        try:
-            reader = choose_reader(path)
-        except FormatError:
-            return None  # not a format the ingest reads: left alone, as `ingest` skips it in a folder
+        reader = choose_reader(path)  # FormatError: left alone, as `ingest` skips it in a folder
         return _File(key, reader.name, "lines" if lines else "whole")
 
     def _record(self, f: _File):
@@ -297,7 +309,7 @@ def newest_post(store: Store) -> dt.datetime | None:
 
 
 def watch(store: Store, paths: list[str], interval: float = 5.0, batch: int = 50_000, settings: dict | None = None,
-          once: bool = False) -> Iterator[Ingested | Detected | Idle]:
+          once: bool = False) -> Iterator[Ingested | Detected | Skipped | Idle]:
     """Follow `paths` for ever (or, with `once`, until nothing new is left), yielding what happens.
 
     A run's changes count as reported once the caller has taken its Detected event and asked for the
@@ -314,7 +326,7 @@ def watch(store: Store, paths: list[str], interval: float = 5.0, batch: int = 50
         while True:
             got = False
             for event in watcher.round():
-                got = True
+                got = got or isinstance(event, Ingested)
                 yield event
             if watcher.needs_detect():
                 detected = watcher.detect()

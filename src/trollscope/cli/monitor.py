@@ -93,7 +93,7 @@ def watch(
     from trollscope.settings import parse_assignments
     from trollscope.views.changes import summary_line
     from trollscope.views.pages import plain
-    from trollscope.watch import Detected, Ingested, watch as follow
+    from trollscope.watch import Detected, Ingested, Skipped, watch as follow
 
     def stop(signum, frame):  # a service manager's SIGTERM stops as Ctrl-C does
         raise KeyboardInterrupt
@@ -113,6 +113,8 @@ def watch(
                               f"({r.rows_read / max(event.seconds, 1e-6):,.0f} rows/s; "
                               f"{rows / max(time.monotonic() - started, 1e-6):,.0f} rows/s since start); "
                               f"{_lag(event.newest_post)}", highlight=False, markup=False)
+                elif isinstance(event, Skipped):
+                    err.print(f"{event.path}: no reader recognises it; left alone", highlight=False, markup=False)
                 elif isinstance(event, Detected):
                     for change in event.changes["changes"]:
                         sink.write(json.dumps(plain(change), ensure_ascii=False, sort_keys=True) + "\n")
