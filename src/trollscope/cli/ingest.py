@@ -45,7 +45,6 @@ def ingest(
                 bar.update(task, completed=done, total=total, description=f"ingesting {Path(path).name}")
 
             reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress)
-        store.publish()  # for a `serve` open on the store
     if as_json:
         emit_json([r.as_dict() for r in reports])
         return

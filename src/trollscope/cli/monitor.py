@@ -81,7 +81,7 @@ def watch(
     the store with the rows, so even a killed watch loses and repeats nothing). Progress goes to stderr.
 
     Example: trollscope watch stream/ --db live.duckdb --out changes.jsonl
-    Example: trollscope watch bluesky.jsonl --db live.duckdb --interval 2 --batch 10000
+    Example: trollscope watch tweets.jsonl --db live.duckdb --interval 2 --batch 10000
     """
     import json
     import signal
