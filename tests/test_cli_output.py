@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from trollscope.cli import app
 from trollscope.cli.app import out
-from trollscope.pipeline import detect  # detect, then enrich: export reads account_signals
+from trollscope.pipeline import detect
 from trollscope.ingest import ingest
 
 runner = CliRunner()
@@ -161,3 +161,16 @@ def test_an_error_quoting_markup_is_one_line(db):
     result = runner.invoke(app, ["explain", "[/nope]", "[link=x]y", "--db", db])
     assert result.exit_code == 2
     assert result.output.strip() == "error: no account '[/nope]' in the store"
+
+
+def test_export_makes_a_cached_result_current_for_the_run(db, tmp_path):
+    import shutil
+
+    import trollscope
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    with trollscope.open(copy) as store:
+        store.con.execute("DROP TABLE account_signals")
+    _run("export", "account_signals", "-o", str(tmp_path / "s.csv"), "--db", str(copy))
+    assert len(_csv((tmp_path / "s.csv").read_bytes().decode("utf-8"))) == 184  # every account with posts

@@ -122,7 +122,5 @@ def accounts(
     from trollscope.views.results import accounts as list_accounts
 
     with open_store(db, read_only=True) as store:
-        rows = list_accounts(store)
-    if flagged:
-        rows = [r for r in rows if r["campaign_id"]]
+        rows = list_accounts(store, flagged=flagged)
     emit(rows, format, raw=raw)

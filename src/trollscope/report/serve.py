@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import duckdb
 
-import trollscope
 from trollscope.errors import StoreError, TrollscopeError, UserError
 from trollscope.store import Store, snapshot
 from trollscope.views import results as query
@@ -78,7 +77,7 @@ class App:
         if self.store is not None:
             self.store.close()
             self.store = None
-        store = trollscope.open(self.snapshot, read_only=True)
+        store = Store(self.snapshot, read_only=True)
         store.path = str(self.db)  # pages and messages name the store, not its snapshot
         data.quiet(store)
         self.store, self.stamp, self.waiting = store, found, None

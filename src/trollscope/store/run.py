@@ -17,18 +17,19 @@ from typing import Mapping
 
 from trollscope import settings as st
 from trollscope.errors import StoreError, UserError
+from trollscope.store.schema import Column
 
-RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS runs (
-  run_id VARCHAR,            -- R1, R2, ... in the order the runs finished
-  started_at TIMESTAMPTZ,
-  finished_at TIMESTAMPTZ,
-  settings VARCHAR,          -- every setting as resolved for the run (JSON)
-  fingerprint VARCHAR,       -- the input: see `fingerprint()`
-  posts BIGINT,              -- posts in the store when the run started
-  window_seconds BIGINT,
-  window_estimated BOOLEAN
-)"""
+RUNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "R1, R2, ... in the order the runs finished."),
+    Column("started_at", "TIMESTAMPTZ", "When detection started."),
+    Column("finished_at", "TIMESTAMPTZ", "When its results were committed."),
+    Column("settings", "VARCHAR", "Every setting as resolved for the run (JSON)."),
+    Column("fingerprint", "VARCHAR", "The input: every ingested file's hash and rows stored, and the post count."),
+    Column("posts", "BIGINT", "Posts in the store when the run started."),
+    Column("window_seconds", "BIGINT", "The window Δ used."),
+    Column("window_estimated", "BOOLEAN", "Whether Δ was estimated from the data."),
+)
+RUNS_DDL = "CREATE TABLE IF NOT EXISTS runs (" + ", ".join(f"{c.name} {c.sql_type}" for c in RUNS) + ")"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _from_row(row) -> Run:
                bool(estimated))
 
 
-_COLUMNS = "run_id, started_at, finished_at, settings, fingerprint, posts, window_seconds, window_estimated"
+_COLUMNS = ", ".join(c.name for c in RUNS)
 
 
 def has_runs(con) -> bool:

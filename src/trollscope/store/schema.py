@@ -110,6 +110,22 @@ def markdown() -> str:
         out += [f"## `{name}`", "", "| column | type | meaning |", "|---|---|---|"]
         out += [f"| `{c.name}` | `{c.sql_type}` | {c.doc} |" for c in cols]
         out.append("")
+    from trollscope.store.catalogue import DERIVED  # the catalogue and the run build on this module
+    from trollscope.store.run import RUNS
+
+    out += ["## `runs`", "", "One row per detection run, kept (`src/trollscope/store/run.py`).", "",
+            "| column | type | meaning |", "|---|---|---|"]
+    out += [f"| `{c.name}` | `{c.sql_type}` | {c.doc} |" for c in RUNS]
+    out += ["", "# Derived tables", "",
+            "Declared in `src/trollscope/store/catalogue.py`. Each is made for one detection run (table `runs`) and "
+            "read through it; a cached table is rebuilt when the run or a setting it depends on changes.", ""]
+    for d in DERIVED.values():
+        depends = ", ".join(f"`{s}`" for s in d.depends) or "the run only"
+        out += [f"## `{d.name}`", "", f"{d.doc} Produced by `{d.producer}`; depends on {depends}.", ""]
+        if d.columns:
+            out += ["| column | type | meaning |", "|---|---|---|"]
+            out += [f"| `{c.name}` | `{c.sql_type}` | {c.doc} |" for c in d.columns]
+            out.append("")
     return "\n".join(out)
 
 

@@ -151,11 +151,13 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     }
 
 
-def accounts(store: Store) -> list[dict]:
-    """Every account: id, handle, campaign (empty when not flagged), score, posts, labels."""
+def accounts(store: Store, flagged: bool = False) -> list[dict]:
+    """Every account (only those in a campaign when `flagged`): id, handle, campaign (empty when not
+    flagged), score, posts, category label."""
     _require(store)
+    where = "WHERE m.campaign_id IS NOT NULL" if flagged else ""
     return _dicts(store.sql(
-        """
+        f"""
         SELECT a.account_id, a.handle, coalesce(m.campaign_id, '') AS campaign_id,
                round(coalesce(s.score, 0), 3) AS score, coalesce(n.posts, 0) AS posts,
                a.labels['account_category'] AS category
@@ -166,6 +168,7 @@ def accounts(store: Store) -> list[dict]:
           SELECT account_id, sum(strength) AS score FROM (
             SELECT a AS account_id, strength FROM edges UNION ALL SELECT b, strength FROM edges)
           GROUP BY account_id) s USING (account_id)
+        {where}
         ORDER BY score DESC, a.account_id
         """
     ))
