@@ -1,7 +1,7 @@
 """The canonical schema every reader produces and every later stage reads.
 
-This module is the one place the schema is defined; `docs/schema.md` is generated from it
-(`python -m trollscope.store.schema`) and a test checks the two agree.
+This module is the one place the schema is defined; `docs/schema.md` is generated from it and from
+the catalogue of derived tables (`python -m trollscope.store.docs`) and a test checks the two agree.
 """
 
 from __future__ import annotations
@@ -95,39 +95,3 @@ KINDS = ("post", "repost", "quote", "reply")
 def ddl(table: str) -> str:
     cols = ",\n  ".join(f"{c.name} {c.sql_type}" for c in TABLES[table])
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"
-
-
-def markdown() -> str:
-    """The schema as the Markdown page `docs/schema.md`."""
-    out = [
-        "# The canonical schema",
-        "",
-        "Generated from `src/trollscope/store/schema.py` by `python -m trollscope.store.schema`; do not edit by hand.",
-        "Every reader maps its format onto these tables; every later stage reads only these.",
-        "",
-    ]
-    for name, cols in TABLES.items():
-        out += [f"## `{name}`", "", "| column | type | meaning |", "|---|---|---|"]
-        out += [f"| `{c.name}` | `{c.sql_type}` | {c.doc} |" for c in cols]
-        out.append("")
-    from trollscope.store.catalogue import DERIVED  # the catalogue and the run build on this module
-    from trollscope.store.run import RUNS
-
-    out += ["## `runs`", "", "One row per detection run, kept (`src/trollscope/store/run.py`).", "",
-            "| column | type | meaning |", "|---|---|---|"]
-    out += [f"| `{c.name}` | `{c.sql_type}` | {c.doc} |" for c in RUNS]
-    out += ["", "# Derived tables", "",
-            "Declared in `src/trollscope/store/catalogue.py`. Each is made for one detection run (table `runs`) and "
-            "read through it; a cached table is rebuilt when the run or a setting it depends on changes.", ""]
-    for d in DERIVED.values():
-        depends = ", ".join(f"`{s}`" for s in d.depends) or "the run only"
-        out += [f"## `{d.name}`", "", f"{d.doc} Produced by `{d.producer}`; depends on {depends}.", ""]
-        if d.columns:
-            out += ["| column | type | meaning |", "|---|---|---|"]
-            out += [f"| `{c.name}` | `{c.sql_type}` | {c.doc} |" for c in d.columns]
-            out.append("")
-    return "\n".join(out)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print(markdown())
