@@ -73,7 +73,8 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("traces", "VARCHAR[]", "Traces linking the pair."), ("trace_strength", "MAP(VARCHAR, DOUBLE)", "Per trace."),
         ("first_t", "BIGINT", "First co-action (epoch s)."), ("last_t", "BIGINT", "Last co-action (epoch s)."))),
     Derived("campaigns", DETECT, "Ranked campaigns (Leiden communities of the fused graph).", _c(
-        ("campaign_id", "VARCHAR", "C1, C2, ... by rank."), ("rank", "BIGINT", "By score."),
+        ("campaign_id", "VARCHAR", "C1, C2, ...: by rank in a store's first run, then kept across runs (detect/identity.py)."),
+        ("rank", "BIGINT", "By score."),
         ("size", "BIGINT", "Member accounts."), ("internal_edges", "BIGINT", "Significant links inside."),
         ("density", "DOUBLE", "Links / possible links."), ("mean_strength", "DOUBLE", "Mean link strength."),
         ("score", "DOUBLE", "Coordination score (docs/detection.md)."),
