@@ -257,6 +257,8 @@ def main() -> None:
             capture_output=True, text=True, env=ENV).stdout)
     result["total_s"] = round(time.perf_counter() - t0, 1)
     result["load_avg_end"] = [round(x, 1) for x in os.getloadavg()]
+    cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    result["machine"] = f"{os.cpu_count()} cores ({cpu[0].split(':', 1)[1].strip() if cpu else '?'})"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps({k: v for k, v in result.items() if k != "replay"}, indent=1, default=str))
