@@ -117,7 +117,10 @@ class Watcher:
         for row in self.store.con.execute(
                 "SELECT path, reader, mode, bytes_read, lines_read, size, mtime_ns, head FROM watch_files").fetchall():
             self.files[row[0]] = _File(*row)
-        self.tmp = tempfile.mkdtemp(prefix="trollscope-watch-")
+        # One folder per store, reused: a watch killed with -9 leaves one small file behind, not one per run.
+        key = hashlib.sha256(str(Path(self.store.path).resolve()).encode()).hexdigest()[:16]
+        self.tmp = os.path.join(tempfile.gettempdir(), f"trollscope-watch-{key}")
+        os.makedirs(self.tmp, exist_ok=True)
 
     # --- one round --------------------------------------------------------------------------------
 
@@ -282,8 +285,11 @@ class Watcher:
 
     def close(self) -> None:
         for p in Path(self.tmp).glob("*"):
-            p.unlink()
-        os.rmdir(self.tmp)
+            p.unlink(missing_ok=True)
+        try:
+            os.rmdir(self.tmp)
+        except OSError:
+            pass
 
 
 def _is_json(data: bytes) -> bool:
