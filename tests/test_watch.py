@@ -107,3 +107,33 @@ def test_appended_lines_are_read_as_they_come_and_ctrl_c_stops_cleanly(tmp_path,
     assert {c["run"] for c in reported} <= {"R1", "R2"} and reported
     with trollscope.open(db, read_only=True) as store:
         assert store.count("posts") == len(lines)
+
+
+@pytest.mark.parametrize("fixture", ["bluesky/jetstream_sample.jsonl",
+                                     "telegram/gesis_telethon_britishnewspatriot_1799276919.jsonl"])
+def test_a_stream_read_in_pieces_stores_what_one_ingest_stores(tmp_path, fixture):
+    from trollscope.ingest import ingest
+
+    source = Path(__file__).parent / "fixtures" / "platforms" / fixture
+    data = source.read_bytes().splitlines(keepends=True)
+    stream = tmp_path / source.name
+    stream.write_bytes(b"".join(data[: len(data) // 2]))
+    first = _watch(stream, "--db", tmp_path / "w.duckdb", "--batch", "3", "--once")
+    assert first.wait(timeout=600) == 0, first.stderr.read()
+    with open(stream, "ab") as fh:
+        fh.write(b"".join(data[len(data) // 2:]))
+    second = _watch(stream, "--db", tmp_path / "w.duckdb", "--batch", "3", "--once")
+    assert second.wait(timeout=600) == 0, second.stderr.read()
+    whole = tmp_path / "whole" / source.name
+    whole.parent.mkdir()
+    whole.write_bytes(source.read_bytes())
+    with trollscope.open(tmp_path / "i.duckdb") as store:
+        ingest(store, [whole])
+    sums = ("SELECT sum(rows_read), sum(rows_stored), sum(rows_quarantined), sum(rows_already_present), "
+            "sum(rows_merged), sum(rows_skipped) FROM ingests")
+    found = {}
+    for name in ("w", "i"):
+        with trollscope.open(tmp_path / f"{name}.duckdb", read_only=True) as store:
+            found[name] = (sorted(store.con.execute("SELECT post_id, source_line FROM posts").fetchall()),
+                           store.con.execute(sums).fetchall()[0])
+    assert found["w"][0] and found["w"] == found["i"]

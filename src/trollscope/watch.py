@@ -33,7 +33,7 @@ from typing import Iterator
 from trollscope import pipeline
 from trollscope.errors import FormatError
 from trollscope.ingest import choose_reader, expand_paths
-from trollscope.ingest.csvload import is_gzip
+from trollscope.ingest.files import compression
 from trollscope.ingest.run import FileReport, ingest_batch
 from trollscope.store import Store
 from trollscope.store import run as runs
@@ -152,7 +152,9 @@ class Watcher:
                 found += expand_paths([given])
             except Exception:  # noqa: BLE001 - a folder or pattern with nothing in it yet
                 continue
-        return [p for p in found if not p.name.endswith((".tmp", ".part", ".duckdb", ".wal", ".snapshot"))]
+        # not the store's own files (STORE.wal, STORE.snapshot, the spill folder STORE.tmp/) nor files being written
+        skip = (".tmp", ".part", ".duckdb", ".wal", ".snapshot")
+        return [p for p in found if not any(part.endswith(skip) for part in p.parts)]
 
     def _classify(self, path: Path, key: str) -> _File | None:
         """How to follow a file seen for the first time; None until it can be told (no whole line yet)."""
@@ -163,7 +165,7 @@ class Watcher:
             return None
         if not head:
             return None
-        gz = is_gzip(path)
+        gz = compression(path) != "none"
         first = head.split(b"\n", 1)[0] if b"\n" in head else None
         if not gz and first is None:
             return None  # the first line is still being written

@@ -45,27 +45,44 @@ def ingest(
                 bar.update(task, completed=done, total=total, description=f"ingesting {Path(path).name}")
 
             reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress)
+    failed = [r for r in reports if r.failed]
     if as_json:
         emit_json([r.as_dict() for r in reports])
+        if failed:
+            raise typer.Exit(1)
         return
     shown = [r for r in reports if r.format != "skipped"]
     skipped = len(reports) - len(shown)
-    if len(shown) <= 20:
-        emit([{"file": Path(r.path).name, "format": r.format, "read": r.rows_read, "stored": r.rows_stored,
-               "quarantined": r.rows_quarantined, "already present": r.rows_already_present,
-               "seconds": r.seconds} for r in shown], OutputFormat.table)
     total = {k: sum(getattr(r, k) for r in shown)
-             for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_already_present")}
+             for k in ("rows_read", "rows_stored", "rows_merged", "rows_skipped", "rows_quarantined",
+                       "rows_already_present")}
+    # merged and skipped rows are shown where a file has them (tables with a row per object, likes)
+    extra = [(k, label) for k, label in (("rows_merged", "merged"), ("rows_skipped", "not posts")) if total[k]]
+    if len(shown) <= 20:
+        emit([{"file": Path(r.path).name, "format": r.format, "status": r.status, "read": r.rows_read,
+               "stored": r.rows_stored, **{label: getattr(r, k) for k, label in extra},
+               "quarantined": r.rows_quarantined,
+               "already present": r.rows_already_present, "seconds": r.seconds} for r in shown], OutputFormat.table)
     out.print(
         f"{len(shown)} file(s): read {total['rows_read']:,} = stored {total['rows_stored']:,}"
-        f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
+        + "".join(f" + {label} {total[k]:,}" for k, label in extra)
+        + f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
         f"  → {db}", markup=False
     )
+    if total["rows_merged"]:
+        out.print(f"{total['rows_merged']:,} row(s) repeat the post id of an earlier row: their objects, URLs, "
+                  "hashtags and mentions were added to that post", markup=False)
+    for note in sorted({r.note for r in shown if r.note}):
+        out.print(note, markup=False, highlight=False)
     if skipped:
         out.print(f"skipped {skipped} file(s) no reader recognises (name them directly with --format to read them)")
     if total["rows_quarantined"]:
         out.print(f"see the quarantined rows with: trollscope quarantine --db {db}", markup=False)
-
+    # Exit 1 when a file was not read whole (docs/ingest.md), each named with its reason.
+    for r in failed:
+        err.print(f"{r.status}: {r.reason}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 @command(PANEL)
 def formats() -> None:
@@ -96,6 +113,7 @@ def info(
     out.print(f"[bold]{escape(s['store'])}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
               f"{s['first_post']} → {s['last_post']}; {s['quarantined']:,} rows quarantined")
     emit(s["sources"], OutputFormat.table, title="sources")
+    emit(s["platforms"], OutputFormat.table, title="platforms")
     for key, title in (("kinds", "kinds"), ("languages", "languages"), ("top_hashtags", "top hashtags"),
                        ("top_domains", "top domains")):
         emit([{"value": k, "posts": v} for k, v in s[key].items()], OutputFormat.table, title=title)

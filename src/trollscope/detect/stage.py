@@ -69,6 +69,11 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         from trollscope.detect.traces.neardup import build_text_clusters
 
         build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
+    if any("object_clusters" in t.needs for t in traces):
+        say("object clusters: image hashes within phash_distance bits")
+        from trollscope.detect.traces.objects import build_object_clusters
+
+        build_object_clusters(store, distance=int(cfg["phash_distance"]))
 
     from trollscope.detect.engine import make_engine
 

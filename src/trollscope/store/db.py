@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -12,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from trollscope.errors import StoreError
+from trollscope.settings import DEFAULTS
 from trollscope.store import catalogue, schema, snapshot
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
@@ -19,6 +22,16 @@ from trollscope.store.sql import ident as quote
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
 LOCK_WAIT = float(os.environ.get("TROLLSCOPE_LOCK_WAIT", "5"))  # seconds a writer waits for the store
+MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
+
+
+def spill_dir(path: str, read_only: bool) -> Path:
+    """Where a connection spills: `STORE.tmp/` for the one writer (DuckDB's own default place);
+    a folder of its own for a reader, since readers of one store may run side by side."""
+    if path == ":memory:" or read_only:
+        base = Path(tempfile.gettempdir()) if path == ":memory:" else Path(path + ".tmp")
+        return base / f"trollscope-spill-{os.getpid()}-{id(object())}"
+    return Path(path + ".tmp")
 
 
 class Store:
@@ -32,11 +45,45 @@ class Store:
             raise StoreError(f"{self.path}: no such store; run `trollscope ingest` first")
         self.con = self._connect()
         self.con.execute("SET TimeZone = 'UTC'")
-        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder.
+        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder,
+        # up to max_spill. The writer holds the store's lock, so a spill folder left by a killed
+        # writer is nobody's: it is removed here, and the spill is removed again on close.
+        self.spill = spill_dir(self.path, read_only)
+        if not read_only:
+            shutil.rmtree(self.spill, ignore_errors=True)
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET temp_directory = ?", [str(self.spill)])
+        self.con.execute(f"SET max_temp_directory_size = '{MAX_SPILL}'")
         if not read_only:
             for table in schema.TABLES:
                 self.con.execute(schema.ddl(table))
+            self._migrate()
+        elif self._outdated():
+            raise StoreError(f"{self.path}: made by an earlier trollscope; open it once for writing to "
+                             "upgrade it (e.g. `trollscope ingest` of any file, or `trollscope detect`)")
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+            [table]).fetchall()]
+
+    def _outdated(self) -> bool:
+        return any(schema.migrations(t, cols) for t in schema.TABLES if (cols := self._columns(t)))
+
+    def _migrate(self) -> None:
+        """Add the columns later versions introduced; old posts are Twitter's or a table's."""
+        added = {t: schema.migrations(t, self._columns(t)) for t in schema.TABLES}
+        for statements in added.values():
+            for statement in statements:
+                self.con.execute(statement)
+        if any("platform" in s for s in added["posts"] + added["accounts"]):
+            twitter = "('ira', 'io-archive', 'twitter-v1', 'twitter-v2', 'cascade')"
+            for table in ("posts", "accounts"):
+                self.con.execute(f"UPDATE {table} SET platform = CASE WHEN source_format IN {twitter} "
+                                 "THEN 'twitter' ELSE 'unknown' END WHERE platform IS NULL")
+        if added["ingests"]:
+            self.con.execute("UPDATE ingests SET rows_merged = coalesce(rows_merged, 0), "
+                             "rows_skipped = coalesce(rows_skipped, 0)")
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """Open the file; while another process writes it, a reader gets the snapshot and a writer waits
@@ -65,7 +112,10 @@ class Store:
             snapshot.publish(self.con, self.path)
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
 
     def __enter__(self) -> "Store":
         return self

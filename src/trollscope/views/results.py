@@ -11,6 +11,12 @@ from trollscope.store import run as runs
 from trollscope.store.names import campaign_key, resolve_account  # noqa: F401  (part of the read API)
 
 
+# A campaign's platforms, most members first (`c` is the campaigns row).
+_PLATFORMS = """(SELECT list(platform ORDER BY n DESC, platform) FROM (
+      SELECT coalesce(a.platform, 'unknown') AS platform, count(*) AS n FROM campaign_members m
+      LEFT JOIN accounts a USING (account_id) WHERE m.campaign_id = c.campaign_id GROUP BY 1))"""
+
+
 def _require(store: Store) -> None:
     if not store.has_table("campaigns"):
         raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
@@ -69,7 +75,8 @@ def campaigns(store: Store, limit: int | None = None, run: str | None = None) ->
                round(c.mean_strength, 2) AS mean_strength, round(c.score, 2) AS score,
                c.first_seen, c.last_seen, c.trace_pairs,
                (SELECT list(m.handle ORDER BY m.strength DESC, m.account_id)[1:5]
-                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts
+                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts,
+               {_PLATFORMS} AS platforms
         FROM campaigns c ORDER BY c.rank {lim}
         """
     ))
@@ -80,12 +87,12 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     _require(store)
     cid = campaign_key(campaign_id)
     head = _dicts(store.sql(
-        "SELECT * EXCLUDE (community) FROM campaigns WHERE campaign_id = ?", params=[cid]))
+        f"SELECT * EXCLUDE (community), {_PLATFORMS} AS platforms FROM campaigns c WHERE campaign_id = ?", params=[cid]))
     if not head:
         raise UserError(f"no campaign {campaign_id!r}; see `trollscope campaigns`")
     members = _dicts(store.sql(
         """
-        SELECT m.account_id, m.handle, round(m.strength, 2) AS strength, a.labels,
+        SELECT m.account_id, m.handle, a.platform, round(m.strength, 2) AS strength, a.labels,
                (SELECT count(*) FROM posts p WHERE p.account_id = m.account_id) AS posts
         FROM campaign_members m LEFT JOIN accounts a USING (account_id)
         WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
@@ -102,11 +109,13 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     evidence = _dicts(store.sql(
         f"""
         SELECT e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
-               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a
+               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a,
+               ha.platform AS platform_a, hb.platform AS platform_b, pa.permalink AS url_a, pb.permalink AS url_b
         {inner}
         LEFT JOIN accounts ha ON ha.account_id = e.a
         LEFT JOIN accounts hb ON hb.account_id = e.b
         LEFT JOIN posts pa ON pa.post_id = e.post_a
+        LEFT JOIN posts pb ON pb.post_id = e.post_b
         ORDER BY e.time_a, e.trace, e.a, e.b LIMIT {int(evidence_limit)}
         """, params={"cid": cid}))
     return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence}
@@ -127,22 +136,27 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
         """, params=[lo, hi]))
     evidence = _dicts(store.sql(
         f"""
-        SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b
+        SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b,
+               pa.permalink AS url_a, pb.permalink AS url_b
         FROM evidence e
         LEFT JOIN posts pa ON pa.post_id = e.post_a
         LEFT JOIN posts pb ON pb.post_id = e.post_b
         WHERE e.a = ? AND e.b = ? ORDER BY e.time_a, e.trace LIMIT {int(evidence_limit)}
         """, params=[lo, hi]))
-    handles = dict(store.con.execute(
-        "SELECT account_id, handle FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
+    handles, platforms = {}, {}
+    for acct, handle, platform in store.con.execute(
+            "SELECT account_id, handle, platform FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall():
+        handles[acct], platforms[acct] = handle, platform
     campaigns_of = dict(store.con.execute(
         "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
     linked = any(t["significant"] for t in tests)
     # runs before `evidence_scope` existed kept evidence for every tested pair
     scope = run_info(store)["settings"].get("evidence_scope", "tested")
     return {
-        "account_a": {"account_id": lo, "handle": handles.get(lo), "campaign_id": campaigns_of.get(lo)},
-        "account_b": {"account_id": hi, "handle": handles.get(hi), "campaign_id": campaigns_of.get(hi)},
+        "account_a": {"account_id": lo, "handle": handles.get(lo), "platform": platforms.get(lo),
+                      "campaign_id": campaigns_of.get(lo)},
+        "account_b": {"account_id": hi, "handle": handles.get(hi), "platform": platforms.get(hi),
+                      "campaign_id": campaigns_of.get(hi)},
         "linked": linked,
         "tests": tests,
         "evidence": evidence,
@@ -153,14 +167,14 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
 
 def accounts(store: Store, flagged: bool = False) -> list[dict]:
     """Every account (only those in a campaign when `flagged`): id, handle, campaign (empty when not
-    flagged), score, posts, category label."""
+    flagged), score, posts, category label, platform."""
     _require(store)
     where = "WHERE m.campaign_id IS NOT NULL" if flagged else ""
     return _dicts(store.sql(
         f"""
         SELECT a.account_id, a.handle, coalesce(m.campaign_id, '') AS campaign_id,
                round(coalesce(s.score, 0), 3) AS score, coalesce(n.posts, 0) AS posts,
-               a.labels['account_category'] AS category
+               a.labels['account_category'] AS category, a.platform
         FROM accounts a
         LEFT JOIN campaign_members m USING (account_id)
         LEFT JOIN (SELECT account_id, count(*) AS posts FROM posts GROUP BY account_id) n USING (account_id)
