@@ -51,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`slow_window`): a group co-acts when its members act on one item within it."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
+    Setting("identity_overlap", 0.5,
+            "A campaign keeps its id from the previous run when they share at least this share of the smaller "
+            "one's members (one-to-one, largest overlap first; docs/detection.md)."),
     Setting("content_layer", True,
             "Group flagged accounts also by the hashtags and link domains they share more than chance "
             "(a second Leiden layer; see docs/detection.md). Never flags an account by itself."),

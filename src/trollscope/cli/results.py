@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -21,15 +21,19 @@ def campaigns(
     format: FormatOption = OutputFormat.table,
     raw: RawOption = False,
     limit: Annotated[int, typer.Option(help="At most this many (0 for all).")] = 0,
+    run: Annotated[Optional[str], typer.Option(
+        "--run", help="As a past run found them: a run id (R3) or a date (2026-03-03: the newest run finished "
+                      "by the end of that day). See `trollscope runs`.")] = None,
 ) -> None:
     """List the campaigns found, ranked by coordination score.
 
     Example: trollscope campaigns --db demo.duckdb --format json
+    Example: trollscope campaigns --db demo.duckdb --run 2026-03-03
     """
     from trollscope.views.results import campaigns as list_campaigns
 
     with open_store(db, read_only=True) as store:
-        rows = list_campaigns(store, limit=limit or None)
+        rows = list_campaigns(store, limit=limit or None, run=run)
     if format is OutputFormat.table:
         print_campaigns(rows)
     else:

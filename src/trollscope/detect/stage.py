@@ -12,6 +12,8 @@ Tables written (replaced on each run, in one transaction with the run's row in `
   campaign_members  account -> campaign
   content_links pairs of flagged accounts sharing more hashtags/link domains than chance (they
                 help group flagged accounts into campaigns, never flag anyone; detect.campaigns)
+  run_campaigns, run_members  every run's campaigns and members, kept (detect/identity.py: a
+                campaign keeps its id across runs while it is the same operation)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Callable
 
 from trollscope import settings as st
 from trollscope.errors import StoreError, UserError
+from trollscope.detect import identity
 from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.detect.traces import base as tr
@@ -100,10 +103,13 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     names = sorted(t.name for t in traces)
     try:
         with store.transaction():
+            before = identity.previous(store.con)
             _write_tables(store, names)
             write_groups(store)
             result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
+            continued = identity.assign(store.con, before, float(cfg["identity_overlap"]))
             result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
+            identity.keep(store.con, result.run_id, continued)
     finally:
         for name in names:
             store.con.execute(f"DROP TABLE IF EXISTS _pt_{name}")

@@ -160,23 +160,32 @@ def _batches(plan: list[tuple[Path, Reader | None]]):
         yield current, batch
 
 
-def ingest_batch(store: Store, paths: list[Path], reader: Reader, options, limits: Limits = Limits()
-                 ) -> list[FileReport]:
+def ingest_batch(store: Store, paths: list[Path], reader: Reader, options, limits: Limits = Limits(),
+                 names: list[str] | None = None, lines_before: dict[str, int] | None = None,
+                 before_commit: Callable[[object, dict[str, dict]], None] | None = None) -> list[FileReport]:
     """Ingest files with one reader in one transaction; one report per file, in order.
 
     A file that fails is left out and the batch is staged again without it, so that one file's
     failure costs only that file. A killed process leaves the store as it was before the batch;
     running again completes it.
+
+    `watch` reads the lines appended to a file as a file of their own: `names` are the names the rows
+    are stored under (the followed file's, not the piece's), `lines_before` the lines of that file read
+    before (so `source_line` counts from its start), and `before_commit(con, counts)` records, in the
+    same transaction, how far the file has been read.
     """
+    named = dict(zip(paths, names or [str(p.resolve()) for p in paths]))
     failed: dict[Path, FileReport] = {}
     while True:
         todo = [p for p in paths if p not in failed]
         if not todo:
             break
         try:
-            done = _try_batch(store, todo, reader, options, limits)
+            done = _try_batch(store, todo, reader, options, limits, [named[p] for p in todo], lines_before,
+                              before_commit)
         except _FileFailed as exc:
             failed[exc.path] = _unread(exc.path, reader.name, exc.status, exc.reason)
+            failed[exc.path].path = named[exc.path]
             continue
         by_path = dict(zip(todo, done))
         return [failed.get(p) or by_path[p] for p in paths]
@@ -188,10 +197,10 @@ class _FileFailed(Exception):
         self.path, self.status, self.reason = path, status, reason
 
 
-def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits: Limits) -> list[FileReport]:
+def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits: Limits, sources: list[str],
+               lines_before: dict[str, int] | None, before_commit) -> list[FileReport]:
     started = time.perf_counter()
     con = store.con
-    sources = [str(p.resolve()) for p in paths]
     results: dict[str, StageResult] = {}
     current = paths[0]
     con.execute("BEGIN TRANSACTION")
@@ -206,6 +215,13 @@ def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits:
             for path, source in zip(paths, sources):
                 current = path
                 results[source] = reader.stage(con, path, options, ReadContext(source_file=source, limits=limits))
+                offset = int((lines_before or {}).get(source, 0))
+                if offset and results[source].stage_sql:  # read in place: count on from the lines before
+                    results[source].stage_sql = (f"SELECT * REPLACE (source_line + {offset} AS source_line) "
+                                                 f"FROM ({results[source].stage_sql})")
+                elif offset:
+                    con.execute("UPDATE _stage SET source_line = source_line + ? WHERE source_file = ?",
+                                [offset, source])
             current = None
             counts = canonicalise(con, reader.name, results, reader.platform)
             for source, sha in zip(sources, shas):
@@ -217,6 +233,8 @@ def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits:
                     [source, sha, reader.name, results[source].rows_read, c["stored"], c["quarantined"],
                      c["present"], c["merged"], results[source].rows_skipped],
                 )
+            if before_commit:
+                before_commit(con, counts)
             stg.drop_temps(con)
             con.execute("COMMIT")
         except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,12 +15,13 @@ import pyarrow as pa
 
 from trollscope.errors import StoreError
 from trollscope.settings import DEFAULTS
-from trollscope.store import catalogue, schema
+from trollscope.store import catalogue, schema, snapshot
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
 
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
+LOCK_WAIT = float(os.environ.get("TROLLSCOPE_LOCK_WAIT", "5"))  # seconds a writer waits for the store
 MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
 
 
@@ -38,12 +40,10 @@ class Store:
     def __init__(self, path: str | Path = DEFAULT_DB, read_only: bool = False):
         self.path = str(path)
         self.read_only = read_only
+        self.from_snapshot = False  # True when a reader got the snapshot because a writer held the store
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
             raise StoreError(f"{self.path}: no such store; run `trollscope ingest` first")
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+        self.con = self._connect()
         self.con.execute("SET TimeZone = 'UTC'")
         # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder,
         # up to max_spill. The writer holds the store's lock, so a spill folder left by a killed
@@ -84,6 +84,32 @@ class Store:
         if added["ingests"]:
             self.con.execute("UPDATE ingests SET rows_merged = coalesce(rows_merged, 0), "
                              "rows_skipped = coalesce(rows_skipped, 0)")
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file; while another process writes it, a reader gets the snapshot and a writer waits
+        up to LOCK_WAIT seconds (a reader holds the store for a moment only), then one clear line."""
+        deadline = time.monotonic() + (0 if self.read_only else LOCK_WAIT)
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=self.read_only)
+            except duckdb.Error as exc:
+                if not snapshot.is_lock_error(exc):
+                    raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+                if self.read_only and snapshot.stamp(snapshot.path_of(self.path)) is not None:
+                    self.from_snapshot = True
+                    return duckdb.connect(str(snapshot.path_of(self.path)), read_only=True)
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"{self.path}: the store is being written by {snapshot.holder(exc)}; "
+                                     "try again when it has finished") from None
+                time.sleep(0.2)
+
+    def publish(self, always: bool = False) -> None:
+        """Publish what is committed as the read snapshot `serve` reads (store/snapshot.py): when one
+        exists already, or `always`."""
+        if self.read_only or self.path == ":memory:":
+            return
+        if always or snapshot.stamp(snapshot.path_of(self.path)) is not None:
+            snapshot.publish(self.con, self.path)
 
     def close(self) -> None:
         try:

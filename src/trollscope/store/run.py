@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from trollscope import settings as st
-from trollscope.errors import StoreError
+from trollscope.errors import StoreError, UserError
 from trollscope.store.schema import Column
 
 RUNS: tuple[Column, ...] = (
@@ -121,6 +121,39 @@ def runs(store) -> list[Run]:
         return []
     return [_from_row(r) for r in store.con.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY finished_at, run_id")
             .fetchall()]
+
+
+def number(run_id: str | None) -> int:
+    """The number in a run or campaign id (R12 -> 12), for ordering; 0 when there is none."""
+    digits = (run_id or "")[1:]
+    return int(digits) if digits.isdigit() else 0
+
+
+def resolve(store, spec: str) -> Run:
+    """The run `spec` names: a run id (R3), or a date or time (2026-03-03, 2026-03-03T12:00): the newest
+    run finished by then (by the end of the day for a date, UTC unless the time says otherwise)."""
+    kept = runs(store)
+    if not kept:
+        raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
+    text = spec.strip()
+    by_id = {r.run_id: r for r in kept}
+    if text.upper() in by_id:
+        return by_id[text.upper()]
+    if text[:1] in "Rr" and text[1:].isdigit():
+        raise UserError(f"no run {text!r}; this store has {kept[0].run_id} to {kept[-1].run_id}")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{spec!r} is neither a run id (R3) nor a date (2026-03-03)") from None
+    if len(text) <= 10:  # a date alone: everything finished that day counts
+        moment = moment + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    before = [r for r in kept if r.finished_at <= moment]
+    if not before:
+        raise UserError(f"no run had finished by {text}; the first finished at "
+                        f"{kept[0].finished_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    return before[-1]
 
 
 def record(con, started_at: dt.datetime, settings: dict, window: int, estimated: bool) -> Run:

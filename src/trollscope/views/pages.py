@@ -20,6 +20,7 @@ from trollscope.store import run as runs
 from trollscope.store.run import Run
 from trollscope.views import account as one_account
 from trollscope.views import excess
+from trollscope.views import changes as what_changed
 from trollscope.views import narratives as nq
 from trollscope.views import results as query
 from trollscope.views import summary
@@ -169,7 +170,7 @@ def overview(store: Store) -> dict:
     info = summary.info(store, top=10)
     detected = _run(store) is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
-            "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": []}
+            "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": [], "changes": None}
     if detected:
         view["run"] = query.run_info(store)
         view["campaigns"] = query.campaigns(store)
@@ -188,10 +189,22 @@ def overview(store: Store) -> dict:
         view["scales"] = [excess.scale_label(s) for (s,) in store.con.execute(
             "SELECT DISTINCT scale_seconds FROM coaction_excess ORDER BY 1").fetchall()] \
             if store.has_table("coaction_excess") else []
+        view["changes"] = changes_view(store)
     nar = narratives(store)
     view["narratives_total"] = len(nar)
     view["narratives"] = [_narrative(n) for n in nar[: LIMITS["narratives"]]]
     view["techniques"] = techniques(store)
+    return plain(view)
+
+
+def changes_view(store: Store, since: str | None = None) -> dict:
+    """What the newest run changed (views/changes.py), with its summary line; None-like when the store
+    keeps no campaign history yet."""
+    if not store.has_table("run_campaigns"):
+        return {"view": "changes", "run": None, "since": None, "changes": [], "summary": None, "line": None}
+    view = what_changed.changes(store, since=since)
+    view["line"] = what_changed.summary_line(view)
+    view["rows"] = what_changed.rows(view)
     return plain(view)
 
 

@@ -49,10 +49,26 @@ def campaign_evidence(cid: str = "$cid") -> str:
         JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant"""
 
 
-def campaigns(store: Store, limit: int | None = None) -> list[dict]:
-    """Campaigns ranked by coordination score."""
+def campaigns(store: Store, limit: int | None = None, run: str | None = None) -> list[dict]:
+    """Campaigns ranked by coordination score; with `run` (a run id such as R3, or a date), as that run
+    found them (kept in `run_campaigns`, `run_members`)."""
     _require(store)
     lim = f"LIMIT {int(limit)}" if limit else ""
+    if run is not None:
+        past = runs.resolve(store, run)
+        if past.run_id != runs.latest(store).run_id:
+            if not store.has_table("run_campaigns"):
+                raise StoreError(f"{store.path}: campaigns are kept per run from this version on; {past.run_id} "
+                                 "was made before")
+            return _dicts(store.sql(
+                f"""
+                SELECT c.campaign_id, c.rank, c.size, c.internal_edges, round(c.density, 3) AS density,
+                       round(c.mean_strength, 2) AS mean_strength, round(c.score, 2) AS score,
+                       c.first_seen, c.last_seen, c.trace_pairs,
+                       (SELECT list(m.handle ORDER BY m.strength DESC, m.account_id)[1:5] FROM run_members m
+                        WHERE m.run_id = c.run_id AND m.campaign_id = c.campaign_id) AS top_accounts
+                FROM run_campaigns c WHERE c.run_id = ? ORDER BY c.rank {lim}
+                """, params=[past.run_id]))
     return _dicts(store.sql(
         f"""
         SELECT c.campaign_id, c.rank, c.size, c.internal_edges, round(c.density, 3) AS density,
