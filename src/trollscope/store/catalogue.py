@@ -76,10 +76,13 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("min_items", "BIGINT", "k: pairs sharing at least k items within the scale."),
         ("observed", "BIGINT", "Such pairs found (in the item-buckets the join enumerated)."),
         ("expected", "DOUBLE", "Such pairs the null model predicts (same item-buckets; docs/detection.md)."))),
-    Derived("edges", DETECT, "Significant pairs fused over traces.", _c(
+    Derived("edges", DETECT, "Significant pairs and confirmed groups fused over traces.", _c(
         ("a", "VARCHAR", "First account."), ("b", "VARCHAR", "Second account."),
         ("strength", "DOUBLE", "Sum of the traces' strengths."), ("shared", "HUGEINT", "Shared items, all traces."),
         ("traces", "VARCHAR[]", "Traces linking the pair."), ("trace_strength", "MAP(VARCHAR, DOUBLE)", "Per trace."),
+        ("groups", "VARCHAR[]", "Confirmed groups (detect/groups.py) both accounts belong to: linked as a group."),
+        ("pair_strength", "DOUBLE", "Strength from significant pair tests alone."),
+        ("group_strength", "DOUBLE", "Strength from confirmed groups alone."),
         ("first_t", "BIGINT", "First co-action (epoch s)."), ("last_t", "BIGINT", "Last co-action (epoch s)."))),
     Derived("campaigns", DETECT, "Ranked campaigns (Leiden communities of the fused graph).", _c(
         ("campaign_id", "VARCHAR", "C1, C2, ...: by rank in a store's first run, then kept across runs (detect/identity.py)."),
@@ -89,6 +92,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("score", "DOUBLE", "Coordination score (docs/detection.md)."),
         ("first_seen", "TIMESTAMPTZ", "First co-action."), ("last_seen", "TIMESTAMPTZ", "Last co-action."),
         ("trace_pairs", "MAP(VARCHAR, BIGINT)", "Significant pairs inside, per trace."),
+        ("groups", "VARCHAR[]", "Confirmed groups among its members."),
         ("community", "BIGINT", "Leiden community number."))),
     Derived("campaign_members", DETECT, "Account -> campaign.", _c(
         ("campaign_id", "VARCHAR", "The campaign."), ("account_id", "VARCHAR", "The account."),
