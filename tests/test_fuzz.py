@@ -415,6 +415,10 @@ def _ingest_checked(name: str, path: Path, fmt=None, mapping=None, expected_reco
     except UserError:
         assert store.count("posts") == posts_before and store.count("ingests") == ingests_before
         return None
+    if report.failed:  # refused whole (e.g. UTF-16): nothing of it stored, and the reason names the file
+        assert store.count("posts") == posts_before and store.count("ingests") == ingests_before
+        assert report.rows_stored == 0 and str(path) in (report.reason or ""), report
+        return None
     assert report.rows_read == (report.rows_stored + report.rows_merged + report.rows_skipped
                                 + report.rows_quarantined + report.rows_already_present), report
     assert min(report.rows_stored, report.rows_merged, report.rows_skipped, report.rows_quarantined,

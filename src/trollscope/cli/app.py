@@ -88,13 +88,9 @@ def user_errors(fn: Callable) -> Callable:
             return result
         except TrollscopeError as exc:
             _fail(str(exc))
-        except (KeyboardInterrupt, duckdb.InterruptException):
-            _Interrupt.stopping = True  # first, before any call: see _on_sigint
-            _interrupted()
-        except RuntimeError as exc:
-            if str(exc) != "Query interrupted":  # DuckDB's own SIGINT check ends a query with this
+        except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+            if not is_interrupt(exc):  # first, before any other call: see _on_sigint
                 raise
-            _Interrupt.stopping = True
             _interrupted()
         except (duckdb.OutOfMemoryException, MemoryError) as exc:
             _fail(out_of_memory(exc))
@@ -119,6 +115,18 @@ def _fail(message: str, code: int = 2) -> None:
     # the message may quote the user's input or the data: never read it as markup
     err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     raise typer.Exit(code) from None
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """A Ctrl-C, however it surfaced: in Python code, in a DuckDB query interrupted from the wakeup
+    thread, or through DuckDB's own SIGINT check (which ends the query with a RuntimeError). Once one
+    is seen, the Python-level handler stays quiet: the same Ctrl-C, still pending when the query
+    returned, must not raise again inside the code that is stopping cleanly (see _on_sigint)."""
+    yes = isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
+    if yes:
+        _Interrupt.stopping = True
+    return yes
 
 
 def _interrupted() -> None:

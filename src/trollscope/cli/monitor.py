@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, command, emit, emit_json, err,
-                                open_store, out)
+                                is_interrupt, open_store, out)
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Monitor"
@@ -124,7 +124,9 @@ def watch(
                     took = f" in {event.seconds:.1f} s" if event.seconds else " (not reported before)"
                     err.print(f"{event.run_id}{took}: {summary_line(event.changes)}; {_lag(event.newest_post)}",
                               highlight=False, markup=False)
-    except (KeyboardInterrupt, duckdb.InterruptException):
+    except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
         err.print("stopped; the same command goes on where it stopped", highlight=False, markup=False)
     finally:
         if sink is not sys.stdout:
