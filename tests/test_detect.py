@@ -40,7 +40,7 @@ def members(store) -> dict[str, list[str]]:
         store, "SELECT campaign_id, list(account_id ORDER BY account_id) AS m FROM campaign_members GROUP BY 1")}
 
 
-@pytest.mark.parametrize("window", [None, 60], ids=["estimated-window", "window-60"])
+@pytest.mark.parametrize("window", [None, 60], ids=["multi-scale", "window-60"])
 def test_planted_ring_is_one_campaign_and_the_honest_crowd_is_not_flagged(tmp_path, world, window):
     store = make_store(tmp_path, world.rows)
     # the world is what it claims to be
@@ -51,24 +51,25 @@ def test_planted_ring_is_one_campaign_and_the_honest_crowd_is_not_flagged(tmp_pa
     assert len(acts) == 400 and max(acts) >= 100 and sorted(acts)[200] <= 15  # heavy tail
 
     result = detect(store, window=window)
-    if window is None:
-        assert result.window_estimated and 1 <= result.window <= 60
+    co_repost = next(t for t in result.traces if t.trace == "co_repost")
+    assert result.window == window and co_repost.scales == ((1, 10, 60, 600, 3600) if window is None else (60,))
     assert members(store) == {"C1": sorted(world.ring)}
     assert result.campaigns == 1 and result.flagged_accounts == 8
     honest_edges = fetch(store, "SELECT count(*) AS n FROM edges WHERE a LIKE 'user%' OR b LIKE 'user%'")[0]["n"]
     assert honest_edges <= 2
-    # the news item was paired action by action (it is not vacuous) and made no campaign
+    # the news item was paired action by action (it is not vacuous) and made no campaign: with one
+    # window its minutes were within the cap; at several scales its hour (320 reposts) is not, and its
+    # minutes were paired instead
     crowd = fetch(store, "SELECT max(n) AS n FROM (SELECT count(DISTINCT account_id) AS n FROM posts "
-                         "WHERE ref_post_id = ? GROUP BY epoch(created_at)::BIGINT // ?)",
-                  [world.viral_item, result.window])[0]["n"]
-    co_repost = next(t for t in result.traces if t.trace == "co_repost")
-    assert crowd >= 20 and co_repost.bucket_cap >= crowd  # its buckets were within the cap
+                         "WHERE ref_post_id = ? GROUP BY epoch(created_at)::BIGINT // 60)",
+                  [world.viral_item])[0]["n"]
+    assert crowd >= 20 and (co_repost.bucket_cap >= crowd if window else co_repost.bucket_cap < 320)
     c1 = query.campaign(store, "C1", evidence_limit=1000)
     assert c1["campaign"]["size"] == 8 and c1["campaign"]["density"] == 1.0
     assert {i["item"] for i in c1["top_items"] if i["trace"] == "co_repost"} == set(world.ring_items)
     assert world.viral_item not in {e["item"] for e in c1["evidence"]}
-    # every ring pair is a significant co-repost pair; with Δ = 60 s (the ring acts within 30 s)
-    # each pair co-reposted all 15 obscure items; the estimated Δ is shorter and catches fewer
+    # every ring pair is a significant co-repost pair; within 60 s (the ring acts within 30 s) each
+    # pair co-reposted all 15 obscure items; a finer scale can be stronger with fewer
     ring_tests = fetch(store, "SELECT shared, significant FROM pair_tests WHERE trace = 'co_repost' "
                               "AND a LIKE 'amp%' AND b LIKE 'amp%'")
     assert len(ring_tests) == 28 and all(r["significant"] for r in ring_tests)
@@ -106,20 +107,24 @@ def _snapshot(store) -> dict[str, list[tuple]]:
 
 
 def _same(a: list[tuple], b: list[tuple], float_cols: tuple[int, ...] = ()) -> bool:
-    """Rows equal, the columns in `float_cols` to 1e-12 relative."""
+    """Rows equal, the columns in `float_cols` to 1e-9 relative."""
     if len(a) != len(b):
         return False
     for ra, rb in zip(a, b):
         for i, (x, y) in enumerate(zip(ra, rb)):
             if i in float_cols:
-                if x != pytest.approx(y, rel=1e-12):
+                if x != pytest.approx(y, rel=1e-9):
                     return False
             elif x != y:
                 return False
     return True
 
 
-WEIGHT = 8  # pair_tests: trace, a, b, shared, expected, p_value, q_value, significant, weight, ...
+# pair_tests: trace, a, b, shared, expected, p_value, q_value, significant, strength, weight, ...
+# Sums of a parallel GROUP BY differ in their last bits from run to run; detect rounds them to 12
+# significant digits, which hides all but values sitting on a rounding boundary: those numbers
+# are compared to 1e-9 relative, every count, id and verdict exactly.
+WEIGHT = (4, 5, 6, 8, 9)
 
 
 def test_detect_is_deterministic(tmp_path, world):
@@ -135,7 +140,7 @@ def test_detect_is_deterministic(tmp_path, world):
     for snap in (again, fresh):
         for name in first:
             # pair weights are compared to 1e-12 here; bit for bit in the test below
-            assert _same(snap[name], first[name], (WEIGHT,) if name == "pair_tests" else ()), name
+            assert _same(snap[name], first[name], WEIGHT if name == "pair_tests" else ()), name
     assert [r[0] for r in first["campaigns"]] == ["C1"]
 
 
@@ -314,25 +319,6 @@ def test_cli_evaluate_json(small_db):
     labels.write_text("account,label\n" + "".join(f"{a},ring\n" for a in w.ring) + "user0001,ring\nuser0002,ring\n")
     r2 = _json(["evaluate", "--db", db, "--json", "--labels", str(labels)])
     assert (r2["true_positives"], r2["false_negatives"], r2["recall"]) == (5, 2, round(5 / 7, 4))
-
-
-@pytest.mark.parametrize("minutes_only, want", [(False, 19), (True, 120)])
-def test_estimated_window_is_the_10th_percentile_of_first_reshare_gaps(tmp_path, minutes_only, want):
-    """Δ = 10th percentile of the gap between the first and second share of each item, rounded up
-    to the data's time resolution (60 s when a source gives whole minutes only)."""
-    unit = 60 if minutes_only else 10  # gaps 10, 20, ..., 100 s, or 1, 2, ..., 10 minutes
-    rows = []
-    for k in range(10):
-        base = 7200 * k + (0 if minutes_only else 7)  # off the minute unless minutes_only
-        rows += [post(f"o{k}", "src", base - (60 if minutes_only else 7), f"Original story {k} for the test"),
-                 post(f"a{k}", f"first{k % 3}", base, "RT", "repost", f"o{k}"),
-                 post(f"b{k}", f"second{k % 4}", base + unit * (k + 1), "RT", "repost", f"o{k}"),
-                 post(f"c{k}", "late", base + 4980, "RT", "repost", f"o{k}")]
-    store = make_store(tmp_path, rows)
-    result = detect(store, traces="co_repost")
-    # 10th percentile of 10..100 (or 60..600) by linear interpolation: 19 s (or 114 s -> 2 minutes)
-    assert result.window_estimated and result.window == want
-    assert fetch(store, "SELECT window_seconds FROM runs ORDER BY finished_at DESC LIMIT 1")[0]["window_seconds"] == want
 
 
 def _two_cells_one_narrative(seed: int = 5) -> tuple[list[dict], list[str], list[str], list[str]]:

@@ -1045,3 +1045,20 @@ def test_ingest_limits_are_settings_and_documented():
         assert name in st.DEFAULTS and f"`{name}`" in guide
     assert Limits().max_record_bytes == st.DEFAULTS["max_record_bytes"]
     assert Limits.of({"max_nesting": "5", "window": 3}).max_nesting == 5
+
+
+def test_ingest_limits_are_set_from_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from trollscope.cli import app
+
+    body = f"{IRA_HEADER}\n1,carol,before{R}\n3,dave,{'A' * 20_000}{R}\n2,alice,hello{R}\n"
+    path = write(tmp_path, "f.csv", body)
+    runner = CliRunner()
+    small = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "a.duckdb"), "--set", "max_record_bytes=4096"])
+    assert small.exit_code == 0, small.output
+    assert "read 3 = stored 2 + quarantined 1 + already present 0" in small.output
+    roomy = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "b.duckdb")])
+    assert "read 3 = stored 3 + quarantined 0 + already present 0" in roomy.output
+    wrong = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "c.duckdb"), "--set", "max_record_bytes=big"])
+    assert wrong.exit_code == 2 and "max_record_bytes must be a whole number" in wrong.output

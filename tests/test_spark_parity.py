@@ -160,17 +160,20 @@ def test_actions_and_window_join_identical_on_tricky_posts(tmp_path):
             s = sorted(spark.arrow(query).to_pylist(), key=lambda r: (r["post_id"], str(r["item"])))
             assert d == s, f"{trace.name}:\nduckdb {d}\nspark  {s}"
             checked += len(d)
-        ws = window_sql("co_hashtag", tr.BY_NAME["co_hashtag"].actions(cfg, 60), 60, 2)
+        ws = window_sql("co_hashtag", tr.BY_NAME["co_hashtag"].actions(cfg, 60), [1, 60], 2, 86400)
         for engine in (duck, spark):
-            for table, select in ws.prepare + ws.join(300):
+            for table, select in ws.prepare + [ws.level(60, 300)] + ws.join([60]) + [ws.activity_sql()] \
+                    + ws.null_stats(20):
                 engine.create_table(table, select)
-        for table in (ws.actions, ws.coactions, ws.pairs):
+        for table in (ws.act(1), ws.act(60), ws.coactions, ws.pair_counts, ws.pairs, ws.strata, ws.expected):
             d, s = (sorted(e.arrow(f"SELECT * FROM {table}").to_pylist(), key=str) for e in (duck, spark))
-            assert d == s, f"{table}:\nduckdb {d}\nspark  {s}"
-        ties = [r for r in duck.arrow(f"SELECT * FROM {ws.coactions}").to_pylist() if r["a"] == "tx"]
+            assert len(d) == len(s) and all(same(x, y) for x, y in zip(d, s)), f"{table}:\nduckdb {d}\nspark  {s}"
+        named = ws.names(ws.coactions, [("a", "account"), ("item", "item"), ("post_a", "post"), ("post_b", "post")])
+        ties = [r for r in duck.arrow(named).to_pylist() if r["a"] == "tx"]
         assert [(r["item"], r["post_a"], r["post_b"]) for r in sorted(ties, key=str)] == \
                [("tie", "q1", "q2"), ("tie2", "q1", "q2")]  # the closest, then the earliest
-        assert {r["post_id"] for r in duck.arrow(f"SELECT * FROM {ws.actions}").to_pylist()
+        acts = ws.names(ws.act(60), [("account_id", "account"), ("post_id", "post")])
+        assert {r["post_id"] for r in duck.arrow(acts).to_pylist()
                 if r["account_id"] == "tx"} == {"q1", "q3"}  # at one time, the smallest id
         # The cases the posts are there for did happen.
         times = duck.arrow(f"SELECT post_id, {tr.epoch_t()} AS t FROM posts").to_pylist()

@@ -15,9 +15,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("window", None,
-            "Coordination window Δ in seconds: two actions on the same item count as a co-action when "
-            "at most Δ apart. Default: estimated from the data (see docs/detection.md), never below the "
-            "data's time resolution."),
+            "Pin one coordination window Δ in seconds: two actions on the same item count as a co-action "
+            "when at most Δ apart, and topic traces use `slow_window` (when longer). Default: none, every "
+            "trace is tested at each of `scales` (docs/detection.md)."),
+    Setting("scales", "1,10,60,600,3600",
+            "Time scales in seconds at which co-action is tested when no `window` is given, each dividing the "
+            "next. Scales below the data's time resolution (60 s when a source gives whole minutes) and above "
+            "`slow_window` are dropped; the false discovery rate holds across scales and pairs."),
     Setting("slow_window", 3600,
             "Window in seconds for topic-level traces (co-hashtag, hashtag sequence, co-domain, "
             "co-mention, co-reply), which coordinate over hours rather than seconds."),
@@ -39,6 +43,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Work budget of the window join, in action pairs per action of a trace: on dense data the most "
             "crowded item-buckets are left out (they still count in the null model) until the pairs enumerated "
             "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~1.5 pairs per action)."),
+    Setting("groups", True,
+            "Test groups as well as pairs: sets of accounts chosen on one half of the data and tested on the "
+            "other, that co-act far beyond the null although each pair is weak (docs/detection.md, Groups)."),
+    Setting("group_window", 60,
+            "Window in seconds of the group test for fast traces (Δ when Δ is longer; slow traces use "
+            "`slow_window`): a group co-acts when its members act on one item within it."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
     Setting("identity_overlap", 0.5,

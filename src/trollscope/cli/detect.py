@@ -18,7 +18,8 @@ PANEL = "Detect"
 @command(PANEL)
 def detect(
     db: DbOption = Path(DEFAULT_DB),
-    window: Annotated[Optional[int], typer.Option(help="Coordination window Δ in seconds (default: estimated from the data).")] = None,
+    window: Annotated[Optional[int], typer.Option(
+        help="Pin one coordination window Δ in seconds (default: every scale of the `scales` setting).")] = None,
     traces: Annotated[Optional[str], typer.Option(
         help="Comma-separated traces, or `all` (see `trollscope traces`). [default: all]")] = None,
     alpha: Annotated[Optional[float], typer.Option(help="False discovery rate per trace.")] = None,
@@ -33,13 +34,19 @@ def detect(
         "--full", help="Recompute everything from the posts (what every run does for now).")] = False,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="Any other setting as NAME=VALUE (docs/settings.md); repeatable.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Find coordinated campaigns: traces, significance against the null model, Leiden communities.
 
     Example: trollscope detect --db demo.duckdb
     Example: trollscope detect --db demo.duckdb --window 60 --traces co_repost,near_duplicate
     Example: trollscope detect --db demo.duckdb --set evidence_scope=tested --set pair_budget=50
+    Example: trollscope detect --db demo.duckdb --json > run.json
     """
+    from dataclasses import asdict
+
+    from trollscope.cli.summary import print_excess
+    from trollscope.views.excess import excess, scale_label
     from trollscope.pipeline import detect as run_detect
     from trollscope.settings import parse_assignments
     from trollscope.views.changes import changes, summary_line
@@ -57,12 +64,27 @@ def detect(
                                 engine_name=engine, spark_master=spark_master, spark_staging=spark_staging,
                                 **overrides)
         top_rows = list_campaigns(store, limit=top)
+        ex = excess(store)
         what_changed = summary_line(changes(store))
-    how = "estimated from the data" if result.window_estimated else "given"
-    out.print(f"run {result.run_id}: window Δ = {result.window} s ({how}); {result.seconds} s")
+    if as_json:
+        emit_json({**asdict(result), "coaction_excess": ex, "campaigns_top": top_rows})
+        return
+    if result.window is not None:
+        out.print(f"run {result.run_id}: window Δ = {result.window} s (given); {result.seconds} s")
+    else:
+        ladder = sorted({s for t in result.traces for s in t.scales})
+        out.print(f"run {result.run_id}: time scales {', '.join(scale_label(s) for s in ladder)} "
+                  f"(--window pins one); {result.seconds} s")
     emit([{"trace": t.trace, "actions": t.actions, "accounts": t.accounts, "pairs tested": t.tested,
-           "significant": t.significant, "bucket cap": t.bucket_cap, "seconds": t.seconds}
+           "significant": t.significant,
+           "by scale": ", ".join(f"{scale_label(s)}: {n}" for s, n in sorted(t.by_scale.items())),
+           "bucket cap": t.bucket_cap, "seconds": t.seconds}
           for t in result.traces], OutputFormat.table, title="traces")
+    g = result.groups
+    if g is not None and g.tested:
+        out.print(f"groups: {g.tested:,} tested (chosen on one half of the data, tested on the other), "
+                  f"{g.confirmed:,} confirmed, linking {g.accounts:,} accounts; {g.seconds} s")
+    print_excess(ex)
     out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
               f"{result.flagged_accounts:,} accounts flagged")
     out.print(what_changed, highlight=False, markup=False)

@@ -28,12 +28,21 @@ def ingest(
         "--map", help="Column mapping for a generic table: FIELD=COLUMN,... e.g. account=author,time=ts,text=body."
     )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON.")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="An ingest limit as NAME=VALUE (max_record_bytes, max_field_bytes, max_nesting, max_columns, "
+                      "max_file_bytes, max_ratio; docs/ingest.md); repeatable.")] = None,
 ) -> None:
     """Read post archives into the store; every row is stored or quarantined, and counted.
 
+    Exit code 0 when every file was read whole, 1 when a file failed, was read in part or could not be read.
+
     Example: trollscope ingest data/sample/ira_sample.csv.gz --db demo.duckdb
+    Example: trollscope ingest huge_export.csv --db demo.duckdb --set max_record_bytes=268435456
     """
     from trollscope.ingest import ingest as run_ingest
+    from trollscope.settings import parse_assignments
+
+    settings = parse_assignments(set_ or [])
 
     with open_store(db) as store:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -44,7 +53,7 @@ def ingest(
             def progress(path: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=f"ingesting {Path(path).name}")
 
-            reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress)
+            reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress, settings=settings)
     failed = [r for r in reports if r.failed]
     if as_json:
         emit_json([r.as_dict() for r in reports])

@@ -50,6 +50,17 @@ def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:
     return q
 
 
+def combine_scales(per_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A pair tested at K scales (columns of `per_scale`): its p-value is K times the smallest
+    (Bonferroni, valid however the K tests depend on each other, and they do: the counts are
+    nested), capped at 1; and the column that gave it, the coarsest on a tie (most items)."""
+    per_scale = np.atleast_2d(np.asarray(per_scale, dtype=float))
+    k = per_scale.shape[1]
+    best = k - 1 - np.argmin(per_scale[:, ::-1], axis=1)
+    p = np.minimum(per_scale[np.arange(len(per_scale)), best] * k, 1.0)
+    return best, p
+
+
 def strength(p: np.ndarray) -> np.ndarray:
     """Edge strength for the fused graph: −log10 p, capped so one trace cannot drown the rest."""
     return np.minimum(-np.log10(np.maximum(p, 1e-300)), 100.0)

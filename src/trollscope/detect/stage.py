@@ -2,9 +2,11 @@
 
 Tables written (replaced on each run, in one transaction with the run's row in `runs`; columns in
 `store/catalogue.py`):
-  pair_tests    every tested pair per trace: shared items, expected, p, q, significant, weight
+  pair_tests    every tested pair per trace: shared items, expected, p, q, significant, weight, at the
+                scale where the pair is strongest (window_seconds), and per scale (scales)
   evidence      the co-actions behind each significant pair (every tested pair with the setting
                 `evidence_scope = tested`), up to `evidence_per_pair` per pair and trace
+  coaction_excess  per trace, scale and k: pairs sharing >= k items, observed and as the null predicts
   edges         significant pairs fused over traces, with per-trace strengths
   campaigns     ranked campaigns with size, density, traces, time span and score
   campaign_members  account -> campaign
@@ -27,14 +29,14 @@ from trollscope.detect import identity
 from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.detect.traces import base as tr
-from trollscope.detect.trace_run import TraceResult, estimate_window, run_trace
+from trollscope.detect.trace_run import TraceResult, run_trace, time_resolution, trace_scales
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class DetectResult:
-    window: int
+    window: int | None  # the window pinned with `window`; None when every trace runs at its scales
     window_estimated: bool
     traces: list[TraceResult] = field(default_factory=list)
     edges: int = 0
@@ -42,6 +44,7 @@ class DetectResult:
     flagged_accounts: int = 0
     seconds: float = 0.0
     run_id: str = ""
+    groups: object = None  # detect.groups.GroupResult
 
 
 def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
@@ -56,10 +59,11 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     if not store.has_table("posts") or store.count("posts") == 0:
         raise StoreError(f"{store.path}: no posts in the store; run `trollscope ingest` first")
     say = progress or (lambda message: None)
-    estimated = cfg["window"] is None
-    window = estimate_window(store) if estimated else int(cfg["window"])
-    if window <= 0:
+    estimated = False  # multi-scale replaced the estimated window (docs/detection.md)
+    window = None if cfg["window"] is None else int(cfg["window"])
+    if window is not None and window <= 0:
         raise StoreError("the window must be a positive number of seconds")
+    resolution = time_resolution(store)
     result = DetectResult(window=window, window_estimated=estimated)
     if cfg["evidence_scope"] not in ("significant", "tested"):
         raise UserError(f"evidence_scope must be `significant` or `tested`, not {cfg['evidence_scope']!r}")
@@ -82,12 +86,16 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         for trace in traces:
             say(f"trace {trace.name}")
             t0 = time.perf_counter()
-            tr_result = run_trace(store, engine, trace, window, cfg)
+            tr_result = run_trace(store, engine, trace, trace_scales(trace, cfg, resolution), cfg)
             tr_result.seconds = round(time.perf_counter() - t0, 2)
             result.traces.append(tr_result)
     finally:
         engine.close()
 
+    from trollscope.detect.groups import find_groups, write_groups
+
+    say("groups: chosen on one half of the data, tested on the other")
+    result.groups = find_groups(store, cfg, window, traces)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 
@@ -97,6 +105,7 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         with store.transaction():
             before = identity.previous(store.con)
             _write_tables(store, names)
+            write_groups(store)
             result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
             continued = identity.assign(store.con, before, float(cfg["identity_overlap"]))
             result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
@@ -105,6 +114,7 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         for name in names:
             store.con.execute(f"DROP TABLE IF EXISTS _pt_{name}")
             store.con.execute(f"DROP TABLE IF EXISTS _ev_{name}")
+            store.con.execute(f"DROP TABLE IF EXISTS _cx_{name}")
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 
@@ -120,10 +130,12 @@ def _write_tables(store: Store, names: list[str]) -> None:
         CREATE OR REPLACE TABLE evidence AS
         SELECT trace, CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, CAST(item AS VARCHAR) AS item,
                CAST(post_a AS VARCHAR) AS post_a, CAST(post_b AS VARCHAR) AS post_b,
-               to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b FROM _ev_{names[0]} LIMIT 0
+               to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b, scale_seconds FROM _ev_{names[0]} LIMIT 0
         """
     )
+    con.execute(f"CREATE OR REPLACE TABLE coaction_excess AS SELECT * FROM _cx_{names[0]} LIMIT 0")
     for name in names:
         con.execute(f"INSERT INTO pair_tests SELECT * FROM _pt_{name}")
         con.execute(f"INSERT INTO evidence SELECT trace, a, b, item, post_a, post_b, to_timestamp(t_a), "
-                    f"to_timestamp(t_b) FROM _ev_{name}")
+                    f"to_timestamp(t_b), scale_seconds FROM _ev_{name}")
+        con.execute(f"INSERT INTO coaction_excess SELECT * FROM _cx_{name}")

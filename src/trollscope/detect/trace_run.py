@@ -1,22 +1,24 @@
 """One trace from actions to judged pairs: the window join and the null model run in the engine
-(SQL from `detect.window`), the p-values and q-values here; the tested pairs and their evidence
-go to the store's temporary tables `_pt_<trace>` and `_ev_<trace>`, which `detect.stage` gathers.
+(SQL from `detect.window`), the p-values and q-values here; the tested pairs, their evidence and
+the co-action excess go to the store's temporary tables `_pt_<trace>`, `_ev_<trace>` and
+`_cx_<trace>`, which `detect.stage` gathers.
 
-Also the window Δ when the user gives none (`estimate_window`) and the data's time resolution.
+Also the time scales a trace is tested at (`trace_scales`) and the data's time resolution.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from trollscope.detect import null as sig
 from trollscope.detect.traces import base as tr
-from trollscope.detect.window import bucket_cap, null_stats_sql, window_sql
+from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, bucket_cap, grid_points, poisson_tail_sql,
+                                      window_sql)
+from trollscope.errors import UserError
 from trollscope.store import Store
-
 
 @dataclass
 class TraceResult:
@@ -27,7 +29,10 @@ class TraceResult:
     tested: int
     significant: int
     seconds: float
-    bucket_cap: int = 0  # item-buckets with more actions than this were not paired (max_bucket, pair_budget)
+    bucket_cap: int = 0  # item-buckets with more actions than this were not paired at the top scale
+    scales: tuple[int, ...] = ()
+    family: int = 0  # pairs in the multiple-testing family (Tarone: pairs that can reach min_shared)
+    by_scale: dict[int, int] = field(default_factory=dict)  # significant pairs by their strongest scale
 
 
 def time_resolution(store: Store) -> int:
@@ -45,118 +50,214 @@ def time_resolution(store: Store) -> int:
     return 60 if minute_only else 1
 
 
-def estimate_window(store: Store) -> int:
-    """Δ from the data, as CooRnet estimates its coordination interval: among items shared by at
-    least two accounts, the gap between the first and second share; Δ is the 10th percentile of
-    those gaps (the fast end of ordinary resharing), rounded up to the time resolution and
-    clamped to [resolution, 1 hour]."""
-    resolution = time_resolution(store)
-    gap = store.con.execute(
-        f"""
-        WITH a AS ({tr.BY_NAME["co_repost"].actions({}, 0)} UNION ALL {tr.BY_NAME["co_link"].actions({}, 0)}),
-        firsts AS (SELECT item, account_id, min(t) AS t FROM a WHERE item IS NOT NULL GROUP BY item, account_id),
-        ranked AS (SELECT item, t, row_number() OVER (PARTITION BY item ORDER BY t, account_id) AS r FROM firsts)
-        SELECT quantile_cont(t2 - t1, 0.1) FROM (
-          SELECT item, min(t) FILTER (WHERE r = 1) AS t1, min(t) FILTER (WHERE r = 2) AS t2
-          FROM ranked WHERE r <= 2 GROUP BY item) WHERE t2 IS NOT NULL
-        """
-    ).fetchall()[0][0]
-    if gap is None:
-        return max(resolution, 60)
-    window = int(np.ceil(max(float(gap), 1.0) / resolution) * resolution)
-    return int(min(max(window, resolution), 3600))
+def parse_scales(text) -> list[int]:
+    """The `scales` setting ("1,10,60,600,3600") as ascending seconds, each dividing the next."""
+    try:
+        scales = sorted({int(s) for s in str(text).replace(" ", "").split(",") if s})
+    except ValueError:
+        raise UserError(f"scales must be whole seconds separated by commas, not {text!r}") from None
+    if not scales or scales[0] <= 0:
+        raise UserError(f"scales must be positive seconds, not {text!r}")
+    bad = [(a, b) for a, b in zip(scales, scales[1:]) if b % a]
+    if bad:
+        raise UserError(f"each scale must divide the next (nested time buckets): {bad[0][0]} does not divide {bad[0][1]}")
+    return scales
 
 
+def trace_scales(trace: tr.Trace, cfg: dict, resolution: int) -> list[int]:
+    """The scales `trace` is tested at. With `window` set, one: Δ (topic traces: `slow_window`
+    when longer), as before multi-scale. Otherwise the `scales` ladder from the data's time
+    resolution up to the trace's longest scale (`slow_window`; synchrony: `Trace.max_scale`)."""
+    if cfg["window"] is not None:
+        window = int(cfg["window"])
+        return [max(int(cfg["slow_window"]), window)] if trace.slow else [window]
+    top = int(trace.max_scale or cfg["slow_window"])
+    ladder = [s for s in parse_scales(cfg["scales"]) if resolution <= s <= top]
+    return ladder or [max(min(resolution, top), 1)]
 
-def run_trace(store: Store, engine, trace: tr.Trace, window: int, cfg: dict) -> TraceResult:
-    """One trace: the window join and the null model in the engine, the tested pairs and their
-    evidence into the store's temporary tables `_pt_<trace>` and `_ev_<trace>`."""
-    if trace.slow:
-        window = max(int(cfg["slow_window"]), window)
-    ws = window_sql(trace.name, trace.actions(cfg, window), window, cfg["min_shared"])
-    for table, select in ws.prepare:
-        engine.create_table(table, select)
+
+def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dict) -> TraceResult:
+    """One trace at `scales`: the window join and the null model in the engine, the tested pairs,
+    their evidence and the co-action excess into the store's temporary tables."""
+    top = int(scales[-1])
     stratum = int(cfg["stratum"] or 0) or 10**12  # 0: one stratum over all time
     if trace.null_stratum:  # synchrony: activity kept day by day (traces.base)
-        stratum = min(stratum, max(trace.null_stratum, window))
-    stats = null_stats_sql(ws.actions, ws.item_buckets, ws.pairs, window, stratum)
-    d, accounts = engine.arrow(stats["totals"]).to_pylist()[0].values()
-    d, accounts = int(d or 0), int(accounts or 0)
-    sizes = [(int(r["c"]), int(r["buckets"])) for r in engine.arrow(ws.bucket_sizes).to_pylist()]
-    cap = bucket_cap(sizes, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
-    for table, select in ws.join(cap):
+        stratum = min(stratum, max(trace.null_stratum, top))
+    ws = window_sql(trace.name, trace.actions(cfg, top), scales, cfg["min_shared"], stratum)
+    for table, select in ws.prepare:
         engine.create_table(table, select)
-    engine.create_table("_tr_item_acc", stats["item_accounts"])
-    engine.create_table("_tr_activity", stats["activity"])
-    engine.create_table("_tr_strata", stats["strata"])
-    within = float(engine.arrow("SELECT sum(p) AS p FROM _tr_strata").column("p")[0].as_py() or 0.0)
-    engine.create_table("_tr_expected", stats["expected"])
+    d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
+    # Caps from the top down: buckets too crowded at one scale are cut into the next finer one's.
+    levels, caps = [], {}
+    for scale in reversed(ws.scales):
+        sizes = [(int(r["c"]), int(r["buckets"])) for r in engine.arrow(ws.sizes(scale)).to_pylist()]
+        caps[scale] = bucket_cap(sizes, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
+        engine.create_table(*ws.level(scale, caps[scale]))
+        levels.append(scale)
+        if not engine.arrow(ws.open_count(scale)).column("n")[0].as_py():
+            break
+    for table, select in ws.join(levels) + [ws.activity_sql()]:
+        engine.create_table(table, select)
+    most = int(engine.arrow(ws.max_activity).column("n")[0].as_py() or 1)
+    for table, select in ws.null_stats(grid_points(most)):
+        engine.create_table(table, select)
+    totals = {int(r["scale"]): r for r in engine.arrow(ws.totals).to_pylist()}
+    accounts = int(totals[top]["accounts"] or 0) if top in totals else 0
+    eligible = int(totals[ws.scales[0]]["eligible"] or 0) if ws.scales[0] in totals else 0
+    within = float(engine.arrow(f"SELECT sum(p) AS p FROM {ws.strata} WHERE scale = {top}").column("p")[0].as_py() or 0.0)
+    excess = _excess(engine, ws, totals)
+    engine.create_table("_tr_item_acc", f"""
+        SELECT item, count(DISTINCT account_id) AS accounts FROM {ws.act(ws.scales[0])} GROUP BY item
+    """)
     engine.create_table("_tr_weights", f"""
-        SELECT c.a, c.b, sum(ln({max(accounts, 1)}.0 / ia.accounts)) AS weight
-        FROM {ws.coactions} c
-        JOIN {ws.pairs} p ON p.a = c.a AND p.b = c.b  -- tested pairs only, not every co-acting one
+        SELECT c.a, c.b, sum(ln({max(accounts, 1)}.0 / ia.accounts)) AS weight,
+               min(least(c.t_a, c.t_b)) AS first_t, max(greatest(c.t_a, c.t_b)) AS last_t
+        FROM {ws.coactions} c  -- tested pairs only, not every co-acting one
         JOIN _tr_item_acc ia ON ia.item = c.item
         GROUP BY c.a, c.b
     """)
-    engine.to_store("_tr_tested", f"""
-        SELECT p.a, p.b, p.shared, p.first_t, p.last_t, coalesce(x.expected, 0.0) AS expected, w.weight
+    counts = ", ".join(f"p.{ws.count_column(s)}" for s in ws.scales)
+    lams = ", ".join(f"coalesce(sum(CASE WHEN x.scale = {s} THEN x.expected END), 0.0) AS lam_{s}"
+                     for s in ws.scales)
+    tested_sql = f"""
+        SELECT p.a, p.b, {counts}, w.first_t, w.last_t, {lams}, w.weight
         FROM {ws.pairs} p
-        LEFT JOIN _tr_expected x ON x.a = p.a AND x.b = p.b
+        LEFT JOIN {ws.expected} x ON x.a = p.a AND x.b = p.b
         JOIN _tr_weights w ON w.a = p.a AND w.b = p.b
-        ORDER BY p.a, p.b
-    """)
-    tested, significant = _judge(store, trace.name, accounts, window, cfg)
-    # Evidence: the closest co-action on each shared item, earliest first, for the pairs kept.
+        GROUP BY p.a, p.b, {counts}, w.first_t, w.last_t, w.weight
+    """
+    columns = [("a", "account"), ("b", "account")] + [(ws.count_column(s), None) for s in ws.scales] + [
+        ("first_t", None), ("last_t", None)] + [(f"lam_{s}", None) for s in ws.scales] + [("weight", None)]
+    # numbered in the order of the ids, so the order of the numbers is the order of the ids
+    engine.to_store("_tr_tested", ws.names(tested_sql, columns) + " ORDER BY a, b")
+    family = eligible * (eligible - 1) // 2
+    tested, significant, by_scale = _judge(store, trace.name, ws, family, cfg)
+    _store_excess(store, trace.name, excess)
+    # Evidence: the closest co-action on each shared item; those within the link's scale first,
+    # then earliest first, for the pairs kept.
     keep = "" if cfg["evidence_scope"] == "tested" else " WHERE significant"
-    engine.from_store("_tr_keep", f"SELECT a, b FROM _pt_{trace.name}{keep}")
-    engine.to_store(f"_ev_{trace.name}", f"""
-        SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b FROM (
-          SELECT c.a, c.b, c.item, c.post_a, c.post_b, c.t_a, c.t_b,
-                 row_number() OVER (PARTITION BY c.a, c.b ORDER BY c.t_a, c.item) AS r
-          FROM {ws.coactions} c JOIN _tr_keep k ON k.a = c.a AND k.b = c.b)
+    engine.from_store("_tr_keep", f"SELECT a, b, window_seconds AS scale FROM _pt_{trace.name}{keep}")
+    own_scale = "CASE " + " ".join(f"WHEN abs(c.t_a - c.t_b) <= {s} THEN {s}" for s in ws.scales[:-1]) \
+        + f" ELSE {top} END" if len(ws.scales) > 1 else str(top)
+    kept = f"""
+        SELECT a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM (
+          SELECT c.a, c.b, c.item, c.post_a, c.post_b, c.t_a, c.t_b, CAST({own_scale} AS BIGINT) AS scale_seconds,
+                 row_number() OVER (PARTITION BY c.a, c.b
+                                    ORDER BY CASE WHEN abs(c.t_a - c.t_b) <= k.scale THEN 0 ELSE 1 END,
+                                             c.t_a, c.item) AS r
+          FROM {ws.coactions} c
+          JOIN (SELECT ia.n AS a, ib.n AS b, k.scale FROM _tr_keep k
+                JOIN {ws.prefix}ids ia ON ia.account_id = k.a JOIN {ws.prefix}ids ib ON ib.account_id = k.b) k
+            ON k.a = c.a AND k.b = c.b) e
         WHERE r <= {int(cfg['evidence_per_pair'])}
+    """
+    named = ws.names(kept, [("a", "account"), ("b", "account"), ("item", "item"), ("post_a", "post"),
+                            ("post_b", "post"), ("t_a", None), ("t_b", None), ("scale_seconds", None)])
+    engine.to_store(f"_ev_{trace.name}", f"""
+        SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
     """)
-    for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_activity", "_tr_weights", "_tr_strata",
-                                "_tr_expected"]:
-        engine.drop(table)
-    return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap)
+    from trollscope.detect.groups import keep_actions
+
+    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg)  # the group test reads them again
+    for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
+        if table != kept:
+            engine.drop(table)
+    return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, caps[top],
+                       tuple(ws.scales), family, by_scale)
 
 
-def _judge(store: Store, name: str, accounts: int, window: int, cfg: dict) -> tuple[int, int]:
-    """P-values (Poisson tail against λ), BH q-values over all N·(N−1)/2 pairs of active
-    accounts, strength; `_tr_tested` becomes `_pt_<name>`. Only the numbers pass through Python
-    (three columns), never the account ids."""
+def _excess(engine, ws: WindowSql, totals: dict) -> list[dict]:
+    """Per scale and k = 1..EXCESS_ITEMS: pairs observed sharing >= k items, and the number the
+    null predicts, Σ over all pairs of P(Poisson(μ_ab) >= k), μ_ab the pair's expected distinct
+    items in the item-buckets the join enumerated (`WindowSql.null_stats`), so that both sides
+    count the same co-actions. μ is computed pair by pair for the tested pairs (those that co-acted
+    on `min_shared` items); every other pair is summed stratum by stratum from the activity
+    histogram (a pair active in several strata counts as one pair per stratum there:
+    docs/detection.md gives the error)."""
+    observed = engine.arrow("SELECT " + ", ".join(
+        f"sum(CASE WHEN seen_{s} >= {k} THEN 1 ELSE 0 END) AS o_{s}_{k}"
+        for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)) + f" FROM {ws.pair_counts}").to_pylist()[0]
+    sums = ", ".join(f"sum({poisson_tail_sql('distinct_seen', k)}) AS e{k}, sum(st{k}) AS st{k}"
+                     for k in range(1, EXCESS_ITEMS + 1))
+    expected = {int(r["scale"]): r for r in engine.arrow(
+        f"SELECT scale, {sums} FROM {ws.expected} GROUP BY scale").to_pylist()}
+    rows = []
+    for s in ws.scales:
+        e, t = expected.get(s, {}), totals.get(s, {})
+        for k in range(1, EXCESS_ITEMS + 1):
+            rest = max(float(t.get(f"all_t{k}") or 0.0) - float(e.get(f"st{k}") or 0.0), 0.0)
+            rows.append({"scale_seconds": s, "min_items": k, "observed": int(observed[f"o_{s}_{k}"] or 0),
+                         "expected": float(e.get(f"e{k}") or 0.0) + rest})
+    return rows
+
+
+def _store_excess(store: Store, name: str, rows: list[dict]) -> None:
+    table = pa.table({
+        "trace": pa.array([name] * len(rows), pa.string()),
+        "scale_seconds": pa.array([r["scale_seconds"] for r in rows], pa.int64()),
+        "min_items": pa.array([r["min_items"] for r in rows], pa.int64()),
+        "observed": pa.array([r["observed"] for r in rows], pa.int64()),
+        "expected": pa.array(_round_sig(np.array([r["expected"] for r in rows], dtype=float)), pa.float64()),
+    })
+    store.con.register("_cx_in", table)
+    try:
+        store.con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_{name} AS SELECT * FROM _cx_in")
+    finally:
+        store.con.unregister("_cx_in")
+
+
+def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tuple[int, int, dict[int, int]]:
+    """Per tested pair and scale the p-value (Poisson tail against λ); the pair's p-value is the
+    smallest over its K scales times K (Bonferroni), at the scale that gave it; BH q-values over
+    the `family` of pairs that can be tested (Tarone, see detect.null); strength. `_tr_tested`
+    becomes `_pt_<name>`. Only the numbers pass through Python, never the account ids."""
     con = store.con
-    nums = con.sql("SELECT shared, expected, weight FROM _tr_tested").to_arrow_table()
-    shared = nums.column("shared").to_numpy(zero_copy_only=False).astype(np.int64)
+    scales = list(ws.scales)
+    nums = con.sql("SELECT " + ", ".join([f"n_{s}" for s in scales] + [f"lam_{s}" for s in scales] + ["weight"])
+                   + " FROM _tr_tested").to_arrow_table()
+    shared = np.stack([nums.column(f"n_{s}").to_numpy(zero_copy_only=False).astype(np.int64) for s in scales], axis=1)
     # Sums from a parallel GROUP BY differ in their last bits from run to run: rounding to 12
     # significant digits makes results identical for a given input and seed.
-    expected = _round_sig(nums.column("expected").to_numpy(zero_copy_only=False).astype(float))
+    lam = np.stack([_round_sig(nums.column(f"lam_{s}").to_numpy(zero_copy_only=False).astype(float))
+                    for s in scales], axis=1)
     weight = _round_sig(nums.column("weight").to_numpy(zero_copy_only=False).astype(float))
     del nums
-    p = sig.p_values(shared, expected)
-    q = sig.benjamini_hochberg(p, accounts * (accounts - 1) // 2)
+    n = len(weight)
+    per_scale = sig.p_values(shared, lam)
+    per_scale[shared < int(cfg["min_shared"])] = 1.0  # too few items at that scale: not a test
+    best, p = sig.combine_scales(per_scale)
+    q = sig.benjamini_hochberg(p, family)
     significant = q <= cfg["alpha"]
+    rows = np.arange(n)
+    scale_of = np.array(scales, dtype=np.int64)[best]
+    k = len(scales)
+    structs = pa.StructArray.from_arrays(
+        [pa.array(np.tile(scales, n), pa.int64()), pa.array(shared.ravel(), pa.int64()),
+         pa.array(lam.ravel(), pa.float64()), pa.array(per_scale.ravel(), pa.float64())],
+        names=["scale_seconds", "shared", "expected", "p_value"])
     con.register("_tr_pv", pa.table({
-        "expected": pa.array(expected, pa.float64()), "p_value": pa.array(p, pa.float64()),
-        "q_value": pa.array(q, pa.float64()), "significant": pa.array(significant, pa.bool_()),
-        "strength": pa.array(sig.strength(p), pa.float64()), "weight": pa.array(weight, pa.float64()),
+        "shared": pa.array(shared[rows, best], pa.int64()), "expected": pa.array(lam[rows, best], pa.float64()),
+        "p_value": pa.array(p, pa.float64()), "q_value": pa.array(q, pa.float64()),
+        "significant": pa.array(significant, pa.bool_()), "strength": pa.array(sig.strength(p), pa.float64()),
+        "weight": pa.array(weight, pa.float64()), "window_seconds": pa.array(scale_of, pa.int64()),
+        "scales": pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)), structs),
     }))
     try:
         # POSITIONAL JOIN: row i of the numbers read above is row i of `_tr_tested`.
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _pt_{name} AS
             SELECT '{name}' AS trace, CAST(t.a AS VARCHAR) AS a, CAST(t.b AS VARCHAR) AS b,
-                   CAST(t.shared AS BIGINT) AS shared, v.expected, v.p_value, v.q_value, v.significant,
+                   v.shared, v.expected, v.p_value, v.q_value, v.significant,
                    v.strength, v.weight, CAST(t.first_t AS BIGINT) AS first_t, CAST(t.last_t AS BIGINT) AS last_t,
-                   CAST({int(window)} AS BIGINT) AS window_seconds
+                   v.window_seconds, v.scales
             FROM _tr_tested t POSITIONAL JOIN _tr_pv v
         """)
     finally:
         con.unregister("_tr_pv")
         con.execute("DROP TABLE IF EXISTS _tr_tested")
-    return len(shared), int(significant.sum())
+    found = np.unique(scale_of[significant], return_counts=True)
+    return n, int(significant.sum()), {int(s): int(c) for s, c in zip(*found)}
 
 
 def _round_sig(values: np.ndarray, digits: int = 12) -> np.ndarray:

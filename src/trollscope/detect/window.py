@@ -1,133 +1,444 @@
-"""The window join shared by every trace: actions -> co-acting account pairs, with evidence.
+"""The window join shared by every trace: actions -> co-acting account pairs at several time scales.
 
-Two actions on the same item co-act when at most Δ seconds apart. Instead of a range join
-(which explodes on viral items) time is cut into buckets of width Δ and actions are joined on
-(item, bucket) and (item, next bucket), then filtered to |Δt| <= Δ: two equi-joins.
+Two actions on the same item co-act at scale s when at most s seconds apart. A trace is tested at
+a ladder of nested scales s_1 < ... < s_K (each divides the next: 1 s, 10 s, 1 min, 10 min, 1 h by
+default; one scale when the user pins `--window`). The join runs ONCE, at the largest scale W: each
+pair keeps, per item, its closest co-action and so its time gap g, and it co-acts at every scale
+s_k >= g. Instead of a range join (which explodes on viral items), time is cut into buckets of width
+W and actions are joined on (item, bucket) and (item, next bucket), then filtered to |Δt| <= W.
 
-Each account keeps, per item and bucket, its earliest and its latest action (ties in time by
-post id: the smallest for the earliest, the largest for the latest, the same in every engine).
-That is exact: two actions in one bucket are always within Δ, and across neighbouring buckets the
-closest two actions of a pair are the latest of the earlier bucket and the earliest of the later,
-so the pair co-acts across the boundary exactly when those two do.
+Each account keeps, per item and bucket, its earliest and its latest action (ties in time by post
+id: the smallest for the earliest, the largest for the latest, the same in every engine). Across
+neighbouring buckets the closest two actions of a pair are the latest of the earlier bucket and
+the earliest of the later one, so the gap found there is exact. Within one bucket the gap is the
+closest of the four earliest/latest combinations: exact when neither account acted on the item
+more than twice in the bucket, otherwise never smaller than the true gap. A gap can only come out
+too long, never too short, so a co-action is never counted at a scale where it did not happen.
 
-Item-buckets holding more than `max_bucket` actions (a viral item, a news burst) are not
-enumerated pair by pair; they still count in the null model's expected co-actions, so skipping
-them can only make pairs look less coordinated, never more. The same holds for the work budget
-(`bucket_cap`): pairs grow with the square of a bucket's size, so on a dense data set the most
-crowded buckets are left out until the pairs enumerated are at most `pair_budget` per action,
-which keeps the join's work linear in the data.
+Item-buckets holding more than the cap of actions (`max_bucket`, or less under the work budget
+`pair_budget`, see `bucket_cap`) are not enumerated pair by pair at W. Those crowded buckets are
+cut into their sub-buckets at the next finer scale and enumerated there when small enough, and
+so on down the ladder: a viral cascade whose hour holds 2,000 retweets still has its minutes
+enumerated, so a ring co-retweeting within a minute inside it is seen at the scales up to that
+minute. Whatever is not enumerated still counts in the null model's expected co-actions, so it
+can only make pairs look less coordinated, never more.
+
+The null model's counts are made per scale, each from that scale's own actions (one per account,
+item and bucket of that scale), so each scale's test is the one a single window of that width gives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The excess summary's expected distinct items are tabulated at x = GRID^g: 3 % apart, so a pair's x
+# is read at most 3 % too high (never too low). EXCESS_ITEMS: pairs sharing >= 1, 2, ..., 5 items.
+GRID = 1.03
+EXCESS_ITEMS = 5
+
+
+def poisson_tail_sql(lam: str, k: int) -> str:
+    """SQL for P(Poisson(lam) >= k): the series for small lam (no cancellation), else 1 − cdf."""
+    fact = [1.0]
+    for i in range(1, k + 12):
+        fact.append(fact[-1] * i)
+    series = " + ".join(f"pow({lam}, {k + i}) / {fact[k + i]!r}" for i in range(10))
+    head = " + ".join(f"pow({lam}, {i}) / {fact[i]!r}" for i in range(k))
+    return f"(CASE WHEN {lam} < 0.5 THEN exp(-{lam}) * ({series}) ELSE 1.0 - exp(-{lam}) * ({head}) END)"
+
+
+def grid_points(max_actions: int) -> int:
+    """Grid points that cover every product n_as · n_bs up to `max_actions`²."""
+    import math
+
+    return int(math.ceil(2 * math.log(max(int(max_actions), 2)) / math.log(GRID))) + 2
+
+
+def _struct_first(t: str = "t", post: str = "post_id") -> str:
+    return f"min(struct_pack(t := {t}, post_id := {post}))"
+
+
+def _struct_last(t: str = "t", post: str = "post_id") -> str:
+    return f"max(struct_pack(t := {t}, post_id := {post}))"
+
 
 @dataclass(frozen=True)
 class WindowSql:
-    """One trace's tables. `prepare` statements (src, actions, item_buckets) come first; then
-    `bucket_sizes` tells how crowded its item-buckets are, from which the cap on enumerated
-    buckets is chosen (`bucket_cap`), and `join(cap)` gives the statements that pair actions."""
+    """One trace's tables at its scales (prefix `_tr_<trace>_`).
 
-    window: int
+    `prepare` (src, one actions table per scale, item_buckets) comes first. Then the caps are
+    chosen from the top down (`sizes` / `level` / `open_count`: see `trace_run.run_trace`), and
+    `join(levels)` gives the statements that pair actions and count co-actions per scale.
+    """
+
+    prefix: str
+    scales: tuple[int, ...]
     min_shared: int
+    stratum: int
     prepare: list[tuple[str, str]]
-    actions: str
-    item_buckets: str
-    kept: str
-    raw: str
-    coactions: str
-    pairs: str
+
+    # ------------------------------------------------------------------ names
+
+    def act(self, scale: int) -> str:
+        """Actions at `scale`: one per account, item and bucket (t, post_id the earliest; t_last, post_last the latest)."""
+        return f"{self.prefix}act{int(scale)}"
+
+    def cover(self, scale: int) -> str:
+        """Item-buckets examined at `scale` (all of them at the top, else the sub-buckets of crowded ones)."""
+        return f"{self.prefix}cover{int(scale)}"
 
     @property
-    def bucket_sizes(self) -> str:
-        """Per bucket size c: how many item-buckets have it (columns c, buckets)."""
-        return f"SELECT c, count(*) AS buckets FROM {self.item_buckets} GROUP BY c"
+    def src(self) -> str:
+        return self.prefix + "src"
 
-    def join(self, cap: int) -> list[tuple[str, str]]:
-        """The statements that pair actions in item-buckets of at most `cap` actions."""
-        w, act, ib, kept = self.window, self.actions, self.item_buckets, self.kept
+    def names(self, table: str, columns: list[tuple[str, str | None]]) -> str:
+        """A SELECT of `columns` of `table` (a table or a subquery) with the numbered ones named
+        again: each column is (name, `account` | `item` | `post` | None for as it is)."""
+        kinds = {"account": ("ids", "account_id"), "item": ("items", "item"), "post": ("posts", "post_id")}
+        joins, cols = [], []
+        for i, (col, kind) in enumerate(columns):
+            if kind is None:
+                cols.append(f"x.{col}")
+                continue
+            tbl, name = kinds[kind]
+            joins.append(f"JOIN {self.prefix}{tbl} m{i} ON m{i}.n = x.{col}")
+            cols.append(f"m{i}.{name} AS {col}")
+        source = table if table.lstrip().upper().startswith("SELECT") is False else f"({table})"
+        return f"SELECT {', '.join(cols)} FROM {source} x {' '.join(joins)}"
+
+    @property
+    def item_buckets(self) -> str:
+        return self.prefix + "item_buckets"
+
+    @property
+    def coactions(self) -> str:
+        """The closest co-action of each tested pair on each item: a, b, item, post_a, post_b, t_a, t_b."""
+        return self.prefix + "coactions"
+
+    @property
+    def pair_counts(self) -> str:
+        """Every co-acting pair: a, b, n (items co-acted on within the top scale), seen_<scale>."""
+        return self.prefix + "pair_counts"
+
+    @property
+    def pairs(self) -> str:
+        """The tested pairs (at least `min_shared` items at the top scale): a, b, n_<scale>."""
+        return self.prefix + "pairs"
+
+    @property
+    def activity(self) -> str:
+        return self.prefix + "activity"
+
+    @property
+    def strata(self) -> str:
+        return self.prefix + "strata"
+
+    @property
+    def expected(self) -> str:
+        return self.prefix + "expected"
+
+    @property
+    def top(self) -> int:
+        return self.scales[-1]
+
+    def count_column(self, scale: int) -> str:
+        return f"n_{int(scale)}"
+
+    # ------------------------------------------------------------------ caps, top down
+
+    def _candidates(self, scale: int) -> str:
+        """The item-buckets examined at `scale`: every one at the top scale, else the sub-buckets
+        of those left open (crowded) at the next coarser scale."""
+        if scale == self.top:
+            return f"SELECT item, b, c FROM {self.item_buckets} WHERE scale = {int(scale)}"
+        up = self.scales[self.scales.index(scale) + 1]
+        return f"""
+            SELECT i.item, i.b, i.c FROM {self.item_buckets} i
+            JOIN {self.cover(up)} o ON o.item = i.item AND o.b = i.b // {up // scale} AND NOT o.kept
+            WHERE i.scale = {int(scale)}
+        """
+
+    def sizes(self, scale: int) -> str:
+        """Per bucket size c, how many item-buckets examined at `scale` have it (columns c, buckets)."""
+        return f"SELECT c, count(*) AS buckets FROM ({self._candidates(scale)}) x GROUP BY c"
+
+    def level(self, scale: int, cap: int) -> tuple[str, str]:
+        """`cover(scale)`: the item-buckets examined at `scale`, kept (paired at this scale) when
+        they hold at most `cap` actions; the others are left open for the next finer scale."""
+        return (self.cover(scale), f"SELECT item, b, c, c <= {int(cap)} AS kept FROM ({self._candidates(scale)}) x")
+
+    def open_count(self, scale: int) -> str:
+        return f"SELECT count(*) AS n FROM {self.cover(scale)} WHERE NOT kept"
+
+    # ------------------------------------------------------------------ the join
+
+    def join(self, levels: list[int]) -> list[tuple[str, str]]:
+        """Statements that pair the actions of the item-buckets kept at each scale in `levels`
+        (the top scale first, then finer ones for crowded buckets), keep each pair's closest
+        co-action per item and count, per pair and scale, the items co-acted on within it."""
+        p = self.prefix
+        kept_all = " UNION ALL ".join(
+            f"SELECT {int(s)} AS scale, item, b FROM {self.cover(s)} WHERE kept" for s in levels)
+        opened = " UNION ALL ".join(
+            f"SELECT {int(s)} AS scale, item, b FROM {self.cover(s)} WHERE NOT kept" for s in levels)
+        raw = " UNION ALL ".join(self._pair_rows(s) for s in levels)
+        # seen_<s>: items co-acted on within s in item-buckets paired at s or coarser, the
+        # co-actions the summary's null model counts (g_<s>: the closest such co-action of the pair
+        # on the item), for every co-acting pair; n_<s>: items co-acted on within s, wherever the
+        # join found them (the pair test), for the tested pairs only (nearly every co-acting pair
+        # of a crowd shares one item: at 1 h on the cascades, 13.5 M pairs and 13.6 M items)
+        seen = ", ".join(f"sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS seen_{int(s)}"
+                         for s in self.scales)
+        counts = ", ".join(f"sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS {self.count_column(s)}"
+                           for s in self.scales)
+        plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
+        min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
         return [
-            # The item-buckets paired, and whether their item has other buckets paired: an item
-            # with one bucket gives each pair at most one co-action, which needs no grouping.
-            (kept, f"""
-                SELECT item, b, count(*) OVER (PARTITION BY item) > 1 AS multi
-                FROM {ib} WHERE c <= {int(cap)}
+            # The item-buckets paired at each scale, and whether their item has other buckets paired:
+            # an item with one bucket gives each pair at most one co-action, which needs no grouping.
+            (p + "kept", f"""
+                SELECT scale, item, b, count(*) OVER (PARTITION BY item) > 1 AS multi FROM ({kept_all}) k
             """),
+            # Item-buckets left crowded at the finest scale examined: not paired, still in the null.
+            (p + "open", f"SELECT scale, item, b FROM ({opened}) o"),
             # Every co-acting pair of actions, before keeping the closest per (pair, item). Kept as
             # a table of its own: DuckDB fed straight from these joins into the grouping below
             # does not spill (out of memory at 3 M posts with 1.5 GB).
-            (self.raw, f"""
-                WITH a AS (
-                  SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, n.multi
-                  FROM {act} x JOIN {kept} n ON n.item = x.item AND n.b = x.b
-                )
-                SELECT x.account_id AS a, y.account_id AS bb, x.item,
-                       x.post_id AS post_a, y.post_id AS post_b, x.t AS t_a, y.t AS t_b, x.multi
-                FROM a x JOIN a y ON x.item = y.item AND x.b = y.b
-                WHERE x.account_id < y.account_id
+            (p + "raw", raw),
+            # Per pair and item, the gap of the closest co-action (d), and of the closest found at
+            # each scale or coarser (g_<s>): numbers only, for every co-acting pair.
+            (p + "gaps", f"""
+                SELECT a, bb AS b, item, d, {plain_gaps} FROM {p}raw WHERE NOT multi
                 UNION ALL
-                -- x's latest action in bucket b against y's earliest in b + 1: the closest two,
-                -- so the pair co-acts across the boundary exactly when these two are within Δ
-                SELECT CASE WHEN x.account_id < y.account_id THEN x.account_id ELSE y.account_id END,
-                       CASE WHEN x.account_id < y.account_id THEN y.account_id ELSE x.account_id END,
-                       x.item,
-                       CASE WHEN x.account_id < y.account_id THEN x.post_last ELSE y.post_id END,
-                       CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
-                       CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
-                       CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END,
-                       TRUE
-                FROM a x JOIN a y ON x.item = y.item AND y.b = x.b + 1
-                WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
+                SELECT a, bb AS b, item, min(d) AS d, {min_gaps} FROM {p}raw WHERE multi GROUP BY a, bb, item
             """),
+            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen} FROM {p}gaps GROUP BY a, b"),
+            (self.pairs, f"""
+                SELECT g.a, g.b, {counts} FROM {p}gaps g
+                JOIN (SELECT a, b FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}) q ON q.a = g.a AND q.b = g.b
+                GROUP BY g.a, g.b
+            """),
+            # The closest co-action of each tested pair on each item, with both posts: the evidence.
             (self.coactions, f"""
-                SELECT a, bb AS b, item, post_a, post_b, t_a, t_b FROM {self.raw} WHERE NOT multi
+                WITH r AS (SELECT r.* FROM {p}raw r JOIN {self.pairs} t ON t.a = r.a AND t.b = r.bb)
+                SELECT a, bb AS b, item, post_a, post_b, t_a, t_b FROM r WHERE NOT multi
                 UNION ALL
                 SELECT a, bb AS b, item, m.post_a AS post_a, m.post_b AS post_b, m.t_a AS t_a, m.t_b AS t_b FROM (
-                  SELECT a, bb, item, min(struct_pack(d := abs(t_a - t_b), t_a := t_a, t_b := t_b,
+                  SELECT a, bb, item, min(struct_pack(d := d, t_a := t_a, t_b := t_b,
                                                       post_a := post_a, post_b := post_b)) AS m
-                  FROM {self.raw} WHERE multi GROUP BY a, bb, item) g
-            """),
-            (self.pairs, f"""
-                SELECT a, b, count(*) AS shared,
-                       min(least(t_a, t_b)) AS first_t, max(greatest(t_a, t_b)) AS last_t
-                FROM {self.coactions} GROUP BY a, b HAVING count(*) >= {int(self.min_shared)}
+                  FROM r WHERE multi GROUP BY a, bb, item) g
             """),
         ]
 
+    def _pair_rows(self, scale: int) -> str:
+        """Pairs of actions co-acting within `scale`, from the item-buckets kept at that scale."""
+        w, act, p = int(scale), self.act(scale), self.prefix
+        # Within one bucket: the closest of the four earliest/latest combinations (earliest with
+        # earliest first, so an account acting once per bucket gives the same row as ever).
+        same = f"""
+            SELECT a, bb, item, multi,
+                   CASE WHEN d_ff = d THEN xt WHEN d_fl = d THEN xt WHEN d_lf = d THEN xtl ELSE xtl END AS t_a,
+                   CASE WHEN d_ff = d THEN yt WHEN d_fl = d THEN ytl WHEN d_lf = d THEN yt ELSE ytl END AS t_b,
+                   CASE WHEN d_ff = d THEN xp WHEN d_fl = d THEN xp WHEN d_lf = d THEN xpl ELSE xpl END AS post_a,
+                   CASE WHEN d_ff = d THEN yp WHEN d_fl = d THEN ypl WHEN d_lf = d THEN yp ELSE ypl END AS post_b
+            FROM (
+              SELECT *, least(d_ff, d_fl, d_lf, d_ll) AS d FROM (
+                SELECT x.account_id AS a, y.account_id AS bb, x.item, x.multi,
+                       x.t AS xt, x.t_last AS xtl, x.post_id AS xp, x.post_last AS xpl,
+                       y.t AS yt, y.t_last AS ytl, y.post_id AS yp, y.post_last AS ypl,
+                       abs(x.t - y.t) AS d_ff, abs(x.t - y.t_last) AS d_fl,
+                       abs(x.t_last - y.t) AS d_lf, abs(x.t_last - y.t_last) AS d_ll
+                FROM a{w} x JOIN a{w} y ON x.item = y.item AND x.b = y.b
+                WHERE x.account_id < y.account_id) s0) s1
+        """
+        return f"""
+            SELECT a, bb, item, post_a, post_b, t_a, t_b, abs(t_a - t_b) AS d, multi, {w} AS lvl FROM (
+              WITH a{w} AS (
+                SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, n.multi
+                FROM {act} x JOIN {p}kept n ON n.scale = {w} AND n.item = x.item AND n.b = x.b
+              )
+              SELECT a, bb, item, post_a, post_b, t_a, t_b, multi FROM ({same}) sb
+              UNION ALL
+              -- x's latest action in bucket b against y's earliest in b + 1: the closest two,
+              -- so the pair co-acts across the boundary exactly when these two are within the scale
+              SELECT CASE WHEN x.account_id < y.account_id THEN x.account_id ELSE y.account_id END,
+                     CASE WHEN x.account_id < y.account_id THEN y.account_id ELSE x.account_id END,
+                     x.item,
+                     CASE WHEN x.account_id < y.account_id THEN x.post_last ELSE y.post_id END,
+                     CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
+                     CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
+                     CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END,
+                     TRUE
+              FROM a{w} x JOIN a{w} y ON x.item = y.item AND y.b = x.b + 1
+              WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
+            ) r{w}
+        """
+
+    # ------------------------------------------------------------------ the null model
+
+    @property
+    def max_activity(self) -> str:
+        """The most actions any account has in one stratum at any scale (sizes the grid of `null_stats`)."""
+        return f"SELECT max(n) AS n FROM {self.activity}"
+
+    def activity_sql(self) -> tuple[str, str]:
+        st = int(self.stratum)
+        return (self.activity, " UNION ALL ".join(
+            f"SELECT {int(s)} AS scale, account_id, (b * {int(s)}) // {st} AS s, count(*) AS n "
+            f"FROM {self.act(s)} GROUP BY account_id, (b * {int(s)}) // {st}" for s in self.scales))
+
+    def null_stats(self, points: int) -> list[tuple[str, str]]:
+        """The null model's counts. Per scale, time stratum s (`stratum` seconds) and account: its
+        actions n_as. Per scale, item and stratum: P_is, the action pairs on the item within the
+        scale (every pair in one bucket, half of those across neighbouring buckets: the share
+        within the scale for times spread evenly), and P'_is, the same over the item-buckets the
+        join enumerated. Per scale and stratum: D_s and P_s = Σ_i P_is.
+
+        The pair test's expected co-actions are λ_ab = Σ_s 2 · P_s · n_as · n_bs / D_s²
+        (`detect.null`): action pairs, which bound the distinct items. The excess summary needs
+        the distinct items themselves, μ_ab = Σ_s Σ_i (1 − exp(−2 · P'_is · n_as · n_bs / D_s²)),
+        which depends on a pair only through x = n_as · n_bs in each stratum: `curve` tabulates
+        h_s(x) = Σ_i (1 − exp(−2 · x · P'_is / D_s²)) at x = GRID^g (g < `points`), with the
+        Poisson tails t<k> = P(Poisson(h) >= k), and a pair reads it at the grid point at or above
+        its x (h grows with x, so μ is never under-estimated by the grid). `activity_sql` first.
+        """
+        st, p = int(self.stratum), self.prefix
+        grid = ", ".join(f"({g})" for g in range(int(points)))
+        tails = ", ".join(f"{poisson_tail_sql('h', k)} AS t{k}" for k in range(1, EXCESS_ITEMS + 1))
+        return [
+            (p + "ibc", f"""
+                SELECT i.scale, i.item, i.b, i.c, o.item IS NULL AS covered
+                FROM {self.item_buckets} i LEFT JOIN {p}open o ON o.scale = i.scale AND o.item = i.item AND o.b = i.b
+            """),
+            (p + "item_strata", f"""
+                SELECT scale, item, s, sum(p) AS p, sum(pk) AS pk FROM (
+                  SELECT scale, item, (b * scale) // {st} AS s, c * (c - 1) / 2.0 AS p,
+                         CASE WHEN covered THEN c * (c - 1) / 2.0 ELSE 0.0 END AS pk
+                  FROM {p}ibc
+                  UNION ALL
+                  SELECT x.scale, x.item, (x.b * x.scale) // {st} AS s, x.c * y.c / 2.0 AS p,
+                         CASE WHEN x.covered AND y.covered THEN x.c * y.c / 2.0 ELSE 0.0 END AS pk
+                  FROM {p}ibc x JOIN {p}ibc y ON x.scale = y.scale AND x.item = y.item AND y.b = x.b + 1
+                ) u GROUP BY scale, item, s
+            """),
+            (self.strata, f"""
+                SELECT a.scale, a.s, a.d, coalesce(q.p, 0.0) AS p, coalesce(q.pk, 0.0) AS pk FROM (
+                  SELECT scale, s, sum(n) AS d FROM {self.activity} GROUP BY scale, s) a
+                LEFT JOIN (SELECT scale, s, sum(p) AS p, sum(pk) AS pk FROM {p}item_strata GROUP BY scale, s) q
+                  ON q.scale = a.scale AND q.s = a.s
+            """),
+            (p + "curve", f"""
+                SELECT scale, s, g, h, {tails} FROM (
+                  SELECT v.scale, v.s, g.g, sum(v.items * (1.0 - exp(-2.0 * pow({GRID}, g.g) * v.pk / (t.d * t.d)))) AS h
+                  FROM (SELECT scale, s, pk, count(*) AS items FROM {p}item_strata WHERE pk > 0 GROUP BY scale, s, pk) v
+                  JOIN {self.strata} t ON t.scale = v.scale AND t.s = v.s
+                  CROSS JOIN (SELECT * FROM (VALUES {grid}) gg(g)) g
+                  GROUP BY v.scale, v.s, g.g) c
+            """),
+            # λ of every tested pair per scale (the pair test), and μ (the excess summary), with
+            # the sum over its strata of each stratum's own tails (see `totals`).
+            (self.expected, f"""
+                SELECT q.a, q.b, x.scale, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected,
+                       sum(coalesce(h.h, 0.0)) AS distinct_seen,
+                       {", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))}
+                FROM {self.pairs} q
+                JOIN {self.activity} x ON x.account_id = q.a
+                JOIN {self.activity} y ON y.account_id = q.b AND y.scale = x.scale AND y.s = x.s
+                JOIN {self.strata} t ON t.scale = x.scale AND t.s = x.s
+                LEFT JOIN {p}curve h ON h.scale = x.scale AND h.s = x.s AND h.g = {self._grid_index('x.n * y.n')}
+                GROUP BY q.a, q.b, x.scale
+            """),
+        ]
+
+    @staticmethod
+    def _grid_index(x: str) -> str:
+        """The grid point at or above x (x >= 1): ceil(log_GRID x), nudged down by a hair so that
+        an exact power of GRID is not rounded up by floating-point error."""
+        return f"CAST(ceil(ln({x}) / ln({GRID}) - 1e-9) AS BIGINT)"
+
+    @property
+    def totals(self) -> str:
+        """Per scale: actions D, accounts, accounts with at least `min_shared` actions (the only
+        ones that can be in a tested pair), and over ALL pairs of accounts and each stratum s the
+        sums of h_s and of its tails t<k> (from the activity histogram of each stratum: pairs of
+        accounts with n and n' actions read h(n·n'))."""
+        p = self.prefix
+        sums = ", ".join(f"coalesce(l.t{k}, 0.0) AS all_t{k}" for k in range(1, EXCESS_ITEMS + 1))
+        class_sums = ", ".join(
+            f"sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.t{k}) / 2.0 AS t{k}"
+            for k in range(1, EXCESS_ITEMS + 1))
+        return f"""
+            SELECT a.scale, a.d, a.accounts, a.eligible, coalesce(l.mu, 0.0) AS mu_all, {sums} FROM (
+              SELECT scale, sum(n) AS d, count(*) AS accounts,
+                     sum(CASE WHEN n >= {int(self.min_shared)} THEN 1 ELSE 0 END) AS eligible
+              FROM (SELECT scale, account_id, sum(n) AS n FROM {self.activity} GROUP BY scale, account_id) g
+              GROUP BY scale) a
+            LEFT JOIN (
+              -- Σ_(a<b) h(n_a·n_b) = (Σ_(n,n') k_n·k_n'·h(n·n') − Σ_n k_n·h(n²)) / 2, k_n accounts with n actions
+              SELECT x.scale, sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.h) / 2.0 AS mu,
+                     {class_sums}
+              FROM (SELECT scale, s, n, count(*) AS k FROM {self.activity} GROUP BY scale, s, n) x
+              JOIN (SELECT scale, s, n, count(*) AS k FROM {self.activity} GROUP BY scale, s, n) y
+                ON y.scale = x.scale AND y.s = x.s
+              JOIN {p}curve h ON h.scale = x.scale AND h.s = x.s AND h.g = {self._grid_index('x.n * y.n')}
+              GROUP BY x.scale) l ON l.scale = a.scale
+            ORDER BY a.scale
+        """
+
     def tables(self) -> list[str]:
-        return [t for t, _ in self.prepare] + [self.kept, self.raw, self.coactions, self.pairs]
+        p = self.prefix
+        return ([t for t, _ in self.prepare]
+                + [self.cover(s) for s in self.scales]
+                + [p + "kept", p + "open", p + "raw", p + "gaps", self.coactions, self.pair_counts, self.pairs,
+                   self.activity, p + "ibc", p + "item_strata", self.strata, p + "curve", self.expected])
 
 
-def window_sql(trace: str, actions_sql: str, window: int, min_shared: int) -> WindowSql:
-    """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs.
-
-    Tables made (prefix `_tr_<trace>_`): src (the actions as given), actions (one per account,
-    item and bucket: the earliest, t and post_id, and the latest, t_last and post_last),
-    item_buckets (actions per item and bucket), kept (the item-buckets paired), raw (every
-    co-acting pair of actions), coactions (the closest co-action of each pair on each item: the
-    evidence) and pairs (accounts a < b, shared items, time span).
-    """
+def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int, stratum: int) -> WindowSql:
+    """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs at
+    `scales` (ascending, each dividing the next), with the null model's strata of `stratum` s."""
+    scales = tuple(int(s) for s in scales)
+    if not scales or any(s <= 0 for s in scales) or any(b % a for a, b in zip(scales, scales[1:])):
+        raise ValueError(f"scales must be positive, ascending and each divide the next: {scales}")
     p = f"_tr_{trace}_"
-    src, act, ib = p + "src", p + "actions", p + "item_buckets"
-    w = int(window)
+    src = p + "src"
+    first = scales[0]
     prepare = [
         # The trace's actions are materialised as they come, unfiltered: a filter on a computed
         # item (normalised text, an extracted domain) in the same query makes DuckDB evaluate
         # the expression once for the filter and again for the result.
-        (src, f"SELECT account_id, item, t, post_id FROM ({actions_sql}) s"),
-        (act, f"""
+        (src, f"SELECT account_id, item, t, post_id FROM ({actions_sql}) s WHERE account_id IS NOT NULL AND item IS NOT NULL"),
+        # The join and its groupings run on numbers: accounts, items and posts are numbered in the
+        # order of their ids (so a < b and the tie rules mean what they meant on the ids) and
+        # named again at the end (`names`). Grouping millions of pair rows on two account ids and
+        # an item (a URL, a text hash) as strings took three to four times as long.
+        (p + "ids", f"SELECT account_id, row_number() OVER (ORDER BY account_id) AS n FROM "
+                    f"(SELECT DISTINCT account_id FROM {src}) x"),
+        (p + "items", f"SELECT item, row_number() OVER (ORDER BY item) AS n FROM (SELECT DISTINCT item FROM {src}) x"),
+        (p + "posts", f"SELECT post_id, row_number() OVER (ORDER BY post_id) AS n FROM "
+                      f"(SELECT DISTINCT post_id FROM {src}) x"),
+        (f"{p}act{first}", f"""
             SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
                    l.t AS t_last, l.post_id AS post_last FROM (
-              SELECT account_id, item, t // {w} AS b, min(struct_pack(t := t, post_id := post_id)) AS m,
-                     max(struct_pack(t := t, post_id := post_id)) AS l
-              FROM {src}
-              WHERE account_id IS NOT NULL AND item IS NOT NULL
-              GROUP BY account_id, item, t // {w}) g
+              SELECT i.n AS account_id, it.n AS item, s.t // {first} AS b,
+                     {_struct_first('s.t', 'q.n')} AS m, {_struct_last('s.t', 'q.n')} AS l
+              FROM {src} s JOIN {p}ids i ON i.account_id = s.account_id JOIN {p}items it ON it.item = s.item
+              JOIN {p}posts q ON q.post_id = s.post_id
+              GROUP BY i.n, it.n, s.t // {first}) g
         """),
-        (ib, f"SELECT item, b, count(*) AS c FROM {act} GROUP BY item, b"),
     ]
-    return WindowSql(w, int(min_shared), prepare, act, ib, p + "kept", p + "raw", p + "coactions", p + "pairs")
+    # Each coarser scale from the next finer one: its buckets are unions of whole finer buckets.
+    for fine, coarse in zip(scales, scales[1:]):
+        r = coarse // fine
+        prepare.append((f"{p}act{coarse}", f"""
+            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
+                   l.t AS t_last, l.post_id AS post_last FROM (
+              SELECT account_id, item, b // {r} AS b, {_struct_first()} AS m,
+                     {_struct_last('t_last', 'post_last')} AS l
+              FROM {p}act{fine} GROUP BY account_id, item, b // {r}) g
+        """))
+    prepare.append((p + "item_buckets", " UNION ALL ".join(
+        f"SELECT {s} AS scale, item, b, count(*) AS c FROM {p}act{s} GROUP BY item, b" for s in scales)))
+    return WindowSql(p, scales, int(min_shared), int(stratum), prepare)
 
 
 def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
@@ -146,37 +457,3 @@ def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair
         if spent > budget:
             return max(int(c) - 1, 1)  # every size below c fits
     return int(max_bucket)
-
-
-def null_stats_sql(act: str, ib: str, pairs: str, window: int, stratum: int) -> dict[str, str]:
-    """Queries for the null model, stratified in time (strata of `stratum` seconds, a day by
-    default): per stratum the actions D_s and the action pairs on one item within Δ, P_s (all of
-    them, crowded buckets included: every pair in one bucket, and half of those across
-    neighbouring buckets, which is the share within Δ for times spread evenly); per account and
-    stratum its actions n_as. The expected co-actions of a tested pair are then
-    λ_ab = Σ_s 2 · P_s · n_as · n_bs / D_s²  (see detect.null).
-    """
-    w, st = int(window), int(stratum)
-    return {
-        "totals": f"SELECT count(*) AS d, count(DISTINCT account_id) AS accounts FROM {act}",
-        "activity": f"""
-            SELECT account_id, (b * {w}) // {st} AS s, count(*) AS n FROM {act} GROUP BY account_id, (b * {w}) // {st}
-        """,
-        "strata": f"""
-            SELECT s, sum(d) AS d, sum(p) AS p FROM (
-              SELECT (b * {w}) // {st} AS s, c AS d, c * (c - 1) / 2.0 AS p FROM {ib}
-              UNION ALL
-              SELECT (x.b * {w}) // {st} AS s, 0 AS d, x.c * y.c / 2.0 AS p
-              FROM {ib} x JOIN {ib} y ON x.item = y.item AND y.b = x.b + 1
-            ) GROUP BY s
-        """,
-        "expected": f"""
-            SELECT p.a, p.b, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected
-            FROM {pairs} p
-            JOIN _tr_activity x ON x.account_id = p.a
-            JOIN _tr_activity y ON y.account_id = p.b AND y.s = x.s
-            JOIN _tr_strata t ON t.s = x.s
-            GROUP BY p.a, p.b
-        """,
-        "item_accounts": f"SELECT item, count(DISTINCT account_id) AS accounts FROM {act} GROUP BY item",
-    }

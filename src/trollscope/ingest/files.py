@@ -88,10 +88,16 @@ class _ZstdCommand:
         self.stdout = self.proc.stdout
 
     def read(self, size: int = -1) -> bytes:
-        return self.stdout.read(size)
+        data = self.stdout.read(size)
+        if not data or size < 0:  # at the end: a truncated or corrupt frame shows only in the exit code
+            self._check()
+        return data
 
     def readline(self, size: int = -1) -> bytes:
-        return self.stdout.readline(size)
+        line = self.stdout.readline(size)
+        if not line:
+            self._check()
+        return line
 
     def __iter__(self):
         yield from self.stdout

@@ -19,6 +19,7 @@ from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.store.run import Run
 from trollscope.views import account as one_account
+from trollscope.views import excess
 from trollscope.views import changes as what_changed
 from trollscope.views import narratives as nq
 from trollscope.views import results as query
@@ -117,7 +118,7 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         item = r.get("item")
         if isinstance(item, str) and item.startswith("bin:") and item[4:].isdigit():
             if window is None:
-                window = query.run_info(store)["window_seconds"] or 60
+                window = _bin_width(store)
             start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.UTC)
             r["item_label"] = f"same {window} s bin from {start:%Y-%m-%d %H:%M:%S}"
         elif isinstance(item, str) and item.startswith("text:"):
@@ -125,6 +126,14 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         else:
             r["item_label"] = None
     return rows
+
+
+def _bin_width(store: Store) -> int:
+    """Synchrony's bin: its longest scale in the run (the pinned window with `window`)."""
+    found = store.con.execute(
+        "SELECT max(scale_seconds) FROM coaction_excess WHERE trace = 'synchrony'").fetchall() \
+        if store.has_table("coaction_excess") else [(None,)]
+    return int(found[0][0] or query.run_info(store)["window_seconds"] or 60)
 
 
 def hidden_chars(text) -> bool:
@@ -161,7 +170,7 @@ def overview(store: Store) -> dict:
     info = summary.info(store, top=10)
     detected = _run(store) is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
-            "campaigns": [], "flagged_accounts": 0, "links": 0, "changes": None}
+            "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": [], "changes": None}
     if detected:
         view["run"] = query.run_info(store)
         view["campaigns"] = query.campaigns(store)
@@ -175,6 +184,11 @@ def overview(store: Store) -> dict:
              "pairs_tested": stats.get(name, {}).get("pairs_tested", 0),
              "significant": stats.get(name, {}).get("significant", 0)}
             for name, t in TRACES.items()]
+        # runs made before the summary existed have no coaction_excess: the overview shows none
+        view["excess"] = excess.excess(store) if store.has_table("coaction_excess") else None
+        view["scales"] = [excess.scale_label(s) for (s,) in store.con.execute(
+            "SELECT DISTINCT scale_seconds FROM coaction_excess ORDER BY 1").fetchall()] \
+            if store.has_table("coaction_excess") else []
         view["changes"] = changes_view(store)
     nar = narratives(store)
     view["narratives_total"] = len(nar)
@@ -234,6 +248,9 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
         "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store),
         "evidence": _readable(_clip_rows(data["evidence"]), store),
         "evidence_total": evidence_total,
+        # linked as a group (detect.groups), shown apart from the pair links above
+        "groups": data["groups"],
+        "group_evidence": _clip_rows(data["group_evidence"]),
         "members": members[: LIMITS["members"]],
         "members_total": len(members),
         "narratives": [_narrative(n) for n in narratives(store, campaign_id=cid)],
@@ -245,7 +262,7 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
 def graph(store: Store, cid: str, members: list[dict]) -> dict:
     """Nodes (members, laid out) and the strongest links among them, for sigma.js."""
     edges = _rows(store, """
-        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength
+        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength, e.groups
         FROM edges e
         JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
         JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
@@ -269,7 +286,8 @@ def graph(store: Store, cid: str, members: list[dict]) -> dict:
         ts = e.get("trace_strength") or {}
         main = max(ts.items(), key=lambda kv: (kv[1], kv[0]))[0] if ts else (e["traces"] or ["?"])[0]
         out_edges.append({"a": e["a"], "b": e["b"], "strength": round(e["strength"], 2), "shared": e["shared"],
-                          "traces": e["traces"] or [], "trace": main, "color": TRACE_COLORS.get(main, "#888")})
+                          "traces": e["traces"] or [], "groups": e["groups"] or [], "trace": main,
+                          "color": TRACE_COLORS.get(main, "#888")})
     legend = [{"category": c or "(no label)", "color": colors[c]} for c in categories]
     return {"nodes": nodes, "edges": out_edges, "edges_total": total, "nodes_total": len(members),
             "legend": legend}

@@ -118,7 +118,65 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
         LEFT JOIN posts pb ON pb.post_id = e.post_b
         ORDER BY e.time_a, e.trace, e.a, e.b LIMIT {int(evidence_limit)}
         """, params={"cid": cid}))
-    return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence}
+    return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence,
+            **campaign_groups(store, cid, evidence_limit)}
+
+
+def _has_groups(store: Store) -> bool:
+    # stores detected before the group test have no group tables
+    return store.has_table("groups") and store.has_table("group_members") and store.has_table("group_evidence")
+
+
+def campaign_groups(store: Store, cid: str, evidence_limit: int = 50) -> dict:
+    """The confirmed groups with members in campaign `cid` (linked as a group, apart from pair
+    links) and their evidence: which members acted together on which items, when."""
+    if not _has_groups(store):
+        return {"groups": [], "group_evidence": []}
+    groups = _dicts(store.sql(
+        """
+        SELECT g.group_id, g.trace, g.members, count(*) AS members_here, g.window_seconds, g.k, g.units,
+               g.expected, g.p_value, g.q_value
+        FROM groups g JOIN group_members gm USING (group_id)
+        JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = ?
+        WHERE g.confirmed GROUP BY ALL ORDER BY g.q_value, g.group_id
+        """, params=[cid]))
+    evidence = _dicts(store.sql(
+        f"""
+        SELECT e.group_id, e.half, e.item, e.unit_start, count(*) AS members,
+               list(coalesce(a.handle, e.account_id) ORDER BY e.time, e.account_id) AS accounts,
+               min(e.time) AS first_time, max(e.time) AS last_time, any_value(p.text) AS example_text
+        FROM group_evidence e
+        JOIN (SELECT DISTINCT gm.group_id FROM group_members gm
+              JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = $cid) g USING (group_id)
+        LEFT JOIN accounts a ON a.account_id = e.account_id
+        LEFT JOIN posts p ON p.post_id = e.post_id
+        GROUP BY ALL ORDER BY e.group_id, e.half DESC, first_time, e.item LIMIT {int(evidence_limit)}
+        """, params={"cid": cid}))
+    return {"groups": groups, "group_evidence": evidence}
+
+
+def pair_groups(store: Store, a: str, b: str) -> list[dict]:
+    """Confirmed groups holding both accounts, with the units where both acted (time of each)."""
+    if not _has_groups(store):
+        return []
+    groups = _dicts(store.sql(
+        """
+        SELECT g.group_id, g.trace, g.members, g.window_seconds, g.k, g.units, g.expected, g.p_value, g.q_value
+        FROM groups g
+        JOIN group_members x ON x.group_id = g.group_id AND x.account_id = ?
+        JOIN group_members y ON y.group_id = g.group_id AND y.account_id = ?
+        WHERE g.confirmed ORDER BY g.q_value, g.group_id
+        """, params=[a, b]))
+    for g in groups:
+        g["together"] = _dicts(store.sql(
+            """
+            SELECT x.half, x.item, x.time AS time_a, y.time AS time_b, x.post_id AS post_a, y.post_id AS post_b
+            FROM group_evidence x JOIN group_evidence y
+              ON y.group_id = x.group_id AND y.half = x.half AND y.item = x.item AND y.unit_start = x.unit_start
+            WHERE x.group_id = ? AND x.account_id = ? AND y.account_id = ?
+            ORDER BY x.time, x.item
+            """, params=[g["group_id"], a, b]))
+    return groups
 
 
 def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 50) -> dict:
@@ -131,13 +189,14 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     tests = _dicts(store.sql(
         """
         SELECT trace, shared, round(expected, 6) AS expected, p_value, q_value, significant,
-               round(weight, 2) AS weight, window_seconds
+               round(weight, 2) AS weight, window_seconds, scales
         FROM pair_tests WHERE a = ? AND b = ? ORDER BY p_value, trace
         """, params=[lo, hi]))
     evidence = _dicts(store.sql(
         f"""
         SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b,
-               pa.permalink AS url_a, pb.permalink AS url_b
+               pa.permalink AS url_a, pb.permalink AS url_b,
+               e.scale_seconds
         FROM evidence e
         LEFT JOIN posts pa ON pa.post_id = e.post_a
         LEFT JOIN posts pb ON pb.post_id = e.post_b
@@ -150,6 +209,7 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     campaigns_of = dict(store.con.execute(
         "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
     linked = any(t["significant"] for t in tests)
+    groups = pair_groups(store, lo, hi)
     # runs before `evidence_scope` existed kept evidence for every tested pair
     scope = run_info(store)["settings"].get("evidence_scope", "tested")
     return {
@@ -157,7 +217,9 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
                       "campaign_id": campaigns_of.get(lo)},
         "account_b": {"account_id": hi, "handle": handles.get(hi), "platform": platforms.get(hi),
                       "campaign_id": campaigns_of.get(hi)},
-        "linked": linked,
+        "linked": linked,  # by a significant pair test
+        "linked_as_group": bool(groups),  # members of one confirmed group (detect.groups)
+        "groups": groups,
         "tests": tests,
         "evidence": evidence,
         # `significant`: evidence rows were kept for linked pairs only (detect's `evidence_scope`)

@@ -58,6 +58,13 @@ class Trace:
     # cannot see that. (Strata of an hour were measured too: on the IRA file, made of trolls
     # only, the farm's own co-activity then fills the strata and recall fell from 0.87 to 0.82.)
     null_stratum: int = 0
+    # Whether the group test (detect.groups) runs on this trace. Not on synchrony: its item is the
+    # clock's own bin, which every account active at the time shares.
+    group_test: bool = True
+    # Longest time scale this trace is tested at by default, in seconds (0: `slow_window`).
+    # Synchrony's item is a bin of that width: bins of minutes and longer hold most of a busy
+    # crowd, and posting in the same hour is no evidence of anything.
+    max_scale: int = 0
 
 
 def epoch_t() -> str:
@@ -180,7 +187,7 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account", slow=True),
     Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account", slow=True),
     Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity day by day explains.",
-          _synchrony, "time bin", null_stratum=86400),
+          _synchrony, "time bin", null_stratum=86400, group_test=False, max_scale=60),
 )
 
 BY_NAME = {t.name: t for t in TRACES}
