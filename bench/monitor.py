@@ -257,6 +257,8 @@ def main() -> None:
             capture_output=True, text=True, env=ENV).stdout)
     result["total_s"] = round(time.perf_counter() - t0, 1)
     result["load_avg_end"] = [round(x, 1) for x in os.getloadavg()]
+    result["code"] = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                                    text=True).stdout.strip()
     cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
     result["machine"] = f"{os.cpu_count()} cores ({cpu[0].split(':', 1)[1].strip() if cpu else '?'})"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -382,6 +382,7 @@ def monitor_section(m: dict) -> list[str]:
            "Every step is a CLI process; peak RSS is the process's own. **Every detect here is a full "
            "re-detection**: incremental detection (issue 14's first part) is not built yet, so its target "
            "(≤ 20 % of `detect --full`) and the ARI check are not measured."
+           + (f" Code: {m['code']}." if m.get("code") else "")
            + (f" Machine: {m['machine']}." if m.get("machine") else "")
            + (f" Load average at the end: {', '.join(map(str, m['load_avg_end']))} (other jobs shared "
               "the machine)." if m.get("load_avg_end") else ""), ""]

@@ -197,7 +197,8 @@ class Watcher:
         except BaseException:
             self.files[f.path] = before  # nothing was committed: the offsets stay as they were
             raise
-        self.files[f.path] = f
+        # a piece refused whole (past a limit, out of memory) committed nothing: tried again next round
+        self.files[f.path] = before if report.status in ("failed", "unreadable") else f
         return Ingested(report, time.perf_counter() - started, newest_post(self.store))
 
     def _lines(self, path: Path, known: _File) -> Iterator[Ingested]:
@@ -228,7 +229,10 @@ class Watcher:
             after = _File(known.path, known.reader, known.mode, min(start.bytes_read + end, st.st_size),
                           start.lines_read + chunk.count(b"\n"), st.st_size, st.st_mtime_ns,
                           hashlib.sha256(first[:HEAD]).hexdigest())
-            yield self._ingest(piece, after, known, known.path, start.lines_read)
+            event = self._ingest(piece, after, known, known.path, start.lines_read)
+            yield event
+            if self.files[known.path] is known:
+                return  # refused: the next round tries again
             known = after
 
     def _whole(self, path: Path, known: _File) -> Iterator[Ingested]:

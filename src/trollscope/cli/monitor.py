@@ -107,6 +107,10 @@ def watch(
                                 settings=parse_assignments(set_ or [])):
                 if isinstance(event, Ingested):
                     r = event.report
+                    if r.status in ("failed", "unreadable"):
+                        err.print(f"{Path(r.path).name}: {r.reason}; tried again next round", highlight=False,
+                                  markup=False)
+                        continue
                     rows += r.rows_read
                     err.print(f"{Path(r.path).name}: read {r.rows_read:,} = stored {r.rows_stored:,} + quarantined "
                               f"{r.rows_quarantined:,} + already present {r.rows_already_present:,} "
