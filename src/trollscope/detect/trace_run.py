@@ -110,7 +110,9 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         SELECT item, count(DISTINCT account_id) AS accounts FROM {ws.act(ws.scales[0])} GROUP BY item
     """)
     engine.create_table("_tr_weights", f"""
-        SELECT c.a, c.b, sum(ln({max(accounts, 1)}.0 / ia.accounts)) AS weight,
+        -- each term in whole nanounits: an integer sum is the same in any order (a float sum's last
+        -- bits follow the order of a parallel aggregation, and rounding them can still tip)
+        SELECT c.a, c.b, sum(CAST(round(ln({max(accounts, 1)}.0 / ia.accounts) * 1e9) AS BIGINT)) / 1e9 AS weight,
                min(least(c.t_a, c.t_b)) AS first_t, max(greatest(c.t_a, c.t_b)) AS last_t
         FROM {ws.coactions} c  -- tested pairs only, not every co-acting one
         JOIN _tr_item_acc ia ON ia.item = c.item
