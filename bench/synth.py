@@ -503,8 +503,10 @@ def _step(step: str, db: str, data: str, window: int | None = None) -> None:
     else:
         result = detect(store, progress=say, window=window)
         for tr in result.traces:
-            say(f"{tr.trace}: {tr.actions} actions, scales {','.join(map(str, tr.scales))}, bucket cap {tr.bucket_cap}, "
-                f"{tr.tested} pairs tested, {tr.significant} significant {tr.by_scale}, {tr.seconds} s")
+            # (getattr: the same script measures code from before the time scales, for comparison)
+            scales = ",".join(map(str, getattr(tr, "scales", ())))
+            say(f"{tr.trace}: {tr.actions} actions, scales {scales}, bucket cap {tr.bucket_cap}, "
+                f"{tr.tested} pairs tested, {tr.significant} significant {getattr(tr, 'by_scale', '')}, {tr.seconds} s")
         say(f"{result.edges} edges, {result.campaigns} campaigns, {result.flagged_accounts} accounts flagged")
     store.close()
 
