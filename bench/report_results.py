@@ -399,6 +399,16 @@ def scales_section() -> list[str]:
             out.append(f"| {posts:,} | {label} | {q['precision']:.3f} | {q['recall']:.3f} "
                        f"| {q['campaigns_recovered']}/{q['campaigns_planted']} | {q['crowd_flagged']}/{q['crowd_accounts']:,} "
                        f"| {wall_cpu(r['detect'])} | {styles} |")
+    g = _load("groups_scales_seed1.json")
+    if g:
+        out += ["", "Planted rings in the Twitter15 cascades and the #GOPDebate stream (`bench/groups.py --seed 1`, "
+                "detect's defaults, pair tests only: the group test of issue 12's item 2 is another branch's):", "",
+                "| shape | rings | members | recall | rings as one campaign |", "|---|---|---|---|---|"]
+        out += [f"| {p['shape']} | {p['rings']} | {p['members']} | {p['recall']:.3f} | {p['one_campaign']} / {p['rings']} |"
+                for p in g["per_shape"]]
+        out += ["", "| crowd | flagged | crowd's own accounts flagged | detect wall |", "|---|---|---|---|"]
+        out += [f"| {name} | {c['flagged']} in {c['campaigns']} campaigns | {c['crowd_flagged']:,} / {c['crowd']:,} "
+                f"({c['crowd_flagged'] / c['crowd']:.3%}) | {c['detect_seconds']} s |" for name, c in g["crowds"].items()]
     return out + [""]
 
 
