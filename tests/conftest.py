@@ -28,6 +28,19 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "twitter-v1": ("twitter_v1.jsonl", None),
     "cascade": ("cascades/365056836476481537.txt", None),
     "table": ("gop_slice.csv", "handle=name,time=tweet_created,text=text,post_id=tweet_id"),
+    "telegram-export": ("platforms/telegram/desktop_export_channel_2024.json", None),
+    "telethon": ("platforms/telegram/gesis_telethon_britishnewspatriot_1799276919.jsonl", None),
+    "4cat-telegram": ("platforms/telegram/4cat_telegram.csv", None),
+    "bluesky": ("platforms/bluesky/jetstream_sample.jsonl", None),
+    "mastodon": ("platforms/mastodon/pages_written.jsonl", None),
+    "reddit": ("platforms/reddit/pmaw_pushshift_comments_first40.ndjson", None),
+    "youtube": ("platforms/youtube/youtube_threads_written.jsonl", None),
+    "tiktok-research": ("platforms/tiktok/research_api_responses_written.jsonl", None),
+    "zeeschuimer": ("platforms/zeeschuimer/zeeschuimer_instagram_threads_x_written.ndjson", None),
+    "crowdtangle": ("platforms/crowdtangle_meta/crowdtangle_historical_facebook_written.csv", None),
+    "coornet": ("platforms/crowdtangle_meta/pycoornet_ct_shares_slice.csv", None),
+    "meta-content-library": ("platforms/crowdtangle_meta/meta_content_library_written.csv", None),
+    "coortweet": ("platforms/coortweet/coortweet_canonical_written.csv", None),
 }
 
 
@@ -110,12 +123,15 @@ def quarantined(store, source_file: Path | None = None) -> dict[int, dict]:
     return out
 
 
-def check_report(report: FileReport, *, read=None, stored=None, quarantined=None, present=None) -> None:
+def check_report(report: FileReport, *, read=None, stored=None, quarantined=None, present=None,
+                 merged=None, skipped=None) -> None:
     """The accounting invariant, plus the exact counts given."""
-    assert report.rows_read == report.rows_stored + report.rows_quarantined + report.rows_already_present, report
-    assert min(report.rows_read, report.rows_stored, report.rows_quarantined, report.rows_already_present) >= 0
+    assert report.rows_read == (report.rows_stored + report.rows_merged + report.rows_skipped
+                                + report.rows_quarantined + report.rows_already_present), report
+    assert min(report.rows_read, report.rows_stored, report.rows_quarantined, report.rows_already_present,
+               report.rows_merged, report.rows_skipped) >= 0
     for name, want in (("rows_read", read), ("rows_stored", stored), ("rows_quarantined", quarantined),
-                       ("rows_already_present", present)):
+                       ("rows_already_present", present), ("rows_merged", merged), ("rows_skipped", skipped)):
         if want is not None:
             assert getattr(report, name) == want, f"{name}: {getattr(report, name)} != {want} in {report}"
 

@@ -13,9 +13,9 @@ import numpy as np
 import trollscope
 from trollscope.ingest import ingest
 
-COLUMNS = ["id", "user", "ts", "text", "kind", "ref", "ref_user", "category"]
+COLUMNS = ["id", "user", "ts", "text", "kind", "ref", "ref_user", "category", "obj"]
 MAPPING = ("post_id=id,account=user,time=ts,text=text,kind=kind,ref_post_id=ref,"
-           "ref_account=ref_user,label.account_category=category")
+           "ref_account=ref_user,label.account_category=category,object.image=obj")
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -33,10 +33,10 @@ def at(seconds: float, base: datetime = T0) -> datetime:
     return base + timedelta(seconds=int(seconds))
 
 
-def post(id, user, t, text="", kind="post", ref="", ref_user="", category="") -> dict:
+def post(id, user, t, text="", kind="post", ref="", ref_user="", category="", obj="") -> dict:
     """One CSV row; `t` is seconds after T0 (or an ISO string)."""
     return {"id": id, "user": user, "ts": t if isinstance(t, str) else ts(t), "text": text, "kind": kind,
-            "ref": ref, "ref_user": ref_user, "category": category}
+            "ref": ref, "ref_user": ref_user, "category": category, "obj": obj}
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

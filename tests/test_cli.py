@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from trollscope.store import schema
+from trollscope.store import docs, schema
 from trollscope.cli import app
 
 runner = CliRunner()
@@ -127,4 +127,4 @@ def test_every_command_renders_errors_as_one_line():
 
 
 def test_schema_doc_is_generated_from_the_code():
-    assert (ROOT / "docs" / "schema.md").read_text() == schema.markdown() + "\n"
+    assert (ROOT / "docs" / "schema.md").read_text() == docs.markdown() + "\n"

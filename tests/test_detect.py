@@ -107,20 +107,24 @@ def _snapshot(store) -> dict[str, list[tuple]]:
 
 
 def _same(a: list[tuple], b: list[tuple], float_cols: tuple[int, ...] = ()) -> bool:
-    """Rows equal, the columns in `float_cols` to 1e-12 relative."""
+    """Rows equal, the columns in `float_cols` to 1e-9 relative."""
     if len(a) != len(b):
         return False
     for ra, rb in zip(a, b):
         for i, (x, y) in enumerate(zip(ra, rb)):
             if i in float_cols:
-                if x != pytest.approx(y, rel=1e-12):
+                if x != pytest.approx(y, rel=1e-9):
                     return False
             elif x != y:
                 return False
     return True
 
 
-WEIGHT = 8  # pair_tests: trace, a, b, shared, expected, p_value, q_value, significant, weight, ...
+# pair_tests: trace, a, b, shared, expected, p_value, q_value, significant, strength, weight, ...
+# Sums of a parallel GROUP BY differ in their last bits from run to run; detect rounds them to 12
+# significant digits, which hides all but values sitting on a rounding boundary: those numbers
+# are compared to 1e-9 relative, every count, id and verdict exactly.
+WEIGHT = (4, 5, 6, 8, 9)
 
 
 def test_detect_is_deterministic(tmp_path, world):
@@ -136,7 +140,7 @@ def test_detect_is_deterministic(tmp_path, world):
     for snap in (again, fresh):
         for name in first:
             # pair weights are compared to 1e-12 here; bit for bit in the test below
-            assert _same(snap[name], first[name], (WEIGHT,) if name == "pair_tests" else ()), name
+            assert _same(snap[name], first[name], WEIGHT if name == "pair_tests" else ()), name
     assert [r[0] for r in first["campaigns"]] == ["C1"]
 
 

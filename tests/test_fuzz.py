@@ -1,7 +1,7 @@
 """Property tests: generated files thrown at every reader.
 
 Properties: nothing but a UserError escapes, and every record is accounted for
-(rows_read = rows_stored + rows_quarantined + rows_already_present; where the record count is
+(rows_read = rows_stored + rows_merged + rows_skipped + rows_quarantined + rows_already_present; where the record count is
 known independently, rows_read equals it).
 
 Two levels, to keep >= 10,000 examples within ~90 s on 2 cores (a full `ingest()` of a tiny
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import csv
+import gzip
 import io
 import itertools
 import json
@@ -41,6 +42,7 @@ import trollscope
 from trollscope.errors import UserError
 from trollscope.ingest import READERS, ingest, reader_named
 from trollscope.ingest import stage as stg
+from trollscope.ingest.limits import Limits
 from trollscope.ingest.readers import ReadContext
 
 from conftest import IRA_HEADER, reader_sample
@@ -413,8 +415,10 @@ def _ingest_checked(name: str, path: Path, fmt=None, mapping=None, expected_reco
     except UserError:
         assert store.count("posts") == posts_before and store.count("ingests") == ingests_before
         return None
-    assert report.rows_read == report.rows_stored + report.rows_quarantined + report.rows_already_present, report
-    assert min(report.rows_stored, report.rows_quarantined, report.rows_already_present) >= 0
+    assert report.rows_read == (report.rows_stored + report.rows_merged + report.rows_skipped
+                                + report.rows_quarantined + report.rows_already_present), report
+    assert min(report.rows_stored, report.rows_merged, report.rows_skipped, report.rows_quarantined,
+               report.rows_already_present) >= 0
     assert store.count("posts") - posts_before == report.rows_stored
     assert store.count("ingests") == ingests_before + 1
     in_q = store.sql("SELECT count(*) FROM quarantine WHERE source_file = ?",
@@ -437,14 +441,15 @@ def _reader_con():
     return _READER_CON["con"]
 
 
-def _stage_checked(fmt: str, path: Path, mapping=None, expected_records=None):
-    """Reader level: every record read becomes exactly one staging row (good or quarantined).
+def _stage_checked(fmt: str, path: Path, mapping=None, expected_records=None, limits=None):
+    """Reader level: every record read becomes exactly one staging row (good or quarantined), or is
+    counted as skipped (not a post).
 
     The CSV readers create temp tables, so they run in a transaction that is rolled back; the
     Python readers only append to `_stage`, which is emptied after each example (cheaper).
     """
     con = _reader_con()
-    in_txn = fmt in ("ira", "io-archive") or path.suffix == ".csv"
+    in_txn = fmt in ("ira", "io-archive") or path.suffix in (".csv", ".gz")
     if in_txn:
         con.execute("BEGIN TRANSACTION")
         stg.create_stage(con)
@@ -454,7 +459,8 @@ def _stage_checked(fmt: str, path: Path, mapping=None, expected_records=None):
     try:
         try:
             reader = reader_named(fmt)
-            result = reader.stage(con, path, reader.options(mapping), ReadContext(str(path.resolve())))
+            result = reader.stage(con, path, reader.options(mapping),
+                                  ReadContext(str(path.resolve()), limits or Limits()))
         except UserError:
             return None
         staged, unexplained = con.execute(
@@ -462,7 +468,8 @@ def _stage_checked(fmt: str, path: Path, mapping=None, expected_records=None):
         ).fetchall()[0]
         if getattr(result, "stage_sql", None):
             staged += con.execute(f"SELECT count(*) FROM ({result.stage_sql})").fetchall()[0][0]
-        assert staged == result.rows_read, (staged, result.rows_read)
+        # records that are not posts (likes, service messages) are counted, never staged
+        assert staged + result.rows_skipped == result.rows_read, (staged, result.rows_skipped, result.rows_read)
         assert unexplained == 0, "a field was named without a reason"
         if expected_records is not None:
             assert result.rows_read == expected_records
@@ -591,8 +598,70 @@ def test_fuzz_every_reader_on_its_mutated_sample(reader):
     run()
 
 
+# Hostile shapes (issue 16), through small limits: huge fields and records, deep nesting,
+# truncation (plain and gzip), non-finite and huge numbers. Every record is still accounted for.
+
+HOSTILE_LIMITS = Limits(max_record_bytes=3000, max_field_bytes=1500, max_nesting=12, ratio_after=10**9)
+huge_text = st.integers(1000, 9000).map(lambda n: "H" * n)
+nested = st.integers(1, 40).map(lambda d: "[" * d + "1" + "]" * d)
+non_finite = st.sampled_from(["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1.5e+9", "123456789012345678901234567890"])
+
+
+@st.composite
+def hostile_json_lines(draw):
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.integers(0, 3))
+        tid, uid = draw(st.one_of(non_finite, st.integers(1, 10**6).map(str))), draw(non_finite)
+        text = draw(st.one_of(huge_text, field_text))
+        junk = draw(nested) if kind == 1 else "0"
+        line = ('{"id": %s, "user": {"id": %s, "screen_name": "a"}, "created_at": "Mon Nov 05 14:02:11 +0000 2018", '
+                '"text": %s, "junk": %s}' % (tid, uid, json.dumps(text), junk))
+        if kind == 2:
+            line = draw(nested)
+        out.append(line)
+    return _truncate(draw, ("\n".join(out) + "\n").encode())
+
+
+@st.composite
+def hostile_csv(draw):
+    rows = [IRA_HEADER]
+    for i in range(draw(st.integers(1, 4))):
+        content = draw(st.one_of(huge_text, field_text.map(lambda t: t.replace("\r", ""))))
+        if draw(st.booleans()):
+            content = '"' + content.replace('"', '""') + '"'
+        rows.append(f"1,a{i},{content},US,English,2016-01-01 12:00:00 {draw(st.sampled_from(['+0000', '+9999', '']))},"
+                    "2016-01-01 12:00:00,1,1,1,,,0,X,0")
+    data = ("\n".join(rows) + "\n").encode()
+    assume(not _stray_cr(data))
+    return _truncate(draw, data)
+
+
+def _truncate(draw, data: bytes) -> bytes:
+    how = draw(st.sampled_from(["whole", "cut", "gzip", "gzip-cut"]))
+    if how == "cut":
+        return data[: draw(st.integers(1, len(data)))]
+    if how.startswith("gzip"):
+        z = gzip.compress(data)
+        return z if how == "gzip" else z[: draw(st.integers(3, len(z)))]
+    return data
+
+
+@settings(max_examples=_n(150), **SETTINGS)
+@given(body=hostile_json_lines(), fmt=st.sampled_from(["twitter-v1", "table"]))
+def test_fuzz_hostile_json(body, fmt):
+    mapping = "post_id=id,account=user.id,time=created_at,text=text" if fmt == "table" else None
+    _stage_checked(fmt, _file(body, ".jsonl"), mapping=mapping, limits=HOSTILE_LIMITS)
+
+
+@settings(max_examples=_n(100), **SETTINGS)
+@given(data=hostile_csv())
+def test_fuzz_hostile_csv(data):
+    _stage_checked("ira", _file(data, ".csv"), limits=HOSTILE_LIMITS)
+
+
 def test_fuzz_budget_is_at_least_ten_thousand():
     tests = [v for k, v in globals().items() if k.startswith("test_fuzz_") and hasattr(v, "hypothesis")]
     total = sum(t._hypothesis_internal_use_settings.max_examples for t in tests)
-    assert len(tests) == 10
+    assert len(tests) == 12
     assert total >= 10_000 * SCALE - len(tests), total

@@ -175,12 +175,19 @@ def test_ira_csv_bom_crlf_and_blank_lines(store, tmp_path):
     assert one(store, "SELECT labels FROM accounts WHERE account_id = 'alice'")["labels"]["account_category"] == "RightTroll"
 
 
-def test_gzip_csv_truncated_is_a_user_error(store, tmp_path):
+def test_gzip_csv_truncated_keeps_its_complete_records(store, tmp_path):
     full = gzip.compress(("\n".join([IRA_HEADER] + [ira_row(f"a{i}", f"text {i}") for i in range(3000)]) + "\n").encode())
     path = write(tmp_path, "cut.csv.gz", full[: len(full) // 2])
-    with pytest.raises(UserError):
-        ingest(store, [path], fmt="ira")
-    assert store_counts(store) == {"posts": 0, "accounts": 0, "quarantine": 0, "ingests": 0}
+    [report] = ingest(store, [path], fmt="ira")
+    check_report(report, quarantined=1, present=0)
+    assert report.status == "incomplete" and report.failed and "ends early" in report.reason
+    assert 100 < report.rows_stored == report.rows_read - 1 < 3000
+    [(line, bad)] = quarantined(store, path).items()
+    assert line == report.rows_read + 1  # the header is line 1
+    assert bad["reason"].startswith("file ends early or is corrupt after record")
+    # line numbers are right up to the last complete record
+    assert post_at(store, path, report.rows_read)["text"] == f"text {report.rows_read - 2}"
+    assert store.count("ingests") == 1
 
 
 # ---- generic CSV (table + mapping) ---------------------------------------------------------------
@@ -212,7 +219,7 @@ def test_generic_csv_mixed_problems(store, tmp_path):
     assert (q[5]["field"], q[5]["reason"]) == ("who", "missing account")
     assert (q[6]["field"], q[6]["reason"]) == ("when", "missing time")
     assert (q[7]["field"], q[7]["reason"]) == ("when", "unreadable time 31/31/2020")
-    assert q[11]["reason"].startswith("unreadable CSV record")
+    assert q[11]["reason"].startswith("not utf-8") and "iconv -f WINDOWS-1252 -t UTF-8" in q[11]["reason"]
     times = {r["source_line"]: r["created_at"] for r in rows(store, "SELECT source_line, created_at FROM posts")}
     assert times == {2: utc(2020, 5, 1, 12), 8: utc(2020, 9, 13, 12, 26, 40), 9: utc(2020, 9, 13, 12, 26, 40),
                      10: utc(2020, 5, 1, 10)}
@@ -275,10 +282,13 @@ def test_generic_csv_header_only_and_empty(store, tmp_path):
         check_report(report, read=0, stored=0, quarantined=0, present=0)
 
 
-def test_corrupt_parquet_is_a_user_error(store, tmp_path):
+def test_corrupt_parquet_fails_alone(store, tmp_path):
     path = write(tmp_path, "t.parquet", b"PAR1 this is not parquet")
-    with pytest.raises(UserError):
-        ingest(store, [path], mapping="handle=who,time=when")
+    [report] = ingest(store, [path], mapping="handle=who,time=when")
+    check_report(report, read=0, stored=0, quarantined=0, present=0)
+    assert (report.status, report.failed) == ("failed", True)
+    assert "cannot read as Parquet" in report.reason
+    assert store_counts(store) == {"posts": 0, "accounts": 0, "quarantine": 0, "ingests": 0}
 
 
 # ---- JSON ----------------------------------------------------------------------------------------
@@ -635,8 +645,8 @@ def test_failure_mid_batch_of_small_files_leaves_store_unchanged(tmp_path):
     s.con = real
     assert _snapshot(s) == before
     reports = ingest(s, [FIXTURES / "cascades"])
-    assert [(r.rows_read, r.rows_stored, r.rows_already_present) for r in reports] == [
-        (118, 117, 1), (56, 56, 0), (57, 57, 0)]
+    assert [(r.rows_read, r.rows_stored, r.rows_merged, r.rows_already_present) for r in reports] == [
+        (118, 117, 1, 0), (56, 56, 0, 0), (57, 57, 0, 0)]
     s.close()
 
 
@@ -745,3 +755,310 @@ def test_every_reader_on_damaged_input(store, tmp_path, reader, how):
     assert (store.count("quarantine") > before["quarantine"]) == (report.rows_quarantined > 0)
     if how in ("garbage-line", "latin-1-line") and reader.name != "cascade":
         assert report.rows_quarantined >= 1
+
+
+# ---- hostile archives (issue 16), scaled down through the limits; full size in bench/hostile.py --
+
+R = ",US,English,2016-01-01 12:00:00,2016-01-01 12:00:00,1,1,1,,,0,X,0"
+SMALL = {"max_record_bytes": 4096, "max_field_bytes": 2048, "max_nesting": 16}
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("quoted", [False, True], ids=["bare", "quoted"])
+def test_record_over_the_limit_is_quarantined_and_later_lines_stay_right(store, tmp_path, gz, quoted):
+    big = "A" * 20_000
+    body = (f"{IRA_HEADER}\n1,carol,before{R}\n3,dave," + (f'"{big}"' if quoted else big) + f"{R}\n"
+            f"2,alice,hello{R}\n").encode()
+    path = write(tmp_path, "f.csv" + (".gz" if gz else ""), gzip.compress(body) if gz else body)
+    [report] = ingest(store, [path], settings=SMALL)
+    check_report(report, read=3, stored=2, quarantined=1, present=0)
+    assert report.status == "ok"
+    [(line, bad)] = quarantined(store, path).items()
+    assert line == 3 and "record of 20," in bad["reason"] and "max_record_bytes" in bad["reason"]
+    assert bad["raw"].startswith("3,dave,") and len(bad["raw"]) == 2000
+    assert post_at(store, path, 2)["text"] == "before" and post_at(store, path, 4)["text"] == "hello"
+
+
+def test_field_over_the_limit_is_quarantined(store, tmp_path):
+    body = f"{IRA_HEADER}\n1,carol,{'B' * 3000}{R}\n2,alice,hello{R}\n"
+    path = write(tmp_path, "f.csv", body)
+    [report] = ingest(store, [path], settings={**SMALL, "max_field_bytes": 2500})
+    check_report(report, read=2, stored=1, quarantined=1)
+    [(line, bad)] = quarantined(store, path).items()
+    assert (line, bad["field"]) == (2, "content") and "max_field_bytes" in bad["reason"]
+
+
+@pytest.mark.parametrize("fmt,make", [
+    ("ira", lambda n: (IRA_HEADER + "\n" + "".join(f"{i},a{i % 7},t{R}\n" for i in range(n))).encode()),
+    ("twitter-v1", lambda n: "".join(v1(str(i)) + "\n" for i in range(n)).encode()),
+])
+def test_decompression_bomb_is_refused_alone(store, tmp_path, fmt, make):
+    good = write(tmp_path, "good.csv", f"{IRA_HEADER}\n1,carol,fine{R}\n")
+    bomb = write(tmp_path, "bomb.gz", gzip.compress(make(60_000), 9))
+    limits = {"max_ratio": 5, "ratio_after": 100_000}  # at full size: 100 and 16 MiB (bench/hostile.py)
+    reports = ingest(store, [good]) + ingest(store, [bomb], fmt=fmt, settings=limits)
+    assert [(r.status, r.rows_stored) for r in reports] == [("ok", 1), ("failed", 0)]
+    assert "max_ratio" in reports[1].reason and "bomb" in reports[1].reason
+    assert store.count("posts") == 1 and store.count("ingests") == 1
+
+
+def test_file_over_max_file_bytes_is_refused(store, tmp_path):
+    path = write(tmp_path, "f.jsonl", "".join(v1(str(i)) + "\n" for i in range(200)))
+    [report] = ingest(store, [path], fmt="twitter-v1", settings={"max_file_bytes": 5000})
+    assert report.status == "failed" and "max_file_bytes" in report.reason and store.count("posts") == 0
+
+
+def test_json_line_over_the_limit_keeps_its_neighbours(store, tmp_path):
+    body = v1("1") + "\n" + '{"text": "' + "x" * 50_000 + '"}\n' + v1("2") + "\n"
+    path = write(tmp_path, "f.jsonl.gz", gzip.compress(body.encode()))
+    [report] = ingest(store, [path], fmt="twitter-v1", settings=SMALL)
+    check_report(report, read=3, stored=2, quarantined=1)
+    [(line, bad)] = quarantined(store, path).items()
+    assert line == 2 and "record of 50,013 bytes" in bad["reason"]
+
+
+def test_truncated_gzip_in_a_folder_does_not_stop_the_others(store, tmp_path):
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    write(folder, "a.csv", f"{IRA_HEADER}\n1,carol,first{R}\n")
+    full = gzip.compress(("\n".join([IRA_HEADER] + [f"{i},u{i},text {i}{R}" for i in range(4000)]) + "\n").encode())
+    write(folder, "b.csv.gz", full[: len(full) // 2])
+    write(folder, "c.csv", f"{IRA_HEADER}\n1,dave,last{R}\n")
+    reports = ingest(store, [folder])
+    assert [(Path(r.path).name, r.status) for r in reports] == [("a.csv", "ok"), ("b.csv.gz", "incomplete"),
+                                                                 ("c.csv", "ok")]
+    for r in reports:
+        check_report(r)
+    assert reports[1].rows_stored > 100 and reports[1].rows_quarantined == 1
+    assert store.count("posts") == 2 + reports[1].rows_stored
+
+
+def test_truncated_plain_csv_keeps_its_complete_records(store, tmp_path):
+    path = write(tmp_path, "f.csv", f'{IRA_HEADER}\n1,carol,one{R}\n2,dave,"never clo')
+    [report] = ingest(store, [path], settings=SMALL)
+    check_report(report, read=2, stored=1, quarantined=1)
+    # An unterminated quote at the end: DuckDB reports it; the good record is kept either way.
+    assert post_at(store, path, 2)["text"] == "one"
+
+
+def test_json_array_with_an_element_nested_too_deep(store, tmp_path):
+    doc = "[\n" + v1("1") + ",\n" + "[" * 100_000 + "]" * 100_000 + ",\n" + v1("2") + "\n]\n"
+    path = write(tmp_path, "a.json", doc)
+    [report] = ingest(store, [path], fmt="twitter-v1")
+    check_report(report, read=3, stored=2, quarantined=1)
+    [(element, bad)] = quarantined(store, path).items()
+    assert element == 2 and "nested deeper than" in bad["reason"]
+    assert {r["post_id"] for r in rows(store, "SELECT post_id FROM posts")} == {"1", "2"}
+
+
+def test_json_line_nested_past_max_nesting(store, tmp_path):
+    deep = {"id_str": "9", "user": {"id_str": "1"}, "created_at": V1_TIME, "text": "x", "junk": [[[[[[[[[[1]]]]]]]]]]}
+    path = write(tmp_path, "d.jsonl", v1("1") + "\n" + json.dumps(deep) + "\n")
+    [report] = ingest(store, [path], fmt="twitter-v1", settings={"max_nesting": 8})
+    check_report(report, read=2, stored=1, quarantined=1)
+    assert "max_nesting" in quarantined(store, path)[2]["reason"]
+
+
+def test_non_finite_and_float_ids(store, tmp_path):
+    lines = ['{"id": 1e999, "user": {"id": 5, "screen_name": "a"}, "created_at": "%s", "text": "one"}' % V1_TIME,
+             '{"id": 1e999, "user": {"id": 5, "screen_name": "a"}, "created_at": "%s", "text": "two"}' % V1_TIME,
+             '{"id": NaN, "user": {"id": 5, "screen_name": "a"}, "created_at": "%s", "text": "three"}' % V1_TIME,
+             '{"id": 7, "user": {"id": 1.5e+9, "screen_name": "b"}, "created_at": "%s", "text": "four"}' % V1_TIME,
+             '{"id": 123456789012345678901234567890, "user": {"id": -Infinity}, "created_at": "%s"}' % V1_TIME,
+             '{"id": 8, "user": {"id": 123456789012345678901234567890}, "created_at": "%s"}' % V1_TIME]
+    path = write(tmp_path, "ids.jsonl", "\n".join(lines) + "\n")
+    [report] = ingest(store, [path], fmt="twitter-v1")
+    check_report(report, read=6, stored=2, quarantined=4, present=0)
+    q = quarantined(store, path)
+    assert sorted(q) == [1, 2, 3, 5]
+    assert (q[1]["field"], q[1]["reason"]) == ("id", "id is not a finite number: 1e999")
+    assert q[5]["field"] == "user.id"
+    got = {r["post_id"]: r["account_id"] for r in rows(store, "SELECT post_id, account_id FROM posts")}
+    assert got == {"7": "1.5e+9", "8": "123456789012345678901234567890"}
+
+
+def test_table_json_non_finite_id_is_quarantined(store, tmp_path):
+    path = write(tmp_path, "t.jsonl", '{"who": 1e999, "when": "2021-01-01T00:00:00Z"}\n'
+                                      '{"who": 12345678901234567890123, "when": "2021-01-01T00:00:00Z"}\n')
+    [report] = ingest(store, [path], mapping="account=who,time=when")
+    check_report(report, read=2, stored=1, quarantined=1)
+    assert one(store, "SELECT account_id FROM posts")["account_id"] == "12345678901234567890123"
+
+
+@pytest.mark.parametrize("offset,ok", [("+9999", False), ("+25:00", False), ("-1460", False), ("+14:00", True),
+                                       ("-0700", True), ("+05:30", True)])
+def test_implausible_utc_offsets_are_rejected(store, tmp_path, offset, ok):
+    path = write(tmp_path, "t.csv", f"who,when\nann,2016-01-01 12:00:00 {offset}\n")
+    [report] = ingest(store, [path], mapping="handle=who,time=when")
+    check_report(report, read=1, stored=int(ok), quarantined=int(not ok))
+    if not ok:
+        assert quarantined(store, path)[2]["reason"].startswith("implausible time zone offset")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_is_refused_in_one_line_naming_it(store, tmp_path, encoding):
+    text = f"{IRA_HEADER}\n1,carol,hello{R}\n"
+    data = text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode(encoding)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    path = write(folder, "u.csv", data)
+    write(folder, "v.csv", text)
+    for given in ([path], [folder]):
+        reports = ingest(store, given)
+        bad = next(r for r in reports if r.path.endswith("u.csv"))
+        assert bad.status == "failed" and encoding.split("-")[0].upper().replace("UTF", "UTF-") in bad.reason
+        assert "iconv" in bad.reason and "\n" not in bad.reason
+
+
+def test_latin1_rows_say_not_utf8_with_the_fix(store, tmp_path):
+    path = write(tmp_path, "l.csv", (f"{IRA_HEADER}\n1,carol,caf\xe9{R}\n2,dave,fine{R}\n").encode("cp1252"))
+    [report] = ingest(store, [path])
+    check_report(report, read=2, stored=1, quarantined=1)
+    reason = quarantined(store, path)[2]["reason"]
+    assert reason.startswith("not utf-8") and "iconv -f WINDOWS-1252 -t UTF-8" in reason
+    line2 = json.dumps({"id_str": "2", "user": {"id_str": "7"}, "created_at": V1_TIME, "text": "caf\xe9"},
+                       ensure_ascii=False)
+    jpath = write(tmp_path, "l.jsonl", (v1("1") + "\n" + line2 + "\n").encode("latin-1"))
+    [report] = ingest(store, [jpath], fmt="twitter-v1")
+    check_report(report, read=2, stored=1, quarantined=1)
+    assert quarantined(store, jpath)[2]["reason"].startswith("not utf-8")
+
+
+def test_wide_csv_is_read_through_the_columns_used(store, tmp_path):
+    extra = [f"x{i}" for i in range(3000)]
+    header = IRA_HEADER + "," + ",".join(extra)
+    path = write(tmp_path, "w.csv", header + "\n" + "".join(f"{i},u{i},t{i}{R}," + ",".join("v" * 3000) + "\n"
+                                                            for i in range(3)))
+    [report] = ingest(store, [path], settings={"max_columns": 100})
+    check_report(report, read=3, stored=3, quarantined=0)
+    assert {r["text"] for r in rows(store, "SELECT text FROM posts")} == {"t0", "t1", "t2"}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_file_is_named_as_such(store, tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    locked = write(folder, "a.csv", f"{IRA_HEADER}\n1,carol,x{R}\n")
+    write(folder, "b.csv", f"{IRA_HEADER}\n1,dave,y{R}\n")
+    locked.chmod(0)
+    reports = ingest(store, [folder])
+    assert [(r.status, r.rows_stored) for r in reports] == [("unreadable", 0), ("ok", 1)]
+    assert "Permission denied" in reports[0].reason
+
+
+def test_unreadable_file_is_named_as_such_even_as_root(store, tmp_path, monkeypatch):
+    """The same through a read that fails (root reads every file, so the failure is simulated)."""
+    import builtins
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    locked = write(folder, "a.csv", f"{IRA_HEADER}\n1,carol,x{R}\n")
+    write(folder, "b.csv", f"{IRA_HEADER}\n1,dave,y{R}\n")
+    real_open = builtins.open
+
+    def guarded(file, *args, **kwargs):
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    reports = ingest(store, [folder])
+    assert [(r.status, r.rows_stored) for r in reports] == [("unreadable", 0), ("ok", 1)]
+    assert "Permission denied" in reports[0].reason
+
+
+def test_spill_folder_is_removed_on_close_and_at_the_next_start(tmp_path):
+    db = tmp_path / "s.duckdb"
+    stale = Path(str(db) + ".tmp")
+    stale.mkdir()
+    (stale / "duckdb_temp_block-left-by-a-killed-run.block").write_bytes(b"x" * 1000)
+    s = trollscope.open(db)
+    assert not stale.exists()  # cleaned at the start
+    assert s.con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] == str(stale)
+    assert s.con.execute("SELECT current_setting('max_temp_directory_size')").fetchall()[0][0] == "8.0 GiB"
+    stale.mkdir()
+    (stale / "spilled.block").write_bytes(b"x" * 1000)  # as DuckDB's spill would be
+    s.close()
+    assert not stale.exists()  # cleaned on close
+
+
+def test_cli_exit_code_says_whether_every_file_was_read(tmp_path):
+    from typer.testing import CliRunner
+
+    from trollscope.cli import app
+
+    good = write(tmp_path, "good.csv", f"{IRA_HEADER}\n1,carol,fine{R}\n")
+    full = gzip.compress(("\n".join([IRA_HEADER] + [f"{i},u{i},text {i}{R}" for i in range(4000)]) + "\n").encode())
+    cut = write(tmp_path, "cut.csv.gz", full[: len(full) // 2])
+    runner = CliRunner()
+    ok = runner.invoke(app, ["ingest", str(good), "--db", str(tmp_path / "a.duckdb")])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["ingest", str(good), str(cut), "--db", str(tmp_path / "b.duckdb")])
+    assert bad.exit_code == 1 and "incomplete" in bad.output and "Traceback" not in bad.output
+    assert "file ends early" in bad.output
+
+
+SIGTERM_SCRIPT = r"""
+import os, signal, sys
+import trollscope
+from trollscope.errors import Interrupted
+from trollscope.ingest import ingest, reader_named
+
+reader = reader_named("ira")
+real = reader.stage
+def stage(con, path, options, ctx):
+    result = real(con, path, options, ctx)
+    os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, mid-ingest
+    return result
+reader.stage = stage
+with trollscope.open(sys.argv[1]) as store:
+    try:
+        ingest(store, [sys.argv[2]])
+    except Interrupted as exc:
+        print("interrupted:", exc)
+"""
+
+
+def test_sigterm_mid_ingest_rolls_back_and_leaves_no_spill(tmp_path):
+    db = tmp_path / "t.duckdb"
+    trollscope.open(db).close()
+    src = str(Path(trollscope.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", SIGTERM_SCRIPT, str(db), str(FIXTURES / "ira_slice.csv")],
+                          env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0 and b"interrupted: stopped by signal SIGTERM" in done.stdout, done.stderr[-2000:]
+    assert not Path(str(db) + ".tmp").exists()
+    with trollscope.open(db) as s:
+        assert store_counts(s) == {"posts": 0, "accounts": 0, "quarantine": 0, "ingests": 0}
+
+
+def test_ingest_limits_are_settings_and_documented():
+    from trollscope import settings as st
+    from trollscope.ingest.limits import Limits
+
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "docs" / "settings.md").read_text() == st.markdown()  # regenerated from settings.py
+    guide = (root / "docs" / "ingest.md").read_text()
+    names = ["max_record_bytes", "max_field_bytes", "max_nesting", "max_columns", "max_file_bytes", "max_ratio",
+             "max_spill"]
+    for name in names:
+        assert name in st.DEFAULTS and f"`{name}`" in guide
+    assert Limits().max_record_bytes == st.DEFAULTS["max_record_bytes"]
+    assert Limits.of({"max_nesting": "5", "window": 3}).max_nesting == 5
+
+
+def test_ingest_limits_are_set_from_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from trollscope.cli import app
+
+    body = f"{IRA_HEADER}\n1,carol,before{R}\n3,dave,{'A' * 20_000}{R}\n2,alice,hello{R}\n"
+    path = write(tmp_path, "f.csv", body)
+    runner = CliRunner()
+    small = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "a.duckdb"), "--set", "max_record_bytes=4096"])
+    assert small.exit_code == 0, small.output
+    assert "read 3 = stored 2 + quarantined 1 + already present 0" in small.output
+    roomy = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "b.duckdb")])
+    assert "read 3 = stored 3 + quarantined 0 + already present 0" in roomy.output
+    wrong = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "c.duckdb"), "--set", "max_record_bytes=big"])
+    assert wrong.exit_code == 2 and "max_record_bytes must be a whole number" in wrong.output

@@ -233,8 +233,8 @@ def test_coortweet_table_mapping(store):
     recs = [(line, dict(zip(["account_id", "post_id", "url_id", "hashtag_id", "domain_id", "phash_id",
                              "timestamp"], f))) for line, f in csv_records(path)]
     [report] = ingest(store, [path], mapping=COOR_MAP)
-    # post 100021 is listed twice in the source (identical rows): one post.
-    check_report(report, read=275, stored=274, quarantined=0, present=1)
+    # post 100021 is listed twice in the source (identical rows): one post, the second row merged into it.
+    check_report(report, read=275, stored=274, quarantined=0, present=0, merged=1)
     assert report.accounts_seen == len({d["account_id"] for _, d in recs})
     first_line = {}
     for line, d in recs:
@@ -286,7 +286,7 @@ def test_cascades_directory(store):
     check_report(by_name["576513463738109954.txt"], read=56, stored=56, quarantined=0, present=0)
     check_report(by_name["580320684305416192.txt"], read=57, stored=57, quarantined=0, present=0)
     # lines 38 and 54 of this file are the same edge
-    check_report(by_name["365056836476481537.txt"], read=118, stored=117, quarantined=0, present=1)
+    check_report(by_name["365056836476481537.txt"], read=118, stored=117, quarantined=0, present=0, merged=1)
     for path in sorted(folder.iterdir()):
         expected = _cascade_expected(path)
         got = {r["post_id"]: r for r in rows(
@@ -488,7 +488,8 @@ def test_second_ingest_adds_nothing(tmp_path, name, mapping):
     with trollscope.open(db) as s:  # reopened from disk
         [second] = ingest(s, [FIXTURES / name], mapping=mapping)
         check_report(second, read=first.rows_read, stored=0, quarantined=first.rows_quarantined,
-                     present=first.rows_stored + first.rows_already_present)
+                     present=first.rows_stored + first.rows_already_present, merged=first.rows_merged,
+                     skipped=first.rows_skipped)
         counts = store_counts(s)
     assert counts == {**after_first, "ingests": 2}
 

@@ -8,7 +8,6 @@ whole minutes only."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 
 import numpy as np
 import pytest

@@ -38,7 +38,14 @@ ACT = {
     "co_mention": lambda k, n: {"text": f"@person{k} what do you think of {n}"},
     "co_reply": lambda k, n: {"text": f"reply number {n}", "kind": "reply", "ref_user": f"person{k}"},
     "synchrony": lambda k, n: {"text": f"just my thoughts number {n}"},
+    # the same picture, re-encoded by each poster: its 64-bit hash one bit off, a different bit each time
+    "co_object": lambda k, n: {"text": f"look at this {n}", "obj": f"{_picture(k) ^ (1 << (n % 64)):016x}"},
 }
+
+
+def _picture(k: int) -> int:
+    """The perceptual hash of picture k (pictures are far apart: about 32 bits)."""
+    return int(np.random.default_rng(5000 + k).integers(0, 2**63 - 1))
 
 DAY = 86400
 

@@ -171,7 +171,7 @@ def test_co_domain_pairs_domains_over_the_slow_window_and_skips_shorteners(tmp_p
     ]
     assert {t["window_seconds"] for t in pair_tests(store, "co_domain").values()} == {3600}
     domains = {r["item"] for r in fetch(store, "SELECT DISTINCT item FROM evidence")}
-    assert not domains & {"bit.ly", "t.co", "youtu.be"}
+    assert not domains & {"bit.ly", "t.co", "youtu.be", "youtube.com"}
 
 
 # --------------------------------------------------------------------------- hashtag traces

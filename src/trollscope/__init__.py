@@ -1,7 +1,11 @@
-"""trollscope: find coordinated networks (troll farms, amplification rings, copy-paste
-campaigns) in dumps of social-media posts, with the evidence behind every link."""
+"""trollscope: find coordinated networks (troll farms, amplification rings, copy-paste campaigns) in
+dumps of social-media posts, with the evidence behind every link.
 
-from trollscope.store import Store, open  # noqa: A004
+    ts = trollscope.open("demo.duckdb")      # a Project: a Store with the CLI's verbs (see api.py)
+"""
 
-__version__ = "0.1.0"
-__all__ = ["Store", "open", "__version__"]
+from trollscope.api import Campaign, Project, RunResults, open  # noqa: A004
+from trollscope.store import Store
+from trollscope.version import __version__
+
+__all__ = ["Campaign", "Project", "RunResults", "Store", "open", "__version__"]

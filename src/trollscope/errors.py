@@ -28,3 +28,21 @@ class MissingDependency(UserError):
         super().__init__(
             f"{package} is not installed; install it with: pip install 'trollscope[{extra}]'"
         )
+
+
+class FileFailure(UserError):
+    """One file that cannot be read (whole or in part): truncated, corrupt, past a limit, in an
+    encoding that is refused, or unreadable. The ingest reports it in its file's row and goes on."""
+
+
+class UnreadableFile(FileFailure):
+    """A file the operating system will not let us read (permissions, I/O error)."""
+
+
+class ResourceError(TrollscopeError):
+    """Out of memory, out of spill space or out of disk: nothing half-written is left in the store."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM, turned into an exception so the store rolls back and the spill is
+    removed. A KeyboardInterrupt, so `except Exception` never swallows it; the CLI exits 130."""

@@ -43,13 +43,26 @@ SETTINGS: tuple[Setting, ...] = (
             "Work budget of the window join, in action pairs per action of a trace: on dense data the most "
             "crowded item-buckets are left out (they still count in the null model) until the pairs enumerated "
             "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~1.5 pairs per action)."),
+    Setting("groups", True,
+            "Test groups as well as pairs: sets of accounts chosen on one half of the data and tested on the "
+            "other, that co-act far beyond the null although each pair is weak (docs/detection.md, Groups)."),
+    Setting("group_window", 60,
+            "Window in seconds of the group test for fast traces (Δ when Δ is longer; slow traces use "
+            "`slow_window`): a group co-acts when its members act on one item within it."),
     Setting("min_campaign", 3, "Campaigns smaller than this many accounts are not reported."),
     Setting("resolution", 0.25, "Leiden resolution (modularity with configuration null); higher gives smaller campaigns."),
+    Setting("identity_overlap", 0.5,
+            "A campaign keeps its id from the previous run when they share at least this share of the smaller "
+            "one's members (one-to-one, largest overlap first; docs/detection.md)."),
     Setting("content_layer", True,
             "Group flagged accounts also by the hashtags and link domains they share more than chance "
             "(a second Leiden layer; see docs/detection.md). Never flags an account by itself."),
     Setting("seed", 42, "Random seed for MinHash and Leiden: the same input and seed give the same result."),
     Setting("ndup_threshold", 0.7, "Jaccard similarity of word shingles above which two texts are near-duplicates."),
+    Setting("phash_distance", 6,
+            "co_object: 64-bit perceptual image hashes (objects `phash:` or `image:` with 16 hex digits) "
+            "at most this many bits apart are one picture (docs/schema.md, detect/traces/objects.py); 0 for "
+            "exact matches only."),
     Setting("evidence_per_pair", 50, "Shared items kept as evidence for each significant pair and trace."),
     Setting("evidence_scope", "significant",
             "Which pairs keep their evidence rows: `significant` (what a flag rests on; scales to any size) or "
@@ -76,6 +89,26 @@ SETTINGS: tuple[Setting, ...] = (
             "Narratives: a language with fewer distinct texts joins the largest language group of its script "
             "(source language codes are noisy on short posts)."),
     Setting("narrative_keywords", 10, "Narratives: c-TF-IDF keywords kept per narrative."),
+    # Ingest limits (docs/ingest.md): above one, the record is quarantined or the file refused, never lost.
+    Setting("max_record_bytes", 64 * 1024 * 1024,
+            "Ingest: a record (a CSV record or a JSON line) longer than this many bytes is quarantined with its "
+            "line, size and reason, and the reading goes on. Also the largest JSON document read whole."),
+    Setting("max_field_bytes", 16 * 1024 * 1024,
+            "Ingest: a record with a field (a CSV cell or a JSON string) longer than this is quarantined."),
+    Setting("max_nesting", 64,
+            "Ingest: a JSON record nested deeper than this many arrays and objects is quarantined "
+            "(tweets nest about 6 deep)."),
+    Setting("max_columns", 4096,
+            "Ingest: a CSV with more columns than this is read through the columns its reader uses only."),
+    Setting("max_file_bytes", 32 * 1024 ** 3,
+            "Ingest: a file that unpacks to more than this many bytes is refused (nothing of it stored)."),
+    Setting("max_ratio", 100,
+            "Ingest: a compressed file that unpacks to more than this many times its size (checked once "
+            "16 MiB are unpacked) is refused as a decompression bomb (nothing of it stored)."),
+    Setting("max_spill", "8GiB",
+            "DuckDB's spill limit (`max_temp_directory_size`) for every command, ingest included; spill goes to "
+            "`STORE.tmp/`, removed on exit, on a signal and at the next start. Environment: TROLLSCOPE_MAX_SPILL. "
+            "The memory limit is TROLLSCOPE_MEMORY_LIMIT (default 1500MB)."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}

@@ -3,7 +3,7 @@ rendering and the renderers; each module beside it registers one group of comman
 parses, calls one library function and renders."""
 
 from trollscope.cli.app import app, install_interrupt
-from trollscope.cli import ingest, detect, summary, results, narratives, signals, export, report  # noqa: F401  (commands register on import)
+from trollscope.cli import ingest, detect, summary, results, narratives, signals, export, report, monitor  # noqa: F401  (commands register on import)
 
 
 def main() -> None:  # pragma: no cover - the console script

@@ -244,6 +244,7 @@ def print_campaigns(rows: list[dict]) -> None:
     """Campaigns as `detect` and `campaigns` show them."""
     emit([{"id": r["campaign_id"], "size": r["size"], "score": r["score"],
            "main traces": ", ".join(list((r["trace_pairs"] or {}))[:2]),
+           "platforms": ", ".join(r.get("platforms") or []),
            "active": f"{str(r['first_seen'])[:10]} – {str(r['last_seen'])[:10]}",
            "top accounts": ", ".join((r["top_accounts"] or [])[:3])} for r in rows], OutputFormat.table,
          title="campaigns, by coordination score")

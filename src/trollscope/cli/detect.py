@@ -30,6 +30,8 @@ def detect(
     spark_staging: Annotated[Optional[str], typer.Option(
         help="Folder every Spark executor can read, for the store's tables (needed on a cluster).")] = None,
     top: Annotated[int, typer.Option(help="Campaigns to print.")] = 10,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Recompute everything from the posts (what every run does for now).")] = False,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="Any other setting as NAME=VALUE (docs/settings.md); repeatable.")] = None,
     as_json: JsonOption = False,
@@ -47,8 +49,10 @@ def detect(
     from trollscope.views.excess import excess, scale_label
     from trollscope.pipeline import detect as run_detect
     from trollscope.settings import parse_assignments
+    from trollscope.views.changes import changes, summary_line
     from trollscope.views.results import campaigns as list_campaigns
 
+    del full  # every run recomputes from the posts until incremental detection lands
     given = dict(window=window, traces=traces, alpha=alpha, resolution=resolution, seed=seed)
     overrides = {**parse_assignments(set_ or []), **{k: v for k, v in given.items() if v is not None}}
 
@@ -61,6 +65,7 @@ def detect(
                                 **overrides)
         top_rows = list_campaigns(store, limit=top)
         ex = excess(store)
+        what_changed = summary_line(changes(store))
     if as_json:
         emit_json({**asdict(result), "coaction_excess": ex, "campaigns_top": top_rows})
         return
@@ -75,9 +80,14 @@ def detect(
            "by scale": ", ".join(f"{scale_label(s)}: {n}" for s, n in sorted(t.by_scale.items())),
            "bucket cap": t.bucket_cap, "seconds": t.seconds}
           for t in result.traces], OutputFormat.table, title="traces")
+    g = result.groups
+    if g is not None and g.tested:
+        out.print(f"groups: {g.tested:,} tested (chosen on one half of the data, tested on the other), "
+                  f"{g.confirmed:,} confirmed, linking {g.accounts:,} accounts; {g.seconds} s")
     print_excess(ex)
     out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
               f"{result.flagged_accounts:,} accounts flagged")
+    out.print(what_changed, highlight=False, markup=False)
     print_campaigns(top_rows)
 
 

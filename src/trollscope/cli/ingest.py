@@ -28,12 +28,21 @@ def ingest(
         "--map", help="Column mapping for a generic table: FIELD=COLUMN,... e.g. account=author,time=ts,text=body."
     )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON.")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="An ingest limit as NAME=VALUE (max_record_bytes, max_field_bytes, max_nesting, max_columns, "
+                      "max_file_bytes, max_ratio; docs/ingest.md); repeatable.")] = None,
 ) -> None:
     """Read post archives into the store; every row is stored or quarantined, and counted.
 
+    Exit code 0 when every file was read whole, 1 when a file failed, was read in part or could not be read.
+
     Example: trollscope ingest data/sample/ira_sample.csv.gz --db demo.duckdb
+    Example: trollscope ingest huge_export.csv --db demo.duckdb --set max_record_bytes=268435456
     """
     from trollscope.ingest import ingest as run_ingest
+    from trollscope.settings import parse_assignments
+
+    settings = parse_assignments(set_ or [])
 
     with open_store(db) as store:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -44,28 +53,45 @@ def ingest(
             def progress(path: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=f"ingesting {Path(path).name}")
 
-            reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress)
+            reports = run_ingest(store, paths, fmt=format, mapping=map, progress=progress, settings=settings)
+    failed = [r for r in reports if r.failed]
     if as_json:
         emit_json([r.as_dict() for r in reports])
+        if failed:
+            raise typer.Exit(1)
         return
     shown = [r for r in reports if r.format != "skipped"]
     skipped = len(reports) - len(shown)
-    if len(shown) <= 20:
-        emit([{"file": Path(r.path).name, "format": r.format, "read": r.rows_read, "stored": r.rows_stored,
-               "quarantined": r.rows_quarantined, "already present": r.rows_already_present,
-               "seconds": r.seconds} for r in shown], OutputFormat.table)
     total = {k: sum(getattr(r, k) for r in shown)
-             for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_already_present")}
+             for k in ("rows_read", "rows_stored", "rows_merged", "rows_skipped", "rows_quarantined",
+                       "rows_already_present")}
+    # merged and skipped rows are shown where a file has them (tables with a row per object, likes)
+    extra = [(k, label) for k, label in (("rows_merged", "merged"), ("rows_skipped", "not posts")) if total[k]]
+    if len(shown) <= 20:
+        emit([{"file": Path(r.path).name, "format": r.format, "status": r.status, "read": r.rows_read,
+               "stored": r.rows_stored, **{label: getattr(r, k) for k, label in extra},
+               "quarantined": r.rows_quarantined,
+               "already present": r.rows_already_present, "seconds": r.seconds} for r in shown], OutputFormat.table)
     out.print(
         f"{len(shown)} file(s): read {total['rows_read']:,} = stored {total['rows_stored']:,}"
-        f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
+        + "".join(f" + {label} {total[k]:,}" for k, label in extra)
+        + f" + quarantined {total['rows_quarantined']:,} + already present {total['rows_already_present']:,}"
         f"  → {db}", markup=False
     )
+    if total["rows_merged"]:
+        out.print(f"{total['rows_merged']:,} row(s) repeat the post id of an earlier row: their objects, URLs, "
+                  "hashtags and mentions were added to that post", markup=False)
+    for note in sorted({r.note for r in shown if r.note}):
+        out.print(note, markup=False, highlight=False)
     if skipped:
         out.print(f"skipped {skipped} file(s) no reader recognises (name them directly with --format to read them)")
     if total["rows_quarantined"]:
         out.print(f"see the quarantined rows with: trollscope quarantine --db {db}", markup=False)
-
+    # Exit 1 when a file was not read whole (docs/ingest.md), each named with its reason.
+    for r in failed:
+        err.print(f"{r.status}: {r.reason}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 @command(PANEL)
 def formats() -> None:
@@ -96,6 +122,7 @@ def info(
     out.print(f"[bold]{escape(s['store'])}[/]: {s['posts']:,} posts by {s['posting_accounts']:,} accounts, "
               f"{s['first_post']} → {s['last_post']}; {s['quarantined']:,} rows quarantined")
     emit(s["sources"], OutputFormat.table, title="sources")
+    emit(s["platforms"], OutputFormat.table, title="platforms")
     for key, title in (("kinds", "kinds"), ("languages", "languages"), ("top_hashtags", "top hashtags"),
                        ("top_domains", "top domains")):
         emit([{"value": k, "posts": v} for k, v in s[key].items()], OutputFormat.table, title=title)

@@ -55,6 +55,7 @@ def narratives(
                 task = bar.add_task("narratives", total=100)
                 find_narratives(store, progress=lambda m, f: bar.update(task, description=m, completed=100 * f),
                                 run=run, **overrides)
+            store.publish()
         info = nq.run_info(store)
         rows = nq.narratives(store, campaign_id=campaign, examples=examples, limit=top or None)
         coverage = nq.coverage(store)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -21,15 +21,19 @@ def campaigns(
     format: FormatOption = OutputFormat.table,
     raw: RawOption = False,
     limit: Annotated[int, typer.Option(help="At most this many (0 for all).")] = 0,
+    run: Annotated[Optional[str], typer.Option(
+        "--run", help="As a past run found them: a run id (R3) or a date (2026-03-03: the newest run finished "
+                      "by the end of that day). See `trollscope runs`.")] = None,
 ) -> None:
     """List the campaigns found, ranked by coordination score.
 
     Example: trollscope campaigns --db demo.duckdb --format json
+    Example: trollscope campaigns --db demo.duckdb --run 2026-03-03
     """
     from trollscope.views.results import campaigns as list_campaigns
 
     with open_store(db, read_only=True) as store:
-        rows = list_campaigns(store, limit=limit or None)
+        rows = list_campaigns(store, limit=limit or None, run=run)
     if format is OutputFormat.table:
         print_campaigns(rows)
     else:
@@ -67,6 +71,22 @@ def campaign(
     emit([{"trace": e["trace"], "a": e["account_a"], "b": e["account_b"], "time a": str(e["time_a"])[:19],
            "time b": str(e["time_b"])[:19], "text": clip(e["text_a"], 60)} for e in c["evidence"]],
          OutputFormat.table, title="evidence")
+    _print_groups(c["groups"], c["group_evidence"])
+
+
+def _print_groups(groups: list[dict], evidence: list[dict]) -> None:
+    """Groups are shown apart from pair links: their members are linked as a group."""
+    if not groups:
+        return
+    emit([{"group": g["group_id"], "trace": g["trace"], "members": f"{g['members_here']}/{g['members']}",
+           "window s": g["window_seconds"],
+           "items with >= k together": f"{g['units']} (k = {g['k']}; chance {g['expected']:.3g})",
+           "p": f"{g['p_value']:.3g}", "q": f"{g['q_value']:.3g}"} for g in groups],
+         OutputFormat.table, title="linked as a group (chosen on one half of the data, tested on the other)")
+    emit([{"group": e["group_id"], "half": e["half"], "item": clip(e["item"], 30),
+           "first": str(e["first_time"])[:19], "last": str(e["last_time"])[:19], "members": e["members"],
+           "accounts": clip(", ".join(e["accounts"]), 60)} for e in evidence],
+         OutputFormat.table, title="group evidence: members acting together")
 
 
 @command(PANEL)
@@ -89,6 +109,9 @@ def explain(
         return
     a, b = x["account_a"], x["account_b"]
     verdict = "[bold red]linked[/]" if x["linked"] else "not linked"
+    if x["linked_as_group"]:
+        verdict += (" pair by pair; [bold red]linked as a group[/] "
+                    f"({', '.join(g['group_id'] for g in x['groups'])})")
     out.print(f"{escape(str(a['handle']))} ({a['campaign_id'] or 'no campaign'}) and {escape(str(b['handle']))} "
               f"({b['campaign_id'] or 'no campaign'}): {verdict}")
     if not x["tests"]:
@@ -105,6 +128,11 @@ def explain(
            "within": scale_label(e["scale_seconds"]),
            "item": clip(e["item"], 30), "text": clip(e["text_a"], 70)} for e in x["evidence"]],
          OutputFormat.table, title="shared items")
+    for g in x["groups"]:
+        emit([{"half": t["half"], "item": clip(t["item"], 30), "time a": str(t["time_a"])[:19],
+               "time b": str(t["time_b"])[:19]} for t in g["together"]], OutputFormat.table,
+             title=f"{g['group_id']} ({g['trace']}, {g['members']} accounts, {g['units']} items with >= "
+                   f"{g['k']} together, chance {g['expected']:.3g}, q {g['q_value']:.3g}): both took part")
     if x["tests"] and not x["linked"] and x["evidence_scope"] == "significant":
         out.print("shared items are kept for linked pairs only; `detect --set evidence_scope=tested` keeps them "
                   "for every tested pair")
@@ -124,7 +152,5 @@ def accounts(
     from trollscope.views.results import accounts as list_accounts
 
     with open_store(db, read_only=True) as store:
-        rows = list_accounts(store)
-    if flagged:
-        rows = [r for r in rows if r["campaign_id"]]
+        rows = list_accounts(store, flagged=flagged)
     emit(rows, format, raw=raw)

@@ -38,17 +38,37 @@ from trollscope.detect.traces.base import SHORTENERS
 def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
     """Write `edges`, `campaigns` and `campaign_members`; return (edges, campaigns, flagged accounts)."""
     con = store.con
+    # Pair links (significant pair tests) and group links (every two members of a confirmed group,
+    # detect.groups), kept apart in the columns: `traces`/`pair_strength` and `groups`/`group_strength`.
+    groups = ("SELECT x.account_id AS a, y.account_id AS b, sum(g.strength) AS strength, "
+              "list(g.group_id ORDER BY g.group_id) AS groups, min(g.first_t) AS first_t, max(g.last_t) AS last_t "
+              "FROM group_members x JOIN group_members y ON y.group_id = x.group_id AND x.account_id < y.account_id "
+              "JOIN groups g ON g.group_id = x.group_id AND g.confirmed GROUP BY 1, 2"
+              if store.has_table("groups") and store.has_table("group_members") else
+              "SELECT NULL::VARCHAR AS a, NULL::VARCHAR AS b, 0.0 AS strength, []::VARCHAR[] AS groups, "
+              "NULL::BIGINT AS first_t, NULL::BIGINT AS last_t LIMIT 0")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE edges AS
-        SELECT a, b,
-               sum(strength) AS strength,
-               sum(shared) AS shared,
-               list(trace ORDER BY trace) AS traces,
-               map_from_entries(list(struct_pack(k := trace, v := strength) ORDER BY trace)) AS trace_strength,
-               min(first_t) AS first_t, max(last_t) AS last_t
-        FROM pair_tests WHERE significant
-        GROUP BY a, b ORDER BY a, b
+        WITH p AS (
+          SELECT a, b,
+                 sum(strength) AS strength,
+                 sum(shared) AS shared,
+                 list(trace ORDER BY trace) AS traces,
+                 map_from_entries(list(struct_pack(k := trace, v := strength) ORDER BY trace)) AS trace_strength,
+                 min(first_t) AS first_t, max(last_t) AS last_t
+          FROM pair_tests WHERE significant
+          GROUP BY a, b
+        ), g AS ({groups})
+        SELECT coalesce(p.a, g.a) AS a, coalesce(p.b, g.b) AS b,
+               coalesce(p.strength, 0) + coalesce(g.strength, 0) AS strength,
+               coalesce(p.shared, 0) AS shared,
+               coalesce(p.traces, []) AS traces, p.trace_strength,
+               coalesce(g.groups, []) AS groups,
+               coalesce(p.strength, 0) AS pair_strength, coalesce(g.strength, 0) AS group_strength,
+               least(p.first_t, g.first_t) AS first_t, greatest(p.last_t, g.last_t) AS last_t
+        FROM p FULL OUTER JOIN g ON g.a = p.a AND g.b = p.b
+        ORDER BY a, b
         """
     )
     rows = con.execute("SELECT a, b, strength FROM edges ORDER BY a, b").fetchall()
@@ -82,8 +102,13 @@ def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
         GROUP BY m.community, m.size
         """
     )
+    has_groups = store.has_table("groups") and store.has_table("group_members")
+    in_groups = ("""SELECT m.community, gm.group_id FROM group_members gm
+                    JOIN groups g ON g.group_id = gm.group_id AND g.confirmed
+                    JOIN _membership m ON m.account_id = gm.account_id GROUP BY ALL"""
+                 if has_groups else "SELECT NULL::BIGINT AS community, NULL::VARCHAR AS group_id LIMIT 0")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE campaigns AS
         WITH scored AS (
           SELECT *, density * mean_strength * log2(1 + size) AS score FROM _comm
@@ -95,11 +120,14 @@ def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
           JOIN _membership m ON m.account_id = p.a
           JOIN _membership m2 ON m2.account_id = p.b AND m2.community = m.community
           WHERE p.significant GROUP BY ALL
-        )
+        ), in_groups AS ({in_groups})
         SELECT 'C' || rank AS campaign_id, rank, size, internal_edges, density, mean_strength, score,
                first_seen, last_seen,
                (SELECT map_from_entries(list(struct_pack(k := t.trace, v := t.pairs) ORDER BY t.pairs DESC, t.trace))
                 FROM traces t WHERE t.community = r.community) AS trace_pairs,
+               -- confirmed groups with members here: linked as a group, not (only) pair by pair
+               coalesce((SELECT list_sort(list(ig.group_id)) FROM in_groups ig WHERE ig.community = r.community),
+                        []) AS groups,
                community
         FROM ranked r ORDER BY rank
         """

@@ -12,6 +12,8 @@ Tables written (replaced on each run, in one transaction with the run's row in `
   campaign_members  account -> campaign
   content_links pairs of flagged accounts sharing more hashtags/link domains than chance (they
                 help group flagged accounts into campaigns, never flag anyone; detect.campaigns)
+  run_campaigns, run_members  every run's campaigns and members, kept (detect/identity.py: a
+                campaign keeps its id across runs while it is the same operation)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Callable
 
 from trollscope import settings as st
 from trollscope.errors import StoreError, UserError
+from trollscope.detect import identity
 from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.detect.traces import base as tr
@@ -41,6 +44,7 @@ class DetectResult:
     flagged_accounts: int = 0
     seconds: float = 0.0
     run_id: str = ""
+    groups: object = None  # detect.groups.GroupResult
 
 
 def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
@@ -69,6 +73,11 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         from trollscope.detect.traces.neardup import build_text_clusters
 
         build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
+    if any("object_clusters" in t.needs for t in traces):
+        say("object clusters: image hashes within phash_distance bits")
+        from trollscope.detect.traces.objects import build_object_clusters
+
+        build_object_clusters(store, distance=int(cfg["phash_distance"]))
 
     from trollscope.detect.engine import make_engine
 
@@ -83,6 +92,10 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     finally:
         engine.close()
 
+    from trollscope.detect.groups import find_groups, write_groups
+
+    say("groups: chosen on one half of the data, tested on the other")
+    result.groups = find_groups(store, cfg, window, traces)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 
@@ -90,9 +103,13 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     names = sorted(t.name for t in traces)
     try:
         with store.transaction():
+            before = identity.previous(store.con)
             _write_tables(store, names)
+            write_groups(store)
             result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
+            continued = identity.assign(store.con, before, float(cfg["identity_overlap"]))
             result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
+            identity.keep(store.con, result.run_id, continued)
     finally:
         for name in names:
             store.con.execute(f"DROP TABLE IF EXISTS _pt_{name}")

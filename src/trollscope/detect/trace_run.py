@@ -163,8 +163,12 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
     """)
+    from trollscope.detect.groups import keep_actions
+
+    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg)  # the group test reads them again
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
-        engine.drop(table)
+        if table != kept:
+            engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, caps[top],
                        tuple(ws.scales), family, by_scale)
 

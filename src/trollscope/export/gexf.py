@@ -11,7 +11,8 @@ from trollscope.store import Store
 
 
 def account_graph(store: Store) -> nx.Graph:
-    """Significant edges fused over traces; nodes carry handle, campaign, score and labels."""
+    """Significant edges fused over traces and confirmed groups; nodes carry handle, campaign, score
+    and labels, edges their pair strength, group strength, traces and groups."""
     if not store.has_table("edges"):
         raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
     graph = nx.Graph()
@@ -27,10 +28,15 @@ def account_graph(store: Store) -> nx.Graph:
     ).fetchall()
     for account_id, handle, campaign_id, category, score in nodes:
         graph.add_node(account_id, label=handle, campaign=campaign_id, category=category, score=float(score))
-    # Each link's time scale: the scale of its strongest trace (and every trace's, as "trace:seconds").
-    for a, b, strength, shared, traces, scale, scales in store.con.execute(
-        """
-        SELECT e.a, e.b, e.strength, e.shared, array_to_string(e.traces, ','), s.scale, s.scales
+    # Pair links and group links apart: `traces` (significant pair tests) and `groups` (confirmed
+    # groups both accounts belong to; edges of stores detected before the group test have none);
+    # each link's time scale: the scale of its strongest trace (and every trace's, as "trace:seconds").
+    columns = {c[0] for c in store.con.execute("SELECT * FROM edges LIMIT 0").description}
+    group_cols = ("array_to_string(e.groups, ',')", "e.pair_strength", "e.group_strength") if "groups" in columns else (
+        "''", "e.strength", "0.0")
+    for a, b, strength, shared, traces, groups, pair, group, scale, scales in store.con.execute(
+        f"""
+        SELECT e.a, e.b, e.strength, e.shared, array_to_string(e.traces, ','), {', '.join(group_cols)}, s.scale, s.scales
         FROM edges e LEFT JOIN (
           SELECT a, b, arg_max(window_seconds, struct_pack(s := strength, t := trace)) AS scale,
                  string_agg(trace || ':' || window_seconds, ',' ORDER BY trace) AS scales
@@ -38,7 +44,8 @@ def account_graph(store: Store) -> nx.Graph:
         ORDER BY e.a, e.b
         """
     ).fetchall():
-        graph.add_edge(a, b, weight=float(strength), shared=int(shared), traces=traces,
+        graph.add_edge(a, b, weight=float(strength), shared=int(shared), traces=traces, groups=groups,
+                       pair_strength=float(pair), group_strength=float(group),
                        scale_seconds=int(scale or 0), trace_scales=scales or "")
     return graph
 

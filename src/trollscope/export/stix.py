@@ -59,16 +59,18 @@ def build(store: Store) -> s2.Bundle:
     for c in list_campaigns(store):
         cid = c["campaign_id"]
         members = store.con.execute(
-            "SELECT m.account_id, coalesce(a.handle, m.handle), a.source_format FROM campaign_members m "
+            "SELECT m.account_id, coalesce(a.handle, m.handle), a.source_format, a.platform FROM campaign_members m "
             "LEFT JOIN accounts a USING (account_id) WHERE m.campaign_id = ? ORDER BY m.account_id", [cid]).fetchall()
         key = "|".join(m[0] for m in members)
         accounts = []
-        for account_id, handle, fmt in members:
+        for account_id, handle, fmt, platform in members:
             props = {"user_id": account_id}
             if handle:
                 props["account_login"] = handle
-            if ACCOUNT_TYPES.get(fmt):
-                props["account_type"] = ACCOUNT_TYPES[fmt]
+            # account-type-ov is an open vocabulary: the platform's name is the account's type
+            kind = platform if platform and platform != "unknown" else ACCOUNT_TYPES.get(fmt)
+            if kind:
+                props["account_type"] = kind
             accounts.append(s2.UserAccount(**props))
         items = _top_items(store, cid)
         urls = [s2.URL(value=i["item"]) for i in items
@@ -79,7 +81,8 @@ def build(store: Store) -> s2.Bundle:
             description=(f"Accounts whose joint behaviour beats a null model of independent accounts "
                          f"(detection by trollscope). Coordination score {c['score']} = density {c['density']} × "
                          f"mean edge strength {c['mean_strength']} × log2(1 + size). Significant pairs by trace: "
-                         f"{traces}. Most linked accounts: {', '.join(c['top_accounts'] or [])}."),
+                         f"{traces}. Platforms: {', '.join(c.get('platforms') or [])}. "
+                         f"Most linked accounts: {', '.join(c['top_accounts'] or [])}."),
             first_seen=c["first_seen"], last_seen=c["last_seen"], **common)
         observed = s2.ObservedData(
             id=_id("observed-data", key), first_observed=c["first_seen"], last_observed=c["last_seen"],

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trollscope.errors import UserError
 from trollscope.store import Store
+from trollscope.store.sql import ident
 
 EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
               "campaign_members", "content_links", "account_signals", "campaign_techniques", "narratives",
@@ -29,6 +30,7 @@ def export_table(store: Store, table: str, path: str | Path, fmt: str | None = N
     """
     if table not in EXPORTABLE and not store.has_table(table):
         raise UserError(f"no table {table!r}; tables are: {', '.join(EXPORTABLE)}")
+    _make_current(store, table)
     if not store.has_table(table):
         raise UserError(f"{store.path}: table {table!r} is empty or missing; run the stage that makes it")
     path = Path(path)
@@ -38,11 +40,25 @@ def export_table(store: Store, table: str, path: str | Path, fmt: str | None = N
     if path.parent and not path.parent.exists():
         raise UserError(f"{path.parent}: no such directory")
     if fmt == "parquet":
-        store.con.sql(f"SELECT * FROM {_ident(table)}").write_parquet(str(path), compression="zstd")
+        store.con.sql(f"SELECT * FROM {ident(table)}").write_parquet(str(path), compression="zstd")
     else:
-        store.con.sql(f"SELECT {csv_columns(store, table, raw)} FROM {_ident(table)}").write_csv(
+        store.con.sql(f"SELECT {csv_columns(store, table, raw)} FROM {ident(table)}").write_csv(
             str(path), header=True)
     return store.count(table)
+
+
+def _make_current(store: Store, table: str) -> None:
+    """A cached result of a later stage is (re)built for the newest run first, as every reader does, so
+    an export holds the run's settings and the posts as they are. (Narratives are costly: they are
+    written as `trollscope narratives` left them.)"""
+    if table == "account_signals":
+        from trollscope.enrich.signals import ensure
+
+        ensure(store)
+    elif table == "campaign_techniques":
+        from trollscope.enrich.disarm import ensure
+
+        ensure(store)
 
 
 def csv_columns(store: Store, table: str, raw: bool = False) -> str:
@@ -55,7 +71,7 @@ def csv_columns(store: Store, table: str, raw: bool = False) -> str:
     starts = ", ".join("'" + c + "'" if c.isprintable() else f"chr({ord(c)})" for c in FORMULA_STARTS)
     parts = []
     for name, kind in cols:
-        col = _ident(name)
+        col = ident(name)
         if kind.endswith("[]") or kind.startswith(("MAP", "STRUCT")):
             # JSON text starts with [ or {: never a formula
             parts.append(f"CAST(to_json({col}) AS VARCHAR) AS {col}")
@@ -64,7 +80,3 @@ def csv_columns(store: Store, table: str, raw: bool = False) -> str:
         else:
             parts.append(col)
     return ", ".join(parts)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -21,7 +21,8 @@ def upsert_accounts(con, fmt: str, sources: list[str]) -> int:
           map_from_entries(list_filter(map_entries(
             arg_max(labels, latest) FILTER (WHERE labels IS NOT NULL AND cardinality(labels) > 0)),
             lambda e: e.value IS NOT NULL AND e.value <> '')) AS labels,
-          {literal(fmt)} AS source_format
+          {literal(fmt)} AS source_format,
+          arg_max(platform, latest) AS platform
         FROM (SELECT *, {_latest_key(sources)} AS latest FROM _good) GROUP BY account_id
         """
     )
@@ -38,12 +39,13 @@ def upsert_accounts(con, fmt: str, sources: list[str]) -> int:
           coalesce(n.location, o.location) AS location,
           CASE WHEN o.labels IS NULL THEN n.labels WHEN n.labels IS NULL THEN o.labels
                ELSE map_concat(o.labels, n.labels) END AS labels,
-          coalesce(o.source_format, n.source_format) AS source_format
+          coalesce(o.source_format, n.source_format) AS source_format,
+          coalesce(n.platform, o.platform) AS platform
         FROM _acc n LEFT JOIN accounts o USING (account_id)
         """
     )
     con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM _acc)")
-    con.execute("INSERT INTO accounts SELECT * FROM _acc_merged")
+    con.execute("INSERT INTO accounts BY NAME SELECT * FROM _acc_merged")
     return con.execute("SELECT count(*) FROM _acc").fetchall()[0][0]
 
 

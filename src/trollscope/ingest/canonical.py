@@ -7,6 +7,7 @@ ids in `ids`, accounts are merged in `accounts`.
 
 from __future__ import annotations
 
+from trollscope.store import schema
 from trollscope.ingest import stage as stg
 from trollscope.ingest.accounts import upsert_accounts
 from trollscope.ingest.csvload import LINE
@@ -15,21 +16,25 @@ from trollscope.ingest.readers.base import StageResult
 from trollscope.ingest.stage import literal
 
 
-def canonicalise(con, fmt: str, results: dict[str, StageResult]) -> dict[str, dict]:
-    """Staged rows of the batch -> quarantine, posts, accounts; counts per source file."""
-    check(con, results)
+def canonicalise(con, fmt: str, results: dict[str, StageResult], platform: str | None = None) -> dict[str, dict]:
+    """Staged rows of the batch -> quarantine, posts, accounts; counts per source file.
+
+    `platform` is the reader's, for rows that name none (None: `unknown`)."""
+    check(con, results, platform)
     quarantined = quarantine(con, fmt, results)
     good_view(con, fmt)
-    good, stored, accounts = store_posts(con)
+    good, stored, merged, accounts = store_posts(con)
     upsert_accounts(con, fmt, list(results))
     return {
         src: {"stored": stored.get(src, 0), "quarantined": quarantined.get(src, 0),
-              "present": good.get(src, 0) - stored.get(src, 0), "accounts": accounts.get(src, 0)}
+              "merged": merged.get(src, 0),
+              "present": good.get(src, 0) - merged.get(src, 0) - stored.get(src, 0),
+              "accounts": accounts.get(src, 0)}
         for src in results
     }
 
 
-def check(con, results: dict[str, StageResult]) -> None:
+def check(con, results: dict[str, StageResult], platform: str | None = None) -> None:
     """`_checked`: every staged row of the batch, validated (`q_reason` says why a row is bad) and
     with its canonical columns, in one pass. Good rows go to `posts` straight from it."""
     first = next(iter(results.values()))
@@ -45,30 +50,42 @@ def check(con, results: dict[str, StageResult]) -> None:
     json_raw = "false" if any(r.raw_table for r in results.values()) else "true"
     bad_time = (f"created_at IS NULL OR created_at < TIMESTAMPTZ '{stg.EARLIEST}' "
                 f"OR created_at >= TIMESTAMPTZ '{stg.LATEST}'")
+    bare = ", ".join(map(literal, schema.BARE_ID_PLATFORMS))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
-        WITH p AS (
-          SELECT *, ts_parse_time(created_raw) AS created_at,
-                 coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct
+        WITH p0 AS (
+          SELECT * REPLACE (coalesce(nullif(lower(trim(platform)), ''), {literal(platform or 'unknown')}) AS platform),
+                 ts_parse_time(created_raw) AS created_at,
+                 coalesce(nullif(trim(account_id), ''), nullif(lower(trim(handle)), '')) AS acct0
           FROM {staged}
+        ), p AS (
+          -- ids of a platform other than Twitter go behind the platform's name (schema.BARE_ID_PLATFORMS)
+          SELECT *, platform NOT IN ({bare}) AS ns,
+                 CASE WHEN platform NOT IN ({bare}) THEN platform || ':' || acct0 ELSE acct0 END AS acct
+          FROM p0
         ), v AS (
           SELECT *,
             CASE
               WHEN err_reason IS NOT NULL THEN err_reason
               WHEN acct IS NULL THEN 'missing account'
               WHEN created_raw IS NULL OR trim(created_raw) = '' THEN 'missing time'
+              WHEN created_at IS NULL AND ts_bad_offset(created_raw)
+                THEN 'implausible time zone offset (beyond ±14:00): ' || left(created_raw, 60)
               WHEN created_at IS NULL THEN 'unreadable time ' || left(created_raw, 60)
               WHEN created_at < TIMESTAMPTZ '{stg.EARLIEST}' OR created_at >= TIMESTAMPTZ '{stg.LATEST}'
                 THEN 'time out of range ({stg.EARLIEST[:4]}-{stg.LATEST[:4]}): ' || left(created_raw, 60)
               WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply')
                 THEN 'unknown kind ' || left(kind, 40)
+              WHEN NOT regexp_full_match(platform, '[a-z][a-z0-9_.-]{{0,30}}')
+                THEN 'unknown platform ' || left(platform, 40)
             END AS q_reason,
             CASE
               WHEN err_reason IS NOT NULL THEN err_field
               WHEN acct IS NULL THEN {account_field}
               WHEN {bad_time} THEN {time_field}
               WHEN kind IS NOT NULL AND kind NOT IN ('post', 'repost', 'quote', 'reply') THEN 'kind'
+              WHEN NOT regexp_full_match(platform, '[a-z][a-z0-9_.-]{{0,30}}') THEN 'platform'
             END AS q_field,
             -- Entities are extracted here and made distinct in the outer query, over these
             -- columns: a macro repeats its argument, and the regexes are the costly part.
@@ -93,7 +110,7 @@ def check(con, results: dict[str, StageResult]) -> None:
           -- An id in scientific notation (6.29697E+17) lost its digits in a spreadsheet: ids
           -- like that collide, so the post gets a derived id instead.
           CASE WHEN NOT regexp_full_match(trim(v.post_id), '[0-9.]+[eE][+-]?[0-9]+')
-               THEN nullif(trim(v.post_id), '') END AS src_id,
+               THEN CASE WHEN v.ns THEN v.platform || ':' ELSE '' END || nullif(trim(v.post_id), '') END AS src_id,
           v.acct AS account_id,
           coalesce(nullif(trim(v.handle), ''), v.acct) AS handle,
           nullif(trim(v.display_name), '') AS display_name,
@@ -106,13 +123,17 @@ def check(con, results: dict[str, StageResult]) -> None:
                         THEN split_part(lower(trim(v.lang_raw)), '-', 1) END) AS lang,
           CASE WHEN v.kind IS NOT NULL THEN v.kind
                WHEN v.text LIKE 'RT @%' THEN 'repost' ELSE 'post' END AS kind,
-          nullif(trim(v.ref_post_id), '') AS ref_post_id,
-          coalesce(nullif(lower(trim(v.ref_account)), ''),
+          CASE WHEN v.ns THEN v.platform || ':' ELSE '' END || nullif(trim(v.ref_post_id), '') AS ref_post_id,
+          CASE WHEN v.ns THEN v.platform || ':' || nullif(trim(v.ref_account), '')
+               ELSE coalesce(nullif(lower(trim(v.ref_account)), ''),
                    CASE WHEN v.text LIKE 'RT @%'
-                        THEN nullif(lower(regexp_extract(v.text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) AS ref_account,
+                        THEN nullif(lower(regexp_extract(v.text, '^RT @([A-Za-z0-9_]{{1,15}})', 1)), '') END) END AS ref_account,
           CASE WHEN len(v.urls_x) > 1 THEN ts_distinct(v.urls_x) ELSE v.urls_x END AS urls,
           CASE WHEN len(v.tags_x) > 1 THEN ts_distinct(v.tags_x) ELSE v.tags_x END AS hashtags,
           CASE WHEN len(v.ments_x) > 1 THEN ts_distinct(v.ments_x) ELSE v.ments_x END AS mentions,
+          CASE WHEN v.objects IS NULL OR len(v.objects) = 0 THEN [] ELSE ts_distinct(ts_norm_objects(v.objects)) END AS objects,
+          v.platform,
+          CASE WHEN regexp_matches(trim(v.permalink), '^https?://') THEN trim(v.permalink) END AS permalink,
           v.source_file,
           v.source_line,
           -- equal for rows that may be twins (same file, account, time and text): see _good_view

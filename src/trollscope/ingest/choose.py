@@ -31,7 +31,20 @@ def choose_reader(path: Path, fmt: str | None = None, mapped: bool = False) -> R
             continue
     if not head.strip():
         return fallback_reader()  # an empty file: the table reader reads its zero rows without a mapping
+    from trollscope.ingest.readers.guess import guess
+    from trollscope.ingest.readers.table import table_columns
+
+    if looks_like_a_table(path, head) and guess(table_columns(path, head)) is not None:
+        return fallback_reader()  # read through the mapping its column names suggest
     raise FormatError(
         f"{path}: cannot tell the format; name it with --format ({', '.join(r.name for r in READERS)}) "
         "or give a column mapping with --map account=COL,time=COL,..."
     )
+
+
+def looks_like_a_table(path: Path, head: bytes) -> bool:
+    """A CSV, JSON-lines or Parquet file (by name or by its first bytes), not a binary blob."""
+    suffix = "".join(path.suffixes).lower()
+    if any(ext in suffix for ext in (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet")):
+        return True
+    return b"\x00" not in head[:4096] and (b"," in head.split(b"\n", 1)[0] or head.lstrip()[:1] == b"{")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import io
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterable
 
-from trollscope.errors import FormatError, UserError
+from trollscope.errors import FileFailure, FormatError, UnreadableFile, UserError
+from trollscope.ingest.limits import Limits, size
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -60,21 +64,234 @@ def is_gzip(path: str | Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def open_content(path: str | Path):
-    """The file opened for reading bytes, decompressed if it is gzip."""
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def read_head(path: str | Path, size: int = 256 * 1024) -> bytes:
-    """The first `size` bytes of the file's content, decompressed if it is gzip."""
+def is_zstd(path: str | Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == ZSTD_MAGIC
+
+
+def compression(path: str | Path) -> str:
+    """`gzip`, `zstd` or `none`, from the file's first bytes (DuckDB's names)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    return "gzip" if magic[:2] == b"\x1f\x8b" else "zstd" if magic == ZSTD_MAGIC else "none"
+
+
+class _ZstdCommand:
+    """`zstd -dc` as a readable stream, for machines without the zstandard package."""
+
+    def __init__(self, path: str | Path):
+        self.proc = subprocess.Popen(["zstd", "-dcq", "--long=31", str(path)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.stdout = self.proc.stdout
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stdout.read(size)
+        if not data or size < 0:  # at the end: a truncated or corrupt frame shows only in the exit code
+            self._check()
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.stdout.readline(size)
+        if not line:
+            self._check()
+        return line
+
+    def __iter__(self):
+        yield from self.stdout
+        self._check()
+
+    def _check(self) -> None:
+        if self.proc.wait() not in (0, -13):  # -13: we stopped reading (SIGPIPE)
+            message = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+            raise OSError(f"zstd: {message[-1] if message else 'cannot decompress'}")
+
+    def close(self) -> None:
+        self.stdout.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open_zstd(path: str | Path):
+    """A streamed zstd file (Pushshift and Arctic-Shift dumps need a 2 GB window: --long=31)."""
     try:
-        if is_gzip(path):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(size)
-        with open(path, "rb") as fh:
-            return fh.read(size)
+        import zstandard
+    except ImportError:
+        if shutil.which("zstd"):
+            return _ZstdCommand(path)
+        raise FormatError(f"{path}: reading .zst files needs the zstandard package "
+                          "(pip install zstandard) or the zstd command") from None
+    reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(open(path, "rb"), closefd=True)
+
+    class Raw(io.RawIOBase):  # a corrupt frame is an OSError, as for gzip, so readers account for it
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            try:
+                return reader.readinto(buffer)
+            except zstandard.ZstdError as exc:
+                raise OSError(f"zstd: {exc}") from None
+
+        def close(self) -> None:
+            reader.close()
+            super().close()
+
+    return io.BufferedReader(Raw())
+
+
+def open_content(path: str | Path):
+    """The file opened for reading bytes, decompressed if it is gzip or zstd."""
+    kind = compression(path)
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "zstd":
+        return _open_zstd(path)
+    return open(path, "rb")
+
+
+def read_head(path: str | Path, n: int = 256 * 1024) -> bytes:
+    """The first `n` bytes of the file's content, decompressed if it is gzip or zstd."""
+    try:
+        with open(path, "rb") as raw:
+            magic = raw.read(4)
+            if magic[:2] != b"\x1f\x8b" and magic != ZSTD_MAGIC:
+                raw.seek(0)
+                return raw.read(n)
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: cannot read: {exc.strerror or exc}") from None
+    got = b""
+    try:
+        with open_content(path) as fh:
+            while len(got) < n:  # piece by piece, so that a truncated file still shows its head
+                piece = fh.read(min(65536, n - len(got)))
+                if not piece:
+                    break
+                got += piece
     except (OSError, EOFError) as exc:
-        raise FormatError(f"{path}: cannot read: {exc}") from None
+        if not got:
+            raise FormatError(f"{path}: cannot read: {exc}") from None
+    return got
+
+
+_BOMS = [(b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"), (b"\xfe\xff", "UTF-16"),
+         (b"\xff\xfe", "UTF-16")]
+
+
+def check_encoding(path: str | Path, head: bytes) -> None:
+    """Refuse, in one line naming the encoding and the fix, a file that is not UTF-8 as a whole
+    (UTF-16 or UTF-32, by its byte-order mark or its NUL bytes). Single-byte encodings such as
+    Latin-1 are read: their rows that are not UTF-8 are quarantined, each with the fix."""
+    found = next((name for bom, name in _BOMS if head.startswith(bom)), None)
+    if found is None and len(head) >= 16:
+        sample = head[:4096]
+        odd, even = sample[1::2].count(0), sample[0::2].count(0)
+        if max(odd, even) > len(sample) // 4 and min(odd, even) < len(sample) // 50:
+            found = "UTF-16 (no byte-order mark)"
+    if found:
+        base = found.split()[0]
+        raise FileFailure(
+            f"{path}: the file is {found}, not UTF-8; convert it first, e.g. "
+            f"iconv -f {base} -t UTF-8 {Path(path).name} > {Path(path).stem}.utf8{Path(path).suffix}"
+        )
+
+
+class BoundedContent:
+    """A file's content (decompressed if gzip) that raises FileFailure past the limits on
+    unpacked size and on the decompression ratio, so a bomb stops early, in bounded memory."""
+
+    def __init__(self, path: str | Path, limits: Limits):
+        self.path, self.limits = Path(path), limits
+        try:
+            self.raw = open(path, "rb")
+        except OSError as exc:
+            raise UnreadableFile(f"{path}: cannot read: {exc.strerror or exc}") from None
+        magic = self.raw.read(4)
+        self.raw.seek(0)
+        self.compressed = magic[:2] == b"\x1f\x8b"
+        # zstd streams through their own reader: only the unpacked size is bounded for them (the
+        # ratio needs the compressed position, which a `zstd` process does not tell)
+        self.zstd = magic == ZSTD_MAGIC
+        self.fh = (gzip.GzipFile(fileobj=self.raw, mode="rb") if self.compressed
+                   else _open_zstd(self.path) if self.zstd else self.raw)
+        self.unpacked = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self.unpacked += len(data)
+        check_unpacked(self.path, self.unpacked, self.raw.tell() if self.compressed else None, self.limits)
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (fewer before the end is possible: a truncated gzip then still gives
+        every byte before the cut, where a buffered read of `n` would lose them)."""
+        if self.compressed and n > 0:
+            return self._count(self.fh.read1(n))
+        return self._count(self.fh.read(n))
+
+    def read_up_to(self, n: int) -> bytes:
+        """`n` bytes, or all there are."""
+        pieces, got = [], 0
+        while got < n:
+            piece = self.read(n - got)
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        return b"".join(pieces)
+
+    def readline(self, n: int = -1) -> bytes:
+        return self._count(self.fh.readline(n))
+
+    def close(self) -> None:
+        self.fh.close()
+        self.raw.close()
+
+    def __enter__(self) -> "BoundedContent":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def check_unpacked(path: Path, unpacked: int, compressed: int | None, limits: Limits) -> None:
+    """FileFailure when `unpacked` bytes (from `compressed`, if it is compressed) pass a limit."""
+    if unpacked > limits.max_file_bytes:
+        raise FileFailure(f"{path}: unpacks to more than {size(limits.max_file_bytes)} (setting max_file_bytes); "
+                          "refused, nothing of it stored")
+    if compressed and unpacked > limits.ratio_after and unpacked > limits.max_ratio * compressed:
+        raise FileFailure(f"{path}: unpacks to more than {limits.max_ratio} times its compressed size (setting "
+                          "max_ratio): a decompression bomb? refused, nothing of it stored")
+
+
+def bounded_lines(fh: BoundedContent, max_record: int):
+    """(line number, line, 0) for each line; a line longer than `max_record` comes as (line number,
+    its first 2,000 bytes, its size), read past in bounded memory."""
+    line_no = 0
+    while True:
+        line = fh.readline(max_record + 1)
+        if not line:
+            return
+        line_no += 1
+        if len(line) <= max_record or line.endswith(b"\n") and len(line) == max_record + 1:
+            yield line_no, line, 0
+            continue
+        head, total = line[:2000], len(line)
+        while not line.endswith(b"\n"):
+            line = fh.readline(1 << 20)
+            if not line:
+                break
+            total += len(line)
+        yield line_no, head, total
 
 
 def file_sha256(path: Path) -> str:

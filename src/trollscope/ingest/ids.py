@@ -47,9 +47,10 @@ def good_view(con, fmt: str) -> None:
     )
 
 
-def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
     """The good rows of `_good` into `posts`, each post id once; per file: good rows, rows
-    stored (the rest were already present) and distinct accounts."""
+    stored, rows merged into the post of an earlier row of the file (the rest were already
+    present) and distinct accounts."""
     post_cols = ", ".join(c.name for c in schema.POSTS)
     per_file = lambda sql: dict(con.execute(sql).fetchall())  # noqa: E731
     good, accounts, with_ids = {}, {}, 0
@@ -59,13 +60,14 @@ def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     ).fetchall():
         good[src], accounts[src] = n_good, n_accounts
         with_ids += n_ids
+    merged: dict[str, int] = {}
     store_empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)").fetchall()[0][0] == 0
     stored = None
     if store_empty and not with_ids:
         # Derived ids only: they repeat only across files or by a hash collision, so the rows go
         # straight in and the check for repeated ids reads the stored ids, which saves hashing
         # every row twice. When ids do repeat, the batch's rows come out and take the path below.
-        con.execute(f"INSERT INTO posts SELECT {post_cols} FROM _good")
+        con.execute(f"INSERT INTO posts BY NAME SELECT {post_cols} FROM _good")
         if repeated_ids(con, "posts"):
             con.execute("DELETE FROM posts")
         else:
@@ -77,18 +79,20 @@ def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
         if repeated_ids(con, "_good"):
             dedup(con)
             posts_source = "_dedup"
+            # A row repeating a post id of an earlier row of its own file added to that post.
+            merged = per_file("SELECT source_file, count(*) - count(DISTINCT post_id) FROM _good_rows GROUP BY ALL")
         if store_empty:  # nothing to be already present against: insert straight, no copy
             stored = good if posts_source == "_good" else per_file(
                 f"SELECT source_file, count(*) FROM {posts_source} GROUP BY ALL")
-            con.execute(f"INSERT INTO posts SELECT {post_cols} FROM {posts_source}")
+            con.execute(f"INSERT INTO posts BY NAME SELECT {post_cols} FROM {posts_source}")
         else:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
                 "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)"
             )
-            con.execute("INSERT INTO posts SELECT * FROM _new")
+            con.execute("INSERT INTO posts BY NAME SELECT * FROM _new")
             stored = per_file("SELECT source_file, count(*) FROM _new GROUP BY ALL")
-    return good, stored, accounts
+    return good, stored, merged, accounts
 
 
 def repeated_ids(con, table: str) -> bool:
@@ -104,7 +108,8 @@ def dedup(con) -> None:
         SELECT * REPLACE (
           (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS urls,
           (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS hashtags,
-          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions)
+          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions,
+          (SELECT ts_distinct(flatten(list(g2.objects))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS objects)
         FROM _good_rows g
         QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
         """

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from trollscope.store.sql import ident, literal  # noqa: F401 - the ingest quotes through these
+
 # name -> DuckDB type of the staging table `_stage`
 STAGE_COLUMNS: dict[str, str] = {
     "source_line": "BIGINT",
@@ -31,6 +33,9 @@ STAGE_COLUMNS: dict[str, str] = {
     "post_count_raw": "VARCHAR",
     "location": "VARCHAR",
     "labels": "MAP(VARCHAR, VARCHAR)",
+    "platform": "VARCHAR",  # NULL: the reader's platform
+    "objects": "VARCHAR[]",  # TYPE:VALUE
+    "permalink": "VARCHAR",
     "raw": "VARCHAR",
     "err_field": "VARCHAR",
     "err_reason": "VARCHAR",
@@ -74,6 +79,11 @@ TRACKING_PARAMS = r"^(utm_[a-z_]+|fbclid|gclid|dclid|igshid|mc_cid|mc_eid|ref_sr
 
 _W = r"[\p{L}\p{M}\p{N}_]"
 
+# Hosts and paths of the platforms' link wrappers (see ts_unwrap)
+WRAPPERS = (r"^https?://([a-z0-9-]+\.)*(facebook\.com/l\.php|instagram\.com/\?|threads\.(net|com)/\?|"
+            r"out\.reddit\.com/|youtube\.com/redirect|google\.[a-z.]+/url|t\.umblr\.com/redirect|vk\.com/away\.php|"
+            r"safelinks\.protection\.outlook\.com/|linkedin\.com/redir/redirect|exit\.sc/|slack-redir\.net/link)")
+
 MACROS = [
     # Distinct elements in order of first appearance (list_distinct does not keep order).
     """
@@ -83,10 +93,20 @@ MACROS = [
     """,
     # Seconds or milliseconds since the epoch, or one of the formats above. A time of day has a
     # colon, which no epoch has: that test is far cheaper than the regex it skips.
+    # A UTC offset beyond ±14:00 (the widest in use) or with 60 minutes or more is no offset: the
+    # parsers read "+9999" as 99 hours. A cheap test first: an offset has a '+' or a '-' after the date.
+    r"""
+    CREATE OR REPLACE TEMP MACRO ts_bad_offset(x) AS (
+      (contains(x, '+') OR contains(substr(x, 11), '-')) AND coalesce(list_transform(
+        [regexp_extract(x, ':[0-9]{2}(?:\.[0-9]+)?\s*[+-]([0-9]{2}):?([0-9]{2})(?:\s+[0-9]{4})?\s*$', ['h', 'm'])],
+        lambda o: TRY_CAST(o.h AS INT) * 60 + TRY_CAST(o.m AS INT) > 840 OR TRY_CAST(o.m AS INT) >= 60)[1], false)
+    )
+    """,
     f"""
     CREATE OR REPLACE TEMP MACRO ts_parse_time(x) AS (
       CASE
         WHEN x IS NULL OR trim(x) = '' THEN NULL
+        WHEN ts_bad_offset(x) THEN NULL
         WHEN NOT contains(x, ':') AND regexp_full_match(trim(x), '-?[0-9]+(\\.[0-9]+)?') THEN
           CASE WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) >= 1e14 THEN NULL  -- beyond any epoch in ms
                WHEN abs(TRY_CAST(trim(x) AS DOUBLE)) > 1e11
@@ -121,13 +141,40 @@ MACROS = [
           ['scheme', 'host', 'path', 'query']), u := u)
     )
     """,
-    # Applied to lists in two passes so that each URL is parsed once (a macro repeats its argument).
+    # A platform's link wrapper (l.facebook.com/l.php?u=..., out.reddit.com/...?url=...) -> the
+    # link it wraps, so that one page shared on two platforms is one URL. t.co and other
+    # shorteners hide their target and cannot be unwrapped without fetching them.
+    f"""
+    CREATE OR REPLACE TEMP MACRO ts_unwrap(u) AS (
+      CASE WHEN regexp_matches(u, '{WRAPPERS}', 'i') AND regexp_matches(u, '[?&](u|url|q|to|z)=https?(%3a|:)', 'i')
+           THEN coalesce(nullif(url_decode(regexp_extract(u, '[?&](?:u|url|q|to|z)=(https?(?:%3[aA]|:)[^&#]+)', 1, 'i')), ''), u)
+           ELSE u END
+    )
+    """,
+    # One page under the names a platform gives it: mobile hosts, x.com, youtu.be and shorts,
+    # watch URLs without their tracking parameters, tweet URLs without theirs.
+    """
+    CREATE OR REPLACE TEMP MACRO ts_canon_url(u) AS (
+      CASE WHEN regexp_matches(u, '^https://([a-z]+\\.)?(youtube\\.com|youtu\\.be|twitter\\.com|x\\.com|facebook\\.com)/')
+      THEN regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(u,
+             '^https://(m\\.|mobile\\.|mbasic\\.|web\\.)?(youtube\\.com|twitter\\.com|x\\.com|facebook\\.com)/', 'https://\\2/'),
+             '^https://x\\.com/', 'https://twitter.com/'),
+             '^https://youtu\\.be/([A-Za-z0-9_-]{11})([?#].*)?$', 'https://youtube.com/watch?v=\\1'),
+             '^https://youtube\\.com/shorts/([A-Za-z0-9_-]{11}).*$', 'https://youtube.com/watch?v=\\1'),
+             '^https://youtube\\.com/watch\\?([^#]*&)?v=([A-Za-z0-9_-]{11}).*$', 'https://youtube.com/watch?v=\\2'),
+             '^(https://twitter\\.com/[A-Za-z0-9_]+/status/[0-9]+).*$', '\\1')
+      ELSE u END
+    )
+    """,
+    # Applied to lists in passes so that each URL is unwrapped and parsed once (a macro repeats its argument).
     """
     CREATE OR REPLACE TEMP MACRO ts_norm_urls(l) AS (
-      list_filter(list_transform(list_transform(l, lambda u: ts_url_parts(u)), lambda m: ts_url_join(m, m.u)),
+      list_filter(list_transform(list_transform(list_transform(list_transform(l, lambda w: ts_unwrap(w)),
+                  lambda u: ts_url_parts(u)), lambda m: ts_url_join(m, m.u)), lambda c: ts_canon_url(c)),
                   lambda u: u IS NOT NULL)
     )
     """,
+
     # Shortened links (t.co: nearly all URLs in tweet text) are already normal: only the scheme
     # and trailing punctuation change, so they skip the parse.
     """
@@ -135,6 +182,14 @@ MACROS = [
       list_transform(l, lambda u: CASE
         WHEN regexp_full_match(u, 'https?://t\\.co/[A-Za-z0-9]+') THEN 'https' || u[strpos(u, '://'):]
         ELSE ts_norm_urls([u])[1] END)
+    )
+    """,
+    # Objects as TYPE:VALUE with a lower-case type; entries without a type or a value are dropped.
+    """
+    CREATE OR REPLACE TEMP MACRO ts_norm_objects(l) AS (
+      list_filter(list_transform(l, lambda o: CASE WHEN strpos(o, ':') > 1 AND trim(o[strpos(o, ':') + 1:]) <> ''
+          THEN lower(trim(o[:strpos(o, ':') - 1])) || ':' || trim(o[strpos(o, ':') + 1:]) END),
+        lambda o: o IS NOT NULL)
     )
     """,
     """
@@ -179,16 +234,6 @@ MACROS = [
     )
     """,
 ]
-
-
-def literal(value: str) -> str:
-    """A string as an SQL literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A column name quoted for SQL."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def install_macros(con) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from markupsafe import Markup
 
-from trollscope import __version__
+from trollscope.version import __version__
 from trollscope.views import pages as data
 from trollscope.store import Store
 

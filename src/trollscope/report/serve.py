@@ -1,7 +1,7 @@
 """`trollscope serve`: a local, read-only web UI over a store, rendered from the report's templates.
 
 Every HTML page has a JSON twin (`/campaign/C1` and `/campaign/C1.json` carry the same data). The
-server binds 127.0.0.1 unless told otherwise, opens the store read-only, answers only GET (anything
+server binds 127.0.0.1 unless told otherwise, reads the store's snapshot read-only, answers only GET (anything
 else is 405), serves no file except its own scripts (a fixed list, looked up by exact name), refuses
 paths with `..` segments (400), and refuses Host headers it does not know (a DNS-rebinding defence).
 """
@@ -14,8 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import trollscope
-from trollscope.errors import TrollscopeError, UserError
+import duckdb
+
+from trollscope.errors import StoreError, TrollscopeError, UserError
+from trollscope.store import Store, snapshot
 from trollscope.views import results as query
 from trollscope.views import pages as data
 from trollscope.report import render
@@ -30,38 +32,87 @@ class BadRequest(Exception):
     pass
 
 
+class Unavailable(Exception):
+    """Nothing to show yet: the store's first snapshot is not published (a writer holds the store)."""
+
+
 class App:
-    """The routes, independent of HTTP: `get(path)` -> (status, content type, body, headers)."""
+    """The routes, independent of HTTP: `get(path)` -> (status, content type, body, headers).
+
+    The store is read from its snapshot (store/snapshot.py), never held open: writers (`ingest`,
+    `detect`, `watch`) go on while the server runs, and each request first checks whether a new
+    snapshot was published; if so it opens that one, so pages show the newest finished run.
+    """
 
     def __init__(self, db: str | Path):
-        self.store = trollscope.open(db, read_only=True)
-        data.quiet(self.store)
-        self.name = Path(db).name
+        self.db = Path(db)
+        self.snapshot = snapshot.path_of(db)
+        self.name = self.db.name
         self.lock = threading.Lock()  # one DuckDB connection; requests take turns
         self.cache: dict[tuple, dict] = {}
-        self.nav = query.campaigns(self.store) if self.store.has_table("campaigns") else []
-        self.nav = data.plain(self.nav)
+        self.store: Store | None = None
+        self.stamp = None
+        self.waiting: str | None = None  # why there is nothing to show yet
+        self.nav: list[dict] = []
+        if not self.db.exists():
+            raise StoreError(f"{self.db}: no such store; run `trollscope ingest` first")
+        with self.lock:
+            self._refresh(fresh=True)
+
+    def _refresh(self, fresh: bool = False) -> None:
+        """Open the newest snapshot if it changed; make one when there is none (or, at start, when the
+        store changed since) and no writer holds the store. Called with the lock held."""
+        if fresh and snapshot.stale(self.db) or snapshot.stamp(self.snapshot) is None:
+            try:
+                snapshot.make(self.db)
+            except duckdb.Error as exc:
+                if not snapshot.is_lock_error(exc):
+                    raise StoreError(f"{self.db}: cannot read the store: {exc}") from None
+                self.waiting = f"the store is being written by {snapshot.holder(exc)}"
+        found = snapshot.stamp(self.snapshot)
+        if found is None or found == self.stamp:
+            return
+        # Close the old connection first: DuckDB shares one database per path within a process, so a
+        # connection opened beside it would see the replaced file's old content.
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        store = Store(self.snapshot, read_only=True)
+        store.path = str(self.db)  # pages and messages name the store, not its snapshot
+        data.quiet(store)
+        self.store, self.stamp, self.waiting = store, found, None
+        self.cache.clear()
+        self.nav = data.plain(query.campaigns(store)) if store.has_table("campaigns") else []
         # A store detected before `detect` stored signals and techniques computes them once for this
         # connection (tens of seconds on millions of posts): start now, so the first page need not wait.
-        threading.Thread(target=self._warm, daemon=True).start()
+        threading.Thread(target=self._warm, args=(store,), daemon=True).start()
 
-    def _warm(self) -> None:
+    def _warm(self, store: Store) -> None:
         with self.lock:
+            if store is not self.store:
+                return
             try:
-                data.signals(self.store)
-                data.techniques(self.store)
+                data.signals(store)
+                data.techniques(store)
             except Exception:  # noqa: BLE001, S110 - a page will compute (and report) it again
                 pass
 
     def close(self) -> None:
         with self.lock:
-            self.store.close()
+            if self.store is not None:
+                self.store.close()
+                self.store = None
 
     def view(self, route: str, args: list[str], params: dict[str, str]) -> dict:
         """The data of one page (what its .json twin returns)."""
         s = self.store
+        if s is None:
+            raise Unavailable(f"{self.waiting or 'no snapshot of the store yet'}; this page shows it once "
+                              "that has finished")
         if route == "" and not args:
             return data.overview(s)
+        if route == "changes" and not args:
+            return data.changes_view(s, since=params.get("since") or None)
         if route == "campaign" and len(args) == 1:
             return data.campaign_view(s, args[0])
         if route == "accounts" and not args:
@@ -96,7 +147,8 @@ class App:
         status = HTTPStatus.OK
         try:
             with self.lock:
-                # The store is read-only, so a page's data never changes: keep the recent ones.
+                self._refresh()
+                # A snapshot never changes, so neither does a page's data: keep the recent ones.
                 key = (route, tuple(args), tuple(sorted(params.items())))
                 page = self.cache.get(key)
                 if page is None:
@@ -111,14 +163,17 @@ class App:
                 page = {"view": "pair_form", "a": params.get("a", ""), "b": params.get("b", ""), "error": str(exc)}
             else:
                 status, page = HTTPStatus.NOT_FOUND, {"view": "error", "status": 404, "error": str(exc)}
+        except Unavailable as exc:
+            status, page = HTTPStatus.SERVICE_UNAVAILABLE, {"view": "error", "status": 503, "error": str(exc)}
         except TrollscopeError as exc:
             status, page = HTTPStatus.INTERNAL_SERVER_ERROR, {"view": "error", "status": 500, "error": str(exc)}
+        extra = {"Retry-After": "5"} if status == HTTPStatus.SERVICE_UNAVAILABLE else {}
         if as_json:
-            return status, "application/json; charset=utf-8", str(render.json_script(page)).encode(), {}
+            return status, "application/json; charset=utf-8", str(render.json_script(page)).encode(), extra
         base = parts.path.rstrip("/") or "/index"
         page = dict(page, json_url=base + ".json" + (f"?{parts.query}" if parts.query else ""))
         html, csp = render.page_html(page, self.name, self.nav)
-        return status, "text/html; charset=utf-8", html.encode(), {"Content-Security-Policy": csp}
+        return status, "text/html; charset=utf-8", html.encode(), {"Content-Security-Policy": csp, **extra}
 
     def static(self, raw_segments: list[str]) -> tuple[int, str, bytes, dict]:
         # Exact names from a fixed list: nothing the client sends is ever joined onto a file path.

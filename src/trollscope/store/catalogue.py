@@ -77,18 +77,23 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("min_items", "BIGINT", "k: pairs sharing at least k items within the scale."),
         ("observed", "BIGINT", "Such pairs found (in the item-buckets the join enumerated)."),
         ("expected", "DOUBLE", "Such pairs the null model predicts (same item-buckets; docs/detection.md)."))),
-    Derived("edges", DETECT, "Significant pairs fused over traces.", _c(
+    Derived("edges", DETECT, "Significant pairs and confirmed groups fused over traces.", _c(
         ("a", "VARCHAR", "First account."), ("b", "VARCHAR", "Second account."),
         ("strength", "DOUBLE", "Sum of the traces' strengths."), ("shared", "HUGEINT", "Shared items, all traces."),
         ("traces", "VARCHAR[]", "Traces linking the pair."), ("trace_strength", "MAP(VARCHAR, DOUBLE)", "Per trace."),
+        ("groups", "VARCHAR[]", "Confirmed groups (detect/groups.py) both accounts belong to: linked as a group."),
+        ("pair_strength", "DOUBLE", "Strength from significant pair tests alone."),
+        ("group_strength", "DOUBLE", "Strength from confirmed groups alone."),
         ("first_t", "BIGINT", "First co-action (epoch s)."), ("last_t", "BIGINT", "Last co-action (epoch s)."))),
     Derived("campaigns", DETECT, "Ranked campaigns (Leiden communities of the fused graph).", _c(
-        ("campaign_id", "VARCHAR", "C1, C2, ... by rank."), ("rank", "BIGINT", "By score."),
+        ("campaign_id", "VARCHAR", "C1, C2, ...: by rank in a store's first run, then kept across runs (detect/identity.py)."),
+        ("rank", "BIGINT", "By score."),
         ("size", "BIGINT", "Member accounts."), ("internal_edges", "BIGINT", "Significant links inside."),
         ("density", "DOUBLE", "Links / possible links."), ("mean_strength", "DOUBLE", "Mean link strength."),
         ("score", "DOUBLE", "Coordination score (docs/detection.md)."),
         ("first_seen", "TIMESTAMPTZ", "First co-action."), ("last_seen", "TIMESTAMPTZ", "Last co-action."),
         ("trace_pairs", "MAP(VARCHAR, BIGINT)", "Significant pairs inside, per trace."),
+        ("groups", "VARCHAR[]", "Confirmed groups among its members."),
         ("community", "BIGINT", "Leiden community number."))),
     Derived("campaign_members", DETECT, "Account -> campaign.", _c(
         ("campaign_id", "VARCHAR", "The campaign."), ("account_id", "VARCHAR", "The account."),
@@ -97,6 +102,22 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("a", "VARCHAR", "First account."), ("b", "VARCHAR", "Second account."),
         ("shared", "BIGINT", "Shared tokens."), ("expected", "DOUBLE", "Expected under the null."),
         ("p_value", "DOUBLE", "Poisson tail."), ("strength", "DOUBLE", "-log10 p."))),
+    Derived("run_campaigns", DETECT, "Every run's campaigns, kept (detect/identity.py).", _c(
+        ("run_id", "VARCHAR", "The run (see `runs`)."), ("campaign_id", "VARCHAR", "The lasting campaign id."),
+        ("rank", "BIGINT", "By score, in that run."), ("size", "BIGINT", "Member accounts."),
+        ("internal_edges", "BIGINT", "Significant links inside."), ("density", "DOUBLE", "Links / possible links."),
+        ("mean_strength", "DOUBLE", "Mean link strength."), ("score", "DOUBLE", "Coordination score."),
+        ("first_seen", "TIMESTAMPTZ", "First co-action."), ("last_seen", "TIMESTAMPTZ", "Last co-action."),
+        ("trace_pairs", "MAP(VARCHAR, BIGINT)", "Significant pairs inside, per trace."),
+        ("matched_from", "VARCHAR", "The previous run's campaign it continues (NULL when new)."))),
+    Derived("run_members", DETECT, "Every run's campaign members, kept.", _c(
+        ("run_id", "VARCHAR", "The run."), ("campaign_id", "VARCHAR", "The campaign."),
+        ("account_id", "VARCHAR", "The account."), ("handle", "VARCHAR", "Its handle then."),
+        ("strength", "DOUBLE", "Sum of its links' strengths inside."))),
+    Derived("run_techniques", DETECT, "Every run's DISARM techniques per campaign, kept (a row with no campaign "
+            "marks a run whose techniques were recorded).", _c(
+        ("run_id", "VARCHAR", "The run."), ("campaign_id", "VARCHAR", "The campaign."),
+        ("technique_id", "VARCHAR", "e.g. T0049.001."), ("name", "VARCHAR", "Technique name."))),
     Derived("account_signals", "enrich.signals",
             "Per-account features, each scored feature's contribution `c_<name>`, and the prior `score`.",
             depends=("operator_timezone", "operator_hours"), version=2, live_input=True),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -11,12 +14,24 @@ import duckdb
 import pyarrow as pa
 
 from trollscope.errors import StoreError
-from trollscope.store import catalogue, schema
+from trollscope.settings import DEFAULTS
+from trollscope.store import catalogue, schema, snapshot
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
 
 DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
+LOCK_WAIT = float(os.environ.get("TROLLSCOPE_LOCK_WAIT", "5"))  # seconds a writer waits for the store
+MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
+
+
+def spill_dir(path: str, read_only: bool) -> Path:
+    """Where a connection spills: `STORE.tmp/` for the one writer (DuckDB's own default place);
+    a folder of its own for a reader, since readers of one store may run side by side."""
+    if path == ":memory:" or read_only:
+        base = Path(tempfile.gettempdir()) if path == ":memory:" else Path(path + ".tmp")
+        return base / f"trollscope-spill-{os.getpid()}-{id(object())}"
+    return Path(path + ".tmp")
 
 
 class Store:
@@ -25,21 +40,82 @@ class Store:
     def __init__(self, path: str | Path = DEFAULT_DB, read_only: bool = False):
         self.path = str(path)
         self.read_only = read_only
+        self.from_snapshot = False  # True when a reader got the snapshot because a writer held the store
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
             raise StoreError(f"{self.path}: no such store; run `trollscope ingest` first")
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+        self.con = self._connect()
         self.con.execute("SET TimeZone = 'UTC'")
-        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder.
+        # Stay well inside a laptop's memory: DuckDB spills what does not fit to its temp folder,
+        # up to max_spill. The writer holds the store's lock, so a spill folder left by a killed
+        # writer is nobody's: it is removed here, and the spill is removed again on close.
+        self.spill = spill_dir(self.path, read_only)
+        if not read_only:
+            shutil.rmtree(self.spill, ignore_errors=True)
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET temp_directory = ?", [str(self.spill)])
+        self.con.execute(f"SET max_temp_directory_size = '{MAX_SPILL}'")
         if not read_only:
             for table in schema.TABLES:
                 self.con.execute(schema.ddl(table))
+            self._migrate()
+        elif self._outdated():
+            raise StoreError(f"{self.path}: made by an earlier trollscope; open it once for writing to "
+                             "upgrade it (e.g. `trollscope ingest` of any file, or `trollscope detect`)")
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+            [table]).fetchall()]
+
+    def _outdated(self) -> bool:
+        return any(schema.migrations(t, cols) for t in schema.TABLES if (cols := self._columns(t)))
+
+    def _migrate(self) -> None:
+        """Add the columns later versions introduced; old posts are Twitter's or a table's."""
+        added = {t: schema.migrations(t, self._columns(t)) for t in schema.TABLES}
+        for statements in added.values():
+            for statement in statements:
+                self.con.execute(statement)
+        if any("platform" in s for s in added["posts"] + added["accounts"]):
+            twitter = "('ira', 'io-archive', 'twitter-v1', 'twitter-v2', 'cascade')"
+            for table in ("posts", "accounts"):
+                self.con.execute(f"UPDATE {table} SET platform = CASE WHEN source_format IN {twitter} "
+                                 "THEN 'twitter' ELSE 'unknown' END WHERE platform IS NULL")
+        if added["ingests"]:
+            self.con.execute("UPDATE ingests SET rows_merged = coalesce(rows_merged, 0), "
+                             "rows_skipped = coalesce(rows_skipped, 0)")
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file; while another process writes it, a reader gets the snapshot and a writer waits
+        up to LOCK_WAIT seconds (a reader holds the store for a moment only), then one clear line."""
+        deadline = time.monotonic() + (0 if self.read_only else LOCK_WAIT)
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=self.read_only)
+            except duckdb.Error as exc:
+                if not snapshot.is_lock_error(exc):
+                    raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+                if self.read_only and snapshot.stamp(snapshot.path_of(self.path)) is not None:
+                    self.from_snapshot = True
+                    return duckdb.connect(str(snapshot.path_of(self.path)), read_only=True)
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"{self.path}: the store is being written by {snapshot.holder(exc)}; "
+                                     "try again when it has finished") from None
+                time.sleep(0.2)
+
+    def publish(self, always: bool = False) -> None:
+        """Publish what is committed as the read snapshot `serve` reads (store/snapshot.py): when one
+        exists already, or `always`."""
+        if self.read_only or self.path == ":memory:":
+            return
+        if always or snapshot.stamp(snapshot.path_of(self.path)) is not None:
+            snapshot.publish(self.con, self.path)
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
 
     def __enter__(self) -> "Store":
         return self

@@ -16,19 +16,20 @@ from types import MappingProxyType
 from typing import Mapping
 
 from trollscope import settings as st
-from trollscope.errors import StoreError
+from trollscope.errors import StoreError, UserError
+from trollscope.store.schema import Column
 
-RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS runs (
-  run_id VARCHAR,            -- R1, R2, ... in the order the runs finished
-  started_at TIMESTAMPTZ,
-  finished_at TIMESTAMPTZ,
-  settings VARCHAR,          -- every setting as resolved for the run (JSON)
-  fingerprint VARCHAR,       -- the input: see `fingerprint()`
-  posts BIGINT,              -- posts in the store when the run started
-  window_seconds BIGINT,
-  window_estimated BOOLEAN
-)"""
+RUNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "R1, R2, ... in the order the runs finished."),
+    Column("started_at", "TIMESTAMPTZ", "When detection started."),
+    Column("finished_at", "TIMESTAMPTZ", "When its results were committed."),
+    Column("settings", "VARCHAR", "Every setting as resolved for the run (JSON)."),
+    Column("fingerprint", "VARCHAR", "The input: every ingested file's hash and rows stored, and the post count."),
+    Column("posts", "BIGINT", "Posts in the store when the run started."),
+    Column("window_seconds", "BIGINT", "The window Δ used."),
+    Column("window_estimated", "BOOLEAN", "Whether Δ was estimated from the data."),
+)
+RUNS_DDL = "CREATE TABLE IF NOT EXISTS runs (" + ", ".join(f"{c.name} {c.sql_type}" for c in RUNS) + ")"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _from_row(row) -> Run:
                bool(estimated))
 
 
-_COLUMNS = "run_id, started_at, finished_at, settings, fingerprint, posts, window_seconds, window_estimated"
+_COLUMNS = ", ".join(c.name for c in RUNS)
 
 
 def has_runs(con) -> bool:
@@ -120,6 +121,39 @@ def runs(store) -> list[Run]:
         return []
     return [_from_row(r) for r in store.con.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY finished_at, run_id")
             .fetchall()]
+
+
+def number(run_id: str | None) -> int:
+    """The number in a run or campaign id (R12 -> 12), for ordering; 0 when there is none."""
+    digits = (run_id or "")[1:]
+    return int(digits) if digits.isdigit() else 0
+
+
+def resolve(store, spec: str) -> Run:
+    """The run `spec` names: a run id (R3), or a date or time (2026-03-03, 2026-03-03T12:00): the newest
+    run finished by then (by the end of the day for a date, UTC unless the time says otherwise)."""
+    kept = runs(store)
+    if not kept:
+        raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
+    text = spec.strip()
+    by_id = {r.run_id: r for r in kept}
+    if text.upper() in by_id:
+        return by_id[text.upper()]
+    if text[:1] in "Rr" and text[1:].isdigit():
+        raise UserError(f"no run {text!r}; this store has {kept[0].run_id} to {kept[-1].run_id}")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{spec!r} is neither a run id (R3) nor a date (2026-03-03)") from None
+    if len(text) <= 10:  # a date alone: everything finished that day counts
+        moment = moment + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    before = [r for r in kept if r.finished_at <= moment]
+    if not before:
+        raise UserError(f"no run had finished by {text}; the first finished at "
+                        f"{kept[0].finished_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    return before[-1]
 
 
 def record(con, started_at: dt.datetime, settings: dict, window: int, estimated: bool) -> Run:

@@ -20,6 +20,7 @@ from trollscope.store import run as runs
 from trollscope.store.run import Run
 from trollscope.views import account as one_account
 from trollscope.views import excess
+from trollscope.views import changes as what_changed
 from trollscope.views import narratives as nq
 from trollscope.views import results as query
 from trollscope.views import summary
@@ -169,7 +170,7 @@ def overview(store: Store) -> dict:
     info = summary.info(store, top=10)
     detected = _run(store) is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
-            "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": []}
+            "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": [], "changes": None}
     if detected:
         view["run"] = query.run_info(store)
         view["campaigns"] = query.campaigns(store)
@@ -188,10 +189,22 @@ def overview(store: Store) -> dict:
         view["scales"] = [excess.scale_label(s) for (s,) in store.con.execute(
             "SELECT DISTINCT scale_seconds FROM coaction_excess ORDER BY 1").fetchall()] \
             if store.has_table("coaction_excess") else []
+        view["changes"] = changes_view(store)
     nar = narratives(store)
     view["narratives_total"] = len(nar)
     view["narratives"] = [_narrative(n) for n in nar[: LIMITS["narratives"]]]
     view["techniques"] = techniques(store)
+    return plain(view)
+
+
+def changes_view(store: Store, since: str | None = None) -> dict:
+    """What the newest run changed (views/changes.py), with its summary line; None-like when the store
+    keeps no campaign history yet."""
+    if not store.has_table("run_campaigns"):
+        return {"view": "changes", "run": None, "since": None, "changes": [], "summary": None, "line": None}
+    view = what_changed.changes(store, since=since)
+    view["line"] = what_changed.summary_line(view)
+    view["rows"] = what_changed.rows(view)
     return plain(view)
 
 
@@ -235,6 +248,9 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
         "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store),
         "evidence": _readable(_clip_rows(data["evidence"]), store),
         "evidence_total": evidence_total,
+        # linked as a group (detect.groups), shown apart from the pair links above
+        "groups": data["groups"],
+        "group_evidence": _clip_rows(data["group_evidence"]),
         "members": members[: LIMITS["members"]],
         "members_total": len(members),
         "narratives": [_narrative(n) for n in narratives(store, campaign_id=cid)],
@@ -246,7 +262,7 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
 def graph(store: Store, cid: str, members: list[dict]) -> dict:
     """Nodes (members, laid out) and the strongest links among them, for sigma.js."""
     edges = _rows(store, """
-        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength
+        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength, e.groups
         FROM edges e
         JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
         JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
@@ -270,7 +286,8 @@ def graph(store: Store, cid: str, members: list[dict]) -> dict:
         ts = e.get("trace_strength") or {}
         main = max(ts.items(), key=lambda kv: (kv[1], kv[0]))[0] if ts else (e["traces"] or ["?"])[0]
         out_edges.append({"a": e["a"], "b": e["b"], "strength": round(e["strength"], 2), "shared": e["shared"],
-                          "traces": e["traces"] or [], "trace": main, "color": TRACE_COLORS.get(main, "#888")})
+                          "traces": e["traces"] or [], "groups": e["groups"] or [], "trace": main,
+                          "color": TRACE_COLORS.get(main, "#888")})
     legend = [{"category": c or "(no label)", "color": colors[c]} for c in categories]
     return {"nodes": nodes, "edges": out_edges, "edges_total": total, "nodes_total": len(members),
             "legend": legend}

@@ -11,6 +11,12 @@ from trollscope.store import run as runs
 from trollscope.store.names import campaign_key, resolve_account  # noqa: F401  (part of the read API)
 
 
+# A campaign's platforms, most members first (`c` is the campaigns row).
+_PLATFORMS = """(SELECT list(platform ORDER BY n DESC, platform) FROM (
+      SELECT coalesce(a.platform, 'unknown') AS platform, count(*) AS n FROM campaign_members m
+      LEFT JOIN accounts a USING (account_id) WHERE m.campaign_id = c.campaign_id GROUP BY 1))"""
+
+
 def _require(store: Store) -> None:
     if not store.has_table("campaigns"):
         raise StoreError(f"{store.path}: no detection results; run `trollscope detect` first")
@@ -43,17 +49,34 @@ def campaign_evidence(cid: str = "$cid") -> str:
         JOIN pair_tests t ON t.trace = e.trace AND t.a = e.a AND t.b = e.b AND t.significant"""
 
 
-def campaigns(store: Store, limit: int | None = None) -> list[dict]:
-    """Campaigns ranked by coordination score."""
+def campaigns(store: Store, limit: int | None = None, run: str | None = None) -> list[dict]:
+    """Campaigns ranked by coordination score; with `run` (a run id such as R3, or a date), as that run
+    found them (kept in `run_campaigns`, `run_members`)."""
     _require(store)
     lim = f"LIMIT {int(limit)}" if limit else ""
+    if run is not None:
+        past = runs.resolve(store, run)
+        if past.run_id != runs.latest(store).run_id:
+            if not store.has_table("run_campaigns"):
+                raise StoreError(f"{store.path}: campaigns are kept per run from this version on; {past.run_id} "
+                                 "was made before")
+            return _dicts(store.sql(
+                f"""
+                SELECT c.campaign_id, c.rank, c.size, c.internal_edges, round(c.density, 3) AS density,
+                       round(c.mean_strength, 2) AS mean_strength, round(c.score, 2) AS score,
+                       c.first_seen, c.last_seen, c.trace_pairs,
+                       (SELECT list(m.handle ORDER BY m.strength DESC, m.account_id)[1:5] FROM run_members m
+                        WHERE m.run_id = c.run_id AND m.campaign_id = c.campaign_id) AS top_accounts
+                FROM run_campaigns c WHERE c.run_id = ? ORDER BY c.rank {lim}
+                """, params=[past.run_id]))
     return _dicts(store.sql(
         f"""
         SELECT c.campaign_id, c.rank, c.size, c.internal_edges, round(c.density, 3) AS density,
                round(c.mean_strength, 2) AS mean_strength, round(c.score, 2) AS score,
                c.first_seen, c.last_seen, c.trace_pairs,
                (SELECT list(m.handle ORDER BY m.strength DESC, m.account_id)[1:5]
-                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts
+                FROM campaign_members m WHERE m.campaign_id = c.campaign_id) AS top_accounts,
+               {_PLATFORMS} AS platforms
         FROM campaigns c ORDER BY c.rank {lim}
         """
     ))
@@ -64,12 +87,12 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     _require(store)
     cid = campaign_key(campaign_id)
     head = _dicts(store.sql(
-        "SELECT * EXCLUDE (community) FROM campaigns WHERE campaign_id = ?", params=[cid]))
+        f"SELECT * EXCLUDE (community), {_PLATFORMS} AS platforms FROM campaigns c WHERE campaign_id = ?", params=[cid]))
     if not head:
         raise UserError(f"no campaign {campaign_id!r}; see `trollscope campaigns`")
     members = _dicts(store.sql(
         """
-        SELECT m.account_id, m.handle, round(m.strength, 2) AS strength, a.labels,
+        SELECT m.account_id, m.handle, a.platform, round(m.strength, 2) AS strength, a.labels,
                (SELECT count(*) FROM posts p WHERE p.account_id = m.account_id) AS posts
         FROM campaign_members m LEFT JOIN accounts a USING (account_id)
         WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
@@ -86,14 +109,74 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
     evidence = _dicts(store.sql(
         f"""
         SELECT e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
-               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a
+               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a,
+               ha.platform AS platform_a, hb.platform AS platform_b, pa.permalink AS url_a, pb.permalink AS url_b
         {inner}
         LEFT JOIN accounts ha ON ha.account_id = e.a
         LEFT JOIN accounts hb ON hb.account_id = e.b
         LEFT JOIN posts pa ON pa.post_id = e.post_a
+        LEFT JOIN posts pb ON pb.post_id = e.post_b
         ORDER BY e.time_a, e.trace, e.a, e.b LIMIT {int(evidence_limit)}
         """, params={"cid": cid}))
-    return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence}
+    return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence,
+            **campaign_groups(store, cid, evidence_limit)}
+
+
+def _has_groups(store: Store) -> bool:
+    # stores detected before the group test have no group tables
+    return store.has_table("groups") and store.has_table("group_members") and store.has_table("group_evidence")
+
+
+def campaign_groups(store: Store, cid: str, evidence_limit: int = 50) -> dict:
+    """The confirmed groups with members in campaign `cid` (linked as a group, apart from pair
+    links) and their evidence: which members acted together on which items, when."""
+    if not _has_groups(store):
+        return {"groups": [], "group_evidence": []}
+    groups = _dicts(store.sql(
+        """
+        SELECT g.group_id, g.trace, g.members, count(*) AS members_here, g.window_seconds, g.k, g.units,
+               g.expected, g.p_value, g.q_value
+        FROM groups g JOIN group_members gm USING (group_id)
+        JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = ?
+        WHERE g.confirmed GROUP BY ALL ORDER BY g.q_value, g.group_id
+        """, params=[cid]))
+    evidence = _dicts(store.sql(
+        f"""
+        SELECT e.group_id, e.half, e.item, e.unit_start, count(*) AS members,
+               list(coalesce(a.handle, e.account_id) ORDER BY e.time, e.account_id) AS accounts,
+               min(e.time) AS first_time, max(e.time) AS last_time, any_value(p.text) AS example_text
+        FROM group_evidence e
+        JOIN (SELECT DISTINCT gm.group_id FROM group_members gm
+              JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = $cid) g USING (group_id)
+        LEFT JOIN accounts a ON a.account_id = e.account_id
+        LEFT JOIN posts p ON p.post_id = e.post_id
+        GROUP BY ALL ORDER BY e.group_id, e.half DESC, first_time, e.item LIMIT {int(evidence_limit)}
+        """, params={"cid": cid}))
+    return {"groups": groups, "group_evidence": evidence}
+
+
+def pair_groups(store: Store, a: str, b: str) -> list[dict]:
+    """Confirmed groups holding both accounts, with the units where both acted (time of each)."""
+    if not _has_groups(store):
+        return []
+    groups = _dicts(store.sql(
+        """
+        SELECT g.group_id, g.trace, g.members, g.window_seconds, g.k, g.units, g.expected, g.p_value, g.q_value
+        FROM groups g
+        JOIN group_members x ON x.group_id = g.group_id AND x.account_id = ?
+        JOIN group_members y ON y.group_id = g.group_id AND y.account_id = ?
+        WHERE g.confirmed ORDER BY g.q_value, g.group_id
+        """, params=[a, b]))
+    for g in groups:
+        g["together"] = _dicts(store.sql(
+            """
+            SELECT x.half, x.item, x.time AS time_a, y.time AS time_b, x.post_id AS post_a, y.post_id AS post_b
+            FROM group_evidence x JOIN group_evidence y
+              ON y.group_id = x.group_id AND y.half = x.half AND y.item = x.item AND y.unit_start = x.unit_start
+            WHERE x.group_id = ? AND x.account_id = ? AND y.account_id = ?
+            ORDER BY x.time, x.item
+            """, params=[g["group_id"], a, b]))
+    return groups
 
 
 def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 50) -> dict:
@@ -112,23 +195,31 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     evidence = _dicts(store.sql(
         f"""
         SELECT e.trace, e.item, e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a, pb.text AS text_b,
+               pa.permalink AS url_a, pb.permalink AS url_b,
                e.scale_seconds
         FROM evidence e
         LEFT JOIN posts pa ON pa.post_id = e.post_a
         LEFT JOIN posts pb ON pb.post_id = e.post_b
         WHERE e.a = ? AND e.b = ? ORDER BY e.time_a, e.trace LIMIT {int(evidence_limit)}
         """, params=[lo, hi]))
-    handles = dict(store.con.execute(
-        "SELECT account_id, handle FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
+    handles, platforms = {}, {}
+    for acct, handle, platform in store.con.execute(
+            "SELECT account_id, handle, platform FROM accounts WHERE account_id IN (?, ?)", [lo, hi]).fetchall():
+        handles[acct], platforms[acct] = handle, platform
     campaigns_of = dict(store.con.execute(
         "SELECT account_id, campaign_id FROM campaign_members WHERE account_id IN (?, ?)", [lo, hi]).fetchall())
     linked = any(t["significant"] for t in tests)
+    groups = pair_groups(store, lo, hi)
     # runs before `evidence_scope` existed kept evidence for every tested pair
     scope = run_info(store)["settings"].get("evidence_scope", "tested")
     return {
-        "account_a": {"account_id": lo, "handle": handles.get(lo), "campaign_id": campaigns_of.get(lo)},
-        "account_b": {"account_id": hi, "handle": handles.get(hi), "campaign_id": campaigns_of.get(hi)},
-        "linked": linked,
+        "account_a": {"account_id": lo, "handle": handles.get(lo), "platform": platforms.get(lo),
+                      "campaign_id": campaigns_of.get(lo)},
+        "account_b": {"account_id": hi, "handle": handles.get(hi), "platform": platforms.get(hi),
+                      "campaign_id": campaigns_of.get(hi)},
+        "linked": linked,  # by a significant pair test
+        "linked_as_group": bool(groups),  # members of one confirmed group (detect.groups)
+        "groups": groups,
         "tests": tests,
         "evidence": evidence,
         # `significant`: evidence rows were kept for linked pairs only (detect's `evidence_scope`)
@@ -136,14 +227,16 @@ def explain(store: Store, account_a: str, account_b: str, evidence_limit: int = 
     }
 
 
-def accounts(store: Store) -> list[dict]:
-    """Every account: id, handle, campaign (empty when not flagged), score, posts, labels."""
+def accounts(store: Store, flagged: bool = False) -> list[dict]:
+    """Every account (only those in a campaign when `flagged`): id, handle, campaign (empty when not
+    flagged), score, posts, category label, platform."""
     _require(store)
+    where = "WHERE m.campaign_id IS NOT NULL" if flagged else ""
     return _dicts(store.sql(
-        """
+        f"""
         SELECT a.account_id, a.handle, coalesce(m.campaign_id, '') AS campaign_id,
                round(coalesce(s.score, 0), 3) AS score, coalesce(n.posts, 0) AS posts,
-               a.labels['account_category'] AS category
+               a.labels['account_category'] AS category, a.platform
         FROM accounts a
         LEFT JOIN campaign_members m USING (account_id)
         LEFT JOIN (SELECT account_id, count(*) AS posts FROM posts GROUP BY account_id) n USING (account_id)
@@ -151,6 +244,7 @@ def accounts(store: Store) -> list[dict]:
           SELECT account_id, sum(strength) AS score FROM (
             SELECT a AS account_id, strength FROM edges UNION ALL SELECT b, strength FROM edges)
           GROUP BY account_id) s USING (account_id)
+        {where}
         ORDER BY score DESC, a.account_id
         """
     ))

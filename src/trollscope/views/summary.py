@@ -24,6 +24,10 @@ def info(store: Store, top: int = 10) -> dict:
         """
     )
     kinds = rows("SELECT kind, count(*) FROM posts GROUP BY ALL ORDER BY 2 DESC")
+    platforms = rows(
+        "SELECT coalesce(platform, 'unknown'), count(*), count(DISTINCT account_id) FROM posts "
+        "GROUP BY ALL ORDER BY 2 DESC, 1"
+    )
     langs = rows(
         "SELECT coalesce(lang, '?'), count(*) FROM posts GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT ?", [top]
     )
@@ -71,6 +75,7 @@ def info(store: Store, top: int = 10) -> dict:
             for r in by_source
         ],
         "kinds": dict(kinds),
+        "platforms": [{"platform": r[0], "posts": r[1], "accounts": r[2]} for r in platforms],
         "languages": dict(langs),
         "top_hashtags": dict(hashtags),
         "top_domains": dict(domains),

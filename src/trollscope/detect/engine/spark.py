@@ -1,6 +1,6 @@
 """The Spark engine: the same trace SQL, translated from DuckDB's dialect by sqlglot, run by Spark.
 
-The store's `posts` (and `text_clusters`, when the store has it) are copied once to Parquet in a
+The store's `posts` (and `text_clusters` and `object_clusters`, when the store has them) are copied once to Parquet in a
 staging folder and read by Spark as temp views of the same names and types (TIMESTAMPTZ is
 written as a UTC-adjusted Parquet timestamp, which Spark reads as the same instants; VARCHAR[]
 becomes array<string>). Every table the traces make is a cached, materialised temp view. Only
@@ -81,7 +81,7 @@ _SPACE_SEPARATORS = " \u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x20
 _INT_TYPES = {"TINYINT", "SMALLINT", "INT", "BIGINT"}
 
 # Tables of the store the trace SQL may read besides what the engine creates.
-_SOURCE_TABLES = ("posts", "text_clusters")
+_SOURCE_TABLES = ("posts", "text_clusters", "object_clusters")
 
 
 def to_spark_sql(sql: str) -> str:

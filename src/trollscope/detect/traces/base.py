@@ -16,9 +16,11 @@ from typing import Callable
 from trollscope.store.sql import domain
 
 # Link shorteners carry no domain information: a domain-level co-link on them means nothing.
+# youtu.be links are stored as youtube.com watch URLs (ingest folds a page's names into one), so
+# youtube.com stands in for youtu.be: any two videos are not one site being pushed.
 SHORTENERS = (
     "t.co", "bit.ly", "ow.ly", "goo.gl", "tinyurl.com", "dlvr.it", "ift.tt", "buff.ly", "fb.me",
-    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "tiny.cc", "shar.es", "po.st", "wp.me",
+    "trib.al", "j.mp", "is.gd", "lnkd.in", "youtu.be", "youtube.com", "tiny.cc", "shar.es", "po.st", "wp.me",
 )
 
 # A post's text with what differs between copies of one message removed: the `RT @user:`
@@ -56,6 +58,9 @@ class Trace:
     # cannot see that. (Strata of an hour were measured too: on the IRA file, made of trolls
     # only, the farm's own co-activity then fills the strata and recall fell from 0.87 to 0.82.)
     null_stratum: int = 0
+    # Whether the group test (detect.groups) runs on this trace. Not on synchrony: its item is the
+    # clock's own bin, which every account active at the time shares.
+    group_test: bool = True
     # Longest time scale this trace is tested at by default, in seconds (0: `slow_window`).
     # Synchrony's item is a bin of that width: bins of minutes and longer hold most of a busy
     # crowd, and posting in the same hour is no evidence of anything.
@@ -131,6 +136,20 @@ def _co_reply(settings: dict, window: int) -> str:
     """
 
 
+def _co_object(settings: dict, window: int) -> str:
+    # `object_clusters` (object, cluster) comes from traces.objects: near-identical image hashes.
+    from trollscope.detect.traces.objects import phash_item
+
+    return f"""
+        SELECT o.account_id, coalesce(c.cluster, o.item) AS item, o.t, o.post_id FROM (
+          SELECT account_id, {phash_item('obj')} AS item, t, post_id FROM (
+            SELECT account_id, unnest(objects) AS obj, {epoch_t()} AS t, post_id
+            FROM posts WHERE kind <> 'repost' AND array_length(objects) > 0)
+          WHERE obj IS NOT NULL AND obj <> '') o
+        LEFT JOIN object_clusters c ON c.object = o.item
+    """
+
+
 def _near_duplicate(settings: dict, window: int) -> str:
     # `text_clusters` (post_id, cluster) comes from traces.neardup, computed before the traces.
     return f"""
@@ -156,6 +175,9 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
           "reposted post"),
     Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
+    Trace("co_object", "Posted the same media or other object (image hash, video, sound, any named type) "
+          "within Δ; 64-bit image hashes also match within `phash_distance` bits.", _co_object,
+          "object", needs=("object_clusters",)),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
@@ -165,7 +187,7 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account", slow=True),
     Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account", slow=True),
     Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity day by day explains.",
-          _synchrony, "time bin", null_stratum=86400, max_scale=60),
+          _synchrony, "time bin", null_stratum=86400, group_test=False, max_scale=60),
 )
 
 BY_NAME = {t.name: t for t in TRACES}

@@ -71,7 +71,9 @@ def techniques(store: Store, campaign_id: str | None = None, run: Run | None = N
     for r in rows:
         d = dict(zip(COLUMNS, r))
         d["examples"] = json.loads(d["examples"])
-        del d["rank"]
         out.append(d)
-    out.sort(key=lambda d: (int(d["campaign_id"][1:]), order.get(d["rule"], 99)))
+    # rank order: a campaign's id is lasting across runs (detect/identity.py), its rank is this run's
+    out.sort(key=lambda d: (d["rank"], order.get(d["rule"], 99)))
+    for d in out:
+        del d["rank"]
     return out

@@ -270,48 +270,44 @@ def _write(store: Store, found: list[dict], cfg: dict, sizes: dict, started: flo
     con.register("_nar_ids", ids)
     con.register("_nar_ex", ex)
     try:
-        con.execute("BEGIN")
-        con.execute("""
-            CREATE OR REPLACE TABLE narrative_posts AS
-            SELECT p.post_id, i.narrative_id, p.campaign_id, p.account_id, a.similarity
-            FROM _nar_assign a JOIN _nar_ids i ON i.lang_group = a.lang_group AND i.local = a.local
-            JOIN _nar_posts p ON p.lang_group = a.lang_group AND p.key = a.key
-            ORDER BY i.rank, p.post_id""")
-        con.execute("""
-            CREATE OR REPLACE TABLE narratives AS
-            SELECT i.narrative_id, i.rank, i.lang_group AS lang,
-                   i.label, i.keywords,
-                   count(*) AS posts, count(DISTINCT np.account_id) AS accounts, i.clustered AS clustered_texts,
-                   i.method, min(p.created_at) AS first_seen, max(p.created_at) AS last_seen
-            FROM _nar_ids i JOIN narrative_posts np USING (narrative_id) JOIN posts p USING (post_id)
-            GROUP BY ALL ORDER BY i.rank""")
-        con.execute("""
-            CREATE OR REPLACE TABLE campaign_narratives AS
-            SELECT campaign_id, narrative_id, count(*) AS posts FROM narrative_posts
-            GROUP BY ALL ORDER BY campaign_id, posts DESC, narrative_id""")
-        # an example is the earliest post of the text (the original rather than one of its retweets)
-        con.execute("""
-            CREATE OR REPLACE TABLE narrative_examples AS
-            SELECT e.narrative_id, e.rank, arg_min(p.post_id, (p.created_at, p.post_id)) AS post_id,
-                   e.similarity, e.posts
-            FROM _nar_ex e JOIN _nar_posts p ON p.lang_group = e.lang_group AND p.key = e.key
-            GROUP BY ALL ORDER BY e.narrative_id, e.rank""")
-        assigned = con.execute("SELECT count(*) FROM narrative_posts").fetchall()[0][0]
-        from trollscope.enrich.narratives.embed import load
+        with store.transaction():
+            con.execute("""
+                CREATE OR REPLACE TABLE narrative_posts AS
+                SELECT p.post_id, i.narrative_id, p.campaign_id, p.account_id, a.similarity
+                FROM _nar_assign a JOIN _nar_ids i ON i.lang_group = a.lang_group AND i.local = a.local
+                JOIN _nar_posts p ON p.lang_group = a.lang_group AND p.key = a.key
+                ORDER BY i.rank, p.post_id""")
+            con.execute("""
+                CREATE OR REPLACE TABLE narratives AS
+                SELECT i.narrative_id, i.rank, i.lang_group AS lang,
+                       i.label, i.keywords,
+                       count(*) AS posts, count(DISTINCT np.account_id) AS accounts, i.clustered AS clustered_texts,
+                       i.method, min(p.created_at) AS first_seen, max(p.created_at) AS last_seen
+                FROM _nar_ids i JOIN narrative_posts np USING (narrative_id) JOIN posts p USING (post_id)
+                GROUP BY ALL ORDER BY i.rank""")
+            con.execute("""
+                CREATE OR REPLACE TABLE campaign_narratives AS
+                SELECT campaign_id, narrative_id, count(*) AS posts FROM narrative_posts
+                GROUP BY ALL ORDER BY campaign_id, posts DESC, narrative_id""")
+            # an example is the earliest post of the text (the original rather than one of its retweets)
+            con.execute("""
+                CREATE OR REPLACE TABLE narrative_examples AS
+                SELECT e.narrative_id, e.rank, arg_min(p.post_id, (p.created_at, p.post_id)) AS post_id,
+                       e.similarity, e.posts
+                FROM _nar_ex e JOIN _nar_posts p ON p.lang_group = e.lang_group AND p.key = e.key
+                GROUP BY ALL ORDER BY e.narrative_id, e.rank""")
+            assigned = con.execute("SELECT count(*) FROM narrative_posts").fetchall()[0][0]
+            from trollscope.enrich.narratives.embed import load
 
-        summary = {"narratives": len(found), "posts": sizes["posts"], "texts": sizes["texts"],
-                   "assigned_posts": assigned, "languages": sorted({n["lang"] for n in found}),
-                   "seconds": round(time.perf_counter() - started, 1)}
-        settings = {k: v for k, v in cfg.items() if k.startswith("narrative_") or k == "seed"}
-        con.execute("CREATE OR REPLACE TABLE narrative_runs (run_at TIMESTAMPTZ, made_for VARCHAR, "
-                    "settings VARCHAR, model VARCHAR, summary VARCHAR)")
-        con.execute("INSERT INTO narrative_runs VALUES (now(), ?, ?, ?, ?)",
-                    [made_for, json.dumps(settings, sort_keys=True), json.dumps(load().describe()),
-                     json.dumps(summary)])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            summary = {"narratives": len(found), "posts": sizes["posts"], "texts": sizes["texts"],
+                       "assigned_posts": assigned, "languages": sorted({n["lang"] for n in found}),
+                       "seconds": round(time.perf_counter() - started, 1)}
+            settings = {k: v for k, v in cfg.items() if k.startswith("narrative_") or k == "seed"}
+            con.execute("CREATE OR REPLACE TABLE narrative_runs (run_at TIMESTAMPTZ, made_for VARCHAR, "
+                        "settings VARCHAR, model VARCHAR, summary VARCHAR)")
+            con.execute("INSERT INTO narrative_runs VALUES (now(), ?, ?, ?, ?)",
+                        [made_for, json.dumps(settings, sort_keys=True), json.dumps(load().describe()),
+                         json.dumps(summary)])
     finally:
         con.unregister("_nar_ids")
         con.unregister("_nar_ex")

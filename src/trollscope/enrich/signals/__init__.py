@@ -25,7 +25,8 @@ def signals(store: Store, account_ids: list[str] | None = None, run: Run | None 
     contrib = ", ".join(f"c_{n}" for n in SCORED)
     where, params = "", []
     if account_ids is not None:
-        wanted = sorted({str(a).lstrip("@").lower() for a in account_ids})
+        # as given and without a leading @ (`@maria` names the handle maria; an id may itself start with @)
+        wanted = sorted({str(a).lower() for a in account_ids} | {str(a).lstrip("@").lower() for a in account_ids})
         if not wanted:
             return []
         where = "WHERE lower(account_id) IN (SELECT unnest(?)) OR lower(handle) IN (SELECT unnest(?))"

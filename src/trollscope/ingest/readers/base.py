@@ -14,6 +14,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
+from trollscope.ingest.jsonlines import ENDS_EARLY
+from trollscope.ingest.limits import Limits
 from trollscope.ingest.stage import STAGE_ARROW_SCHEMA
 
 
@@ -26,6 +28,12 @@ class StageResult:
     raw_expr: str | None = None
     # SQL giving staging columns, read in place of (and besides) `_stage`: saves a copy of big tables.
     stage_sql: str | None = None
+    # Records that are not posts (likes, deletions, service messages): counted, never staged.
+    rows_skipped: int = 0
+    note: str | None = None  # what the user should know about the read (a guessed mapping)
+    # Why the file could not be read to its end (truncated, corrupt), if so: its readable records
+    # were staged, and the unread rest is one quarantined record.
+    incomplete: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,9 +43,10 @@ class NoOptions:
 
 @dataclass(frozen=True)
 class ReadContext:
-    """What every read is given besides its options: the file's name in the store."""
+    """What every read is given besides its options: the file's name in the store, the limits."""
 
     source_file: str
+    limits: Limits = Limits()
 
 
 class Reader:
@@ -48,6 +57,9 @@ class Reader:
     extensions: ClassVar[tuple[str, ...]] = ()
     # The fallback reader is never sniffed; it reads what it is asked to (a table through --map).
     fallback: ClassVar[bool] = False
+    # The platform of rows that name none (None: `unknown`); its ids are stored behind its name
+    # unless it is Twitter (schema.BARE_ID_PLATFORMS).
+    platform: ClassVar[str | None] = None
     Options: ClassVar[type] = NoOptions
 
     def sniff(self, path: Path, head: bytes) -> bool:
@@ -75,6 +87,7 @@ class StageBuffer:
         self.batch_size = batch_size
         self.rows: list[dict] = []
         self._n = 0
+        self.incomplete: str | None = None  # set by the record standing for a truncated file's rest
 
     def add(self, row: dict) -> None:
         row["source_file"] = self.source_file
@@ -84,6 +97,8 @@ class StageBuffer:
 
     def quarantine(self, line: int, field_name: str | None, reason: str, raw: str) -> None:
         self.add({"source_line": line, "err_field": field_name, "err_reason": reason, "raw": raw[:2000]})
+        if reason.startswith(ENDS_EARLY):
+            self.incomplete = reason
 
     def flush(self) -> None:
         if not self.rows:

@@ -14,7 +14,9 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from trollscope.ingest.files import open_content
+from trollscope.ingest.files import BoundedContent, bounded_lines
+from trollscope.ingest.jsonlines import ENDS_EARLY
+from trollscope.ingest.limits import Limits, size
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
 
 _LINE = re.compile(r"^\s*(\[[^\]]*\])\s*->\s*(\[[^\]]*\])\s*$")
@@ -49,13 +51,14 @@ def _node(text: str):
     return node[0].strip(), node[1].strip(), delay
 
 
-def _lines(path: Path):
-    with open_content(path) as fh:
-        yield from enumerate(fh, start=1)
+def _lines(path: Path, limits: Limits):
+    with BoundedContent(path, limits) as fh:
+        yield from bounded_lines(fh, limits.max_record_bytes)
 
 
 class CascadeReader(Reader):
     name = "cascade"
+    platform = "twitter"
     description = "Retweet cascade trees, one file per source tweet (Twitter15/16 `tree/` layout)"
     extensions = (".txt",)
 
@@ -69,13 +72,18 @@ class CascadeReader(Reader):
         root_user = root_tweet = None
         root_time = None
         line_no = 0
+        limits = ctx.limits
         try:
-            lines = _lines(path)
-            for line_no, raw_bytes in lines:
+            lines = _lines(path, limits)
+            for line_no, raw_bytes, oversize in lines:
                 if not raw_bytes.strip():
                     continue
                 rows += 1
                 raw = raw_bytes.decode("utf-8", "replace").rstrip("\n")
+                if oversize:
+                    buf.quarantine(line_no, None, f"record of {size(oversize)} is over "
+                                   f"{size(limits.max_record_bytes)} (setting max_record_bytes)", raw)
+                    continue
                 match = _LINE.match(raw)
                 if not match:
                     buf.quarantine(line_no, None, "not a cascade edge `[...]->[...]`", raw)
@@ -116,9 +124,9 @@ class CascadeReader(Reader):
                 buf.add(row)
         except (EOFError, OSError, zlib.error) as exc:
             rows += 1
-            buf.quarantine(line_no + 1, None, f"file ends early or is corrupt after line {line_no}: {exc}", "")
+            buf.quarantine(line_no + 1, None, f"{ENDS_EARLY} after line {line_no}: {exc}", "")
         buf.flush()
-        return StageResult(rows, time_field="tweet", account_field="user")
+        return StageResult(rows, time_field="tweet", account_field="user", incomplete=buf.incomplete)
 
 
 CASCADE = CascadeReader()

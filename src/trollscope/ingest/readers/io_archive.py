@@ -8,10 +8,16 @@ from trollscope.ingest.csvload import LINE, column_or_null, header_names, load_c
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageResult
 
 IO_COLUMNS = {"tweetid", "userid", "tweet_text", "tweet_time"}
+# the columns read (a file wider than max_columns is read through these only)
+USED = ("tweetid", "userid", "user_screen_name", "user_display_name", "tweet_time", "tweet_text", "tweet_language",
+        "is_retweet", "quoted_tweet_tweetid", "in_reply_to_tweetid", "retweet_tweetid", "retweet_userid",
+        "in_reply_to_userid", "urls", "hashtags", "user_mentions", "account_creation_date", "follower_count",
+        "following_count", "user_reported_location")
 
 
 class IoArchiveReader(Reader):
     name = "io-archive"
+    platform = "twitter"
     description = "Twitter Information Operations archive tweets CSV (tweetid, userid, tweet_text, tweet_time, ...)"
     extensions = (".csv",)
 
@@ -19,7 +25,7 @@ class IoArchiveReader(Reader):
         return IO_COLUMNS <= header_names(head)
 
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits, keep=USED)
         if loaded is None:
             return StageResult(rows_read=0)
         c = lambda name: column_or_null(loaded.columns, name)  # noqa: E731
@@ -62,7 +68,7 @@ class IoArchiveReader(Reader):
             """
         return StageResult(
             rows_read=loaded.rows_read, time_field="tweet_time", account_field="userid",
-            raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+            raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql, incomplete=loaded.incomplete,
         )
 
 

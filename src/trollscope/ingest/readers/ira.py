@@ -8,10 +8,14 @@ from trollscope.ingest.csvload import LINE, column_or_null, header_names, load_c
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageResult
 
 IRA_COLUMNS = {"external_author_id", "author", "content", "publish_date"}
+# the columns read (a file wider than max_columns is read through these only)
+USED = ("author", "publish_date", "content", "language", "post_type", "retweet", "followers", "following",
+        "updates", "region", "account_type", "account_category", "new_june_2018")
 
 
 class IraReader(Reader):
     name = "ira"
+    platform = "twitter"
     description = "FiveThirtyEight / Clemson IRA tweets CSV (external_author_id, author, content, publish_date, ...)"
     extensions = (".csv",)
 
@@ -19,7 +23,7 @@ class IraReader(Reader):
         return IRA_COLUMNS <= header_names(head)
 
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
-        loaded = load_csv(con, path, ctx.source_file)
+        loaded = load_csv(con, path, ctx.source_file, ctx.limits, keep=USED)
         if loaded is None:
             return StageResult(rows_read=0)
         c = lambda name: column_or_null(loaded.columns, name)  # noqa: E731
@@ -59,7 +63,7 @@ class IraReader(Reader):
             """
         return StageResult(
             rows_read=loaded.rows_read, time_field="publish_date", account_field="author",
-            raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql,
+            raw_table=loaded.table, raw_expr=raw_expr(loaded.columns), stage_sql=sql, incomplete=loaded.incomplete,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trollscope.ingest.jsonlines import head_object, iter_json_records, json_str as _s
+from trollscope.ingest.jsonlines import BadId, head_object, iter_json_records, json_id as _id, json_str as _s
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
 
 
@@ -36,24 +36,24 @@ def _v1_row(line: int, tweet: dict) -> dict:
         rt_text = _v1_text(rt)
         if rt_text and rt_user:  # v1.1 truncates retweet text; the original is complete
             text = f"RT @{rt_user}: {rt_text}"
-        kind, ref_post, ref_acct = "repost", _s(rt.get("id_str") or rt.get("id")), _s((rt.get("user") or {}).get("id_str"))
+        kind, ref_post, ref_acct = "repost", _id(rt.get("id_str") or rt.get("id"), "retweeted_status.id"), _id((rt.get("user") or {}).get("id_str"), "retweeted_status.user.id_str")
         entities = _v1_entities(rt)
     elif tweet.get("is_quote_status") and (tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id")):
         kind = "quote"
-        ref_post = _s(tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id"))
-        ref_acct = _s(((tweet.get("quoted_status") or {}).get("user") or {}).get("id_str"))
+        ref_post = _id(tweet.get("quoted_status_id_str") or tweet.get("quoted_status_id"), "quoted_status_id")
+        ref_acct = _id(((tweet.get("quoted_status") or {}).get("user") or {}).get("id_str"), "quoted_status.user.id_str")
         entities = _v1_entities(tweet)
     elif tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id"):
         kind = "reply"
-        ref_post = _s(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id"))
-        ref_acct = _s(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"))
+        ref_post = _id(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id"), "in_reply_to_status_id")
+        ref_acct = _id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"), "in_reply_to_user_id")
         entities = _v1_entities(tweet)
     else:
         kind, ref_post, ref_acct, entities = "post", None, None, _v1_entities(tweet)
     return {
         "source_line": line,
-        "post_id": _s(tweet.get("id_str") or tweet.get("id")),
-        "account_id": _s(user.get("id_str") or user.get("id")),
+        "post_id": _id(tweet.get("id_str") or tweet.get("id"), "id"),
+        "account_id": _id(user.get("id_str") or user.get("id"), "user.id"),
         "handle": _s(user.get("screen_name")),
         "display_name": _s(user.get("name")),
         "created_raw": _s(tweet.get("created_at")),
@@ -77,6 +77,7 @@ def _v1_row(line: int, tweet: dict) -> dict:
 
 class TwitterV1Reader(Reader):
     name = "twitter-v1"
+    platform = "twitter"
     description = "Twitter API v1.1 tweet objects: JSON lines, a JSON array, or {\"statuses\": [...]}"
     extensions = (".json", ".jsonl", ".ndjson")
 
@@ -86,7 +87,7 @@ class TwitterV1Reader(Reader):
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
         buf = StageBuffer(con, ctx.source_file)
         rows = 0
-        for line, obj, error in iter_json_records(path):
+        for line, obj, error in iter_json_records(path, ctx.limits):
             if error:
                 rows += 1
                 buf.quarantine(line, None, error, str(obj))
@@ -99,10 +100,12 @@ class TwitterV1Reader(Reader):
                     continue
                 try:
                     buf.add(_v1_row(line, tweet))
+                except BadId as exc:
+                    buf.quarantine(line, exc.field, str(exc), json.dumps(tweet)[:2000])
                 except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
                     buf.quarantine(line, None, f"malformed tweet object: {exc}", json.dumps(tweet)[:2000])
         buf.flush()
-        return StageResult(rows, time_field="created_at", account_field="user.id_str")
+        return StageResult(rows, time_field="created_at", account_field="user.id_str", incomplete=buf.incomplete)
 
 
 TWITTER_V1 = TwitterV1Reader()

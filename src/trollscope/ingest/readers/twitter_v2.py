@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trollscope.ingest.jsonlines import head_object, iter_json_records, json_list as _list, json_str as _s
+from trollscope.ingest.jsonlines import (
+    BadId, head_object, iter_json_records, json_id as _id, json_list as _list, json_str as _s,
+)
 from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
 
 
@@ -30,10 +32,10 @@ def _v2_row(line: int, tweet: dict, users: dict, ref_tweets: dict) -> dict:
     for wanted in ("retweeted", "quoted", "replied_to"):
         ref = next((r for r in refs if isinstance(r, dict) and r.get("type") == wanted), None)
         if ref:
-            kind, ref_post = _V2_REF_KIND[wanted], _s(ref.get("id"))
-            ref_acct = _s((ref_tweets.get(ref_post) or {}).get("author_id"))
+            kind, ref_post = _V2_REF_KIND[wanted], _id(ref.get("id"), "referenced_tweets.id")
+            ref_acct = _id((ref_tweets.get(ref_post) or {}).get("author_id"), "includes.tweets.author_id")
             if wanted == "replied_to" and not ref_acct:
-                ref_acct = _s(tweet.get("in_reply_to_user_id"))
+                ref_acct = _id(tweet.get("in_reply_to_user_id"), "in_reply_to_user_id")
             break
     text = _s(tweet.get("text"))
     entities = tweet.get("entities") or {}
@@ -45,8 +47,8 @@ def _v2_row(line: int, tweet: dict, users: dict, ref_tweets: dict) -> dict:
         entities = original.get("entities") or entities
     return {
         "source_line": line,
-        "post_id": _s(tweet.get("id")),
-        "account_id": _s(tweet.get("author_id")),
+        "post_id": _id(tweet.get("id"), "id"),
+        "account_id": _id(tweet.get("author_id"), "author_id"),
         "handle": _s(user.get("username")),
         "display_name": _s(user.get("name")),
         "created_raw": _s(tweet.get("created_at")),
@@ -69,6 +71,7 @@ def _v2_row(line: int, tweet: dict, users: dict, ref_tweets: dict) -> dict:
 
 class TwitterV2Reader(Reader):
     name = "twitter-v2"
+    platform = "twitter"
     description = "Twitter API v2 responses with includes ({\"data\": [...], \"includes\": {...}}), one per line or one file"
     extensions = (".json", ".jsonl", ".ndjson")
 
@@ -78,7 +81,7 @@ class TwitterV2Reader(Reader):
     def stage(self, con, path: Path, options: NoOptions, ctx: ReadContext) -> StageResult:
         buf = StageBuffer(con, ctx.source_file)
         rows = 0
-        for line, obj, error in iter_json_records(path):
+        for line, obj, error in iter_json_records(path, ctx.limits):
             if error:
                 rows += 1
                 buf.quarantine(line, None, error, str(obj))
@@ -100,10 +103,12 @@ class TwitterV2Reader(Reader):
                     continue
                 try:
                     buf.add(_v2_row(line, tweet, users, ref_tweets))
+                except BadId as exc:
+                    buf.quarantine(line, exc.field, str(exc), json.dumps(tweet)[:2000])
                 except (AttributeError, TypeError) as exc:
                     buf.quarantine(line, None, f"malformed tweet object: {exc}", json.dumps(tweet)[:2000])
         buf.flush()
-        return StageResult(rows, time_field="created_at", account_field="author_id")
+        return StageResult(rows, time_field="created_at", account_field="author_id", incomplete=buf.incomplete)
 
 
 TWITTER_V2 = TwitterV2Reader()
