@@ -146,7 +146,9 @@ def main() -> int:
         else:
             run = detect(store)
             seconds = time.perf_counter() - t0
-            print(f"{name}: detect {seconds:.1f} s, window {run.window} s, {run.campaigns} campaigns, "
+            how = (f"window {run.window} s" if run.window is not None else
+                   "scales " + ",".join(map(str, sorted({s for t in run.traces for s in t.scales}))) + " s")
+            print(f"{name}: detect {seconds:.1f} s, {how}, {run.campaigns} campaigns, "
                   f"{run.flagged_accounts} accounts flagged")
         results[name] = (store, None, seconds)
 

@@ -373,6 +373,43 @@ def spark_section(s: dict) -> list[str]:
             "scaling table, on the same store.", ""]
 
 
+def scales_section() -> list[str]:
+    """Issue 12 (time scales, Tarone, the co-action excess): the synthetic sets before and after."""
+    after = {r["posts"]: r for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob("scales_synth_*.json")))}
+    if not after:
+        return []
+    out = ["## Several time scales by default (`bench/synth.py --label scales`)", "",
+           "Before: `detect --window 60` on main before the time scales (`--label main`, run just before the "
+           "after run on the same machine and load; the scaling table's own runs where there is none). After: "
+           "`detect` with its defaults (every trace at 1 s, 10 s, 1 min, 10 min and 1 h, Bonferroni over the "
+           "scales, BH over the pairs that can reach `min_shared`), same data.", "",
+           "| posts | | precision | recall | campaigns recovered | crowd flagged | detect wall (CPU) | recall by style |",
+           "|---|---|---|---|---|---|---|---|"]
+    for posts in sorted(after):
+        before = _load(f"main_synth_{posts}.json") or _load(f"synth_{posts}.json")
+        for label, r in (("before", before), ("after", after[posts])):
+            if not r or "quality" not in r:
+                continue
+            q = r["quality"]
+            by: dict = {}
+            for p in q["per_campaign"]:
+                by.setdefault(p["style"], []).append(p)
+            styles = ", ".join(f"{s} {sum(p['recall'] * p['size'] for p in ps) / sum(p['size'] for p in ps):.2f}"
+                               for s, ps in by.items())
+            out.append(f"| {posts:,} | {label} | {q['precision']:.3f} | {q['recall']:.3f} "
+                       f"| {q['campaigns_recovered']}/{q['campaigns_planted']} | {q['crowd_flagged']}/{q['crowd_accounts']:,} "
+                       f"| {wall_cpu(r['detect'])} | {styles} |")
+    g = _load("groups_scales_seed1.json")
+    if g:
+        out += ["", "Planted rings in the Twitter15 cascades and the #GOPDebate stream (`bench/groups.py --seed 1`, "
+                "detect's defaults, pair tests only: the group test of issue 12's item 2 is another branch's):", "",
+                "| shape | rings | members | recall | rings as one campaign |", "|---|---|---|---|---|"]
+        out += [f"| {p['shape']} | {p['rings']} | {p['members']} | {p['recall']:.3f} | {p['one_campaign']} / {p['rings']} |"
+                for p in g["per_shape"]]
+        out += ["", "| crowd | flagged | crowd's own accounts flagged | detect wall |", "|---|---|---|---|"]
+        out += [f"| {name} | {c['flagged']} in {c['campaigns']} campaigns | {c['crowd_flagged']:,} / {c['crowd']:,} "
+                f"({c['crowd_flagged'] / c['crowd']:.3%}) | {c['detect_seconds']} s |" for name, c in g["crowds"].items()]
+    return out + [""]
 def monitor_section(m: dict) -> list[str]:
     """The monitoring loop (bench/monitor.py)."""
     out = ["## Monitoring loop on ira-dev (`bench/monitor.py`)", "",
@@ -471,6 +508,7 @@ def main() -> None:
                 lines += [f"### {r['posts']:,} posts: not finished", "", "Last lines of its log:", "", "```",
                           *tail, "```", ""]
         lines += [BIG_NOTES]
+    lines += scales_section()
     q = _load("vs_qut.json")
     if q:
         lines += qut_section(q)
@@ -486,6 +524,10 @@ def main() -> None:
               ".venv/bin/python bench/synth.py run --posts 3000000",
               ".venv/bin/python bench/synth.py run --posts 10000000 --memory-limit 8GB",
               ".venv/bin/python bench/synth.py run --posts 50000000 --memory-limit 8GB",
+              "# several time scales by default (issue 12): the same sets with detect's defaults",
+              ".venv/bin/python bench/synth.py run --posts 100000 --label scales",
+              "PYTHONPATH=<main before the scales>/src .venv/bin/python bench/synth.py run --posts 100000 --window 60 --label main",
+              ".venv/bin/python bench/synth.py run --posts 1000000 --label scales",
               "# Spark parity on the 1M store left by the first command",
               ".venv/bin/python bench/spark_parity.py --posts 1000000",
               "# trollscope vs QUT (installs coordination-network-toolkit==1.5.2 into /work/qut-venv if missing)",

@@ -28,7 +28,10 @@ RSS via wait4, store size) and scores the flagged accounts against the truth.
 Usage:
   python bench/synth.py generate --posts 1000000 --out /work/bench-data/synth-1m
   python bench/synth.py run --posts 1000000 [--data-dir /work/bench-data] [--memory-limit 12GB]
-     (generate if missing, ingest + detect, evaluate, write bench/results/synth_<posts>.json)
+                           [--window 60] [--label NAME]
+     (generate if missing, ingest + detect, evaluate, write bench/results/synth_<posts>.json; detect
+      runs with its defaults, every time scale, unless --window pins one; with --label NAME the
+      result goes to bench/results/NAME_synth_<posts>.json instead)
 """
 
 from __future__ import annotations
@@ -483,7 +486,7 @@ def child(cmd: list[str], env: dict | None = None, log: Path | None = None) -> d
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "output": output[-4000:]}
 
 
-def _step(step: str, db: str, data: str) -> None:
+def _step(step: str, db: str, data: str, window: int | None = None) -> None:
     """Child process: ingest or detect through the library (what the CLI does), printing each
     stage with the seconds since start."""
     import trollscope
@@ -498,15 +501,18 @@ def _step(step: str, db: str, data: str) -> None:
                          progress=lambda path, done, total: say(f"ingested {done}/{total} {Path(path).name}"))
         say(f"stored {sum(r.rows_stored for r in reports)} posts, quarantined {sum(r.rows_quarantined for r in reports)}")
     else:
-        result = detect(store, progress=say, window=60)
+        result = detect(store, progress=say, window=window)
         for tr in result.traces:
-            say(f"{tr.trace}: {tr.actions} actions, bucket cap {tr.bucket_cap}, {tr.tested} pairs tested, {tr.significant} significant, "
-                f"{tr.seconds} s")
+            # (getattr: the same script measures code from before the time scales, for comparison)
+            scales = ",".join(map(str, getattr(tr, "scales", ())))
+            say(f"{tr.trace}: {tr.actions} actions, scales {scales}, bucket cap {tr.bucket_cap}, "
+                f"{tr.tested} pairs tested, {tr.significant} significant {getattr(tr, 'by_scale', '')}, {tr.seconds} s")
         say(f"{result.edges} edges, {result.campaigns} campaigns, {result.flagged_accounts} accounts flagged")
     store.close()
 
 
-def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1, keep: bool = True) -> dict:
+def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1, keep: bool = True,
+            window: int | None = None) -> dict:
     data = data_dir / f"synth-{posts}"
     if not (data / "truth.json").exists():
         if data.exists():
@@ -532,7 +538,9 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
     RESULTS.mkdir(exist_ok=True)
     # A run in progress never overwrites a finished result of the same size.
     (RESULTS / f"synth_{posts}.partial.json").write_text(json.dumps(partial, indent=1))
-    det = child(me + ["_step", "--posts", str(posts), "--step", "detect", "--db", str(db), "--out", str(data)], env, log)
+    pin = ["--window", str(window)] if window else []
+    det = child(me + ["_step", "--posts", str(posts), "--step", "detect", "--db", str(db), "--out", str(data)] + pin,
+                env, log)
     print(f"  {det['seconds']} s, {det['peak_rss_mb']} MB", flush=True)
     import duckdb
     con = duckdb.connect(str(db), read_only=True)
@@ -542,6 +550,7 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
     result = {
         "posts": truth["posts"], "stored_posts": stored, "accounts": truth["accounts"],
         "memory_limit": memory_limit or os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB"),
+        "window": window,  # None: detect's defaults (every time scale)
         "generate_seconds": truth["seconds"],
         "parquet_mb": round(sum(f.stat().st_size for f in data.glob("*.parquet")) / 2**20, 1),
         "ingest": {k: v for k, v in ing.items() if k != "output"},
@@ -572,18 +581,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, help="generate: output folder")
     ap.add_argument("--data-dir", type=Path, default=Path("/work/bench-data"))
     ap.add_argument("--memory-limit", help="TROLLSCOPE_MEMORY_LIMIT for ingest and detect (e.g. 12GB)")
+    ap.add_argument("--window", type=int, help="pin detect's window (seconds); default: every time scale")
+    ap.add_argument("--label", help="write bench/results/LABEL_synth_<posts>.json (kept apart from the scaling table)")
     args = ap.parse_args(argv)
     if args.command == "_step":
-        _step(args.step, args.db, str(args.out))
+        _step(args.step, args.db, str(args.out), args.window)
         return
     if args.command == "generate":
         truth = generate(args.posts, args.out or args.data_dir / f"synth-{args.posts}", args.seed)
         print(json.dumps({k: v for k, v in truth.items() if k != "campaigns"}))
         return
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    result = measure(args.posts, args.data_dir, args.memory_limit, args.seed)
+    result = measure(args.posts, args.data_dir, args.memory_limit, args.seed, window=args.window)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"synth_{args.posts}.json").write_text(json.dumps(result, indent=1))
+    name = f"{args.label}_synth_{args.posts}.json" if args.label else f"synth_{args.posts}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=1))
     (RESULTS / f"synth_{args.posts}.partial.json").unlink(missing_ok=True)
     q = result["quality"]
     print(f"{result['posts']:,} posts: {result['total_seconds']} s, peak {result['peak_rss_mb']} MB, "

@@ -299,6 +299,9 @@ def test_cli_export_graph(small_db, ext, read):
     assert all(g.nodes[a]["campaign"] == "C1" for a in w.ring)
     assert all(g.nodes[a]["label"] == a for a in w.ring)
     assert "co_repost" in g.get_edge_data(w.ring[0], w.ring[1])["traces"]
+    # each link carries the time scale of its strongest trace (the pinned window here) and every trace's
+    link = g.get_edge_data(w.ring[0], w.ring[1])
+    assert int(link["scale_seconds"]) in (60, 3600) and "co_repost:60" in link["trace_scales"]
 
 
 def test_cli_export_graph_rejects_other_extensions(small_db):

@@ -10,8 +10,10 @@ co-actions of accounts a and b is
 
 where n_a, n_b are their actions, D all actions, and P the number of action pairs on the same
 item within Δ. The observed count X_ab (distinct items co-acted on) is compared with a Poisson
-law of mean λ_ab: p = P(Poisson(λ_ab) >= X_ab). Across all N·(N−1)/2 pairs of active accounts
-the false discovery rate is controlled with Benjamini–Hochberg.
+law of mean λ_ab: p = P(Poisson(λ_ab) >= X_ab). A pair tested at K time scales gets K times its
+smallest p (`combine_scales`), and the false discovery rate is controlled with Benjamini–Hochberg
+over the pairs that can be tested at all: both accounts with at least `min_shared` actions
+(Tarone's reduction for discrete tests; docs/detection.md).
 """
 
 from __future__ import annotations

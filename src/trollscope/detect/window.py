@@ -66,9 +66,10 @@ def _struct_last(t: str = "t", post: str = "post_id") -> str:
 class WindowSql:
     """One trace's tables at its scales (prefix `_tr_<trace>_`).
 
-    `prepare` (src, one actions table per scale, item_buckets) comes first. Then the caps are
-    chosen from the top down (`sizes` / `level` / `open_count`: see `trace_run.run_trace`), and
-    `join(levels)` gives the statements that pair actions and count co-actions per scale.
+    `prepare` (src, the numbering of accounts, items and posts, one actions table per scale,
+    item_buckets) comes first. Then the caps are chosen from the top down (`sizes` / `level` /
+    `open_count`: see `trace_run.run_trace`), `join(levels)` pairs the actions and counts co-actions
+    per scale, and `activity_sql` and `null_stats` give the null model's counts.
     """
 
     prefix: str
@@ -103,7 +104,7 @@ class WindowSql:
             tbl, name = kinds[kind]
             joins.append(f"JOIN {self.prefix}{tbl} m{i} ON m{i}.n = x.{col}")
             cols.append(f"m{i}.{name} AS {col}")
-        source = table if table.lstrip().upper().startswith("SELECT") is False else f"({table})"
+        source = f"({table})" if table.lstrip().upper().startswith(("SELECT", "WITH")) else table
         return f"SELECT {', '.join(cols)} FROM {source} x {' '.join(joins)}"
 
     @property

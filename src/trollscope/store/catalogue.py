@@ -63,7 +63,8 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("last_t", "BIGINT", "Epoch seconds of its last co-action."),
         ("window_seconds", "BIGINT", "The scale at which the pair is strongest (the pinned window with `window`)."),
         ("scales", "STRUCT(scale_seconds BIGINT, shared BIGINT, expected DOUBLE, p_value DOUBLE)[]",
-         "The test at each scale of the trace: items within it, expected, Poisson tail (before Bonferroni)."))),
+         "The test at each scale of the trace: items within it, expected, Poisson tail (before Bonferroni); "
+         "for the pairs whose evidence is kept (`evidence_scope`), else NULL."))),
     Derived("evidence", DETECT, "The co-actions behind each kept pair: both posts and both times.", _c(
         *_PAIR,
         ("item", "VARCHAR", "The shared item (post id, URL, hashtag, text cluster, time bin, ...)."),

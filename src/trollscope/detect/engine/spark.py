@@ -27,7 +27,7 @@ DuckDB does:
 The trace SQL is written so that the translation keeps its meaning where no general rewrite
 can: `array_length` (sqlglot turns `len` into Spark's string `length`), whitespace spelled
 `[\\t\\n\\f\\r ]` rather than `\\s` (Java's `\\s` also matches \\x0B), and no `min_by` whose key
-can tie (each engine would pick its own row); see `traces.base` and `traces.window`.
+can tie (each engine would pick its own row); see `traces.base` and `detect.window`.
 
 Known residual differences: characters whose lower case is new in a Unicode version newer than
 DuckDB's (Unicode 16: Garay, a few Latin letters), and DOUBLE -> integer casts of expressions

@@ -161,7 +161,7 @@ def _near_duplicate(settings: dict, window: int) -> str:
 
 def _synchrony(settings: dict, window: int) -> str:
     # The item is the time bin itself: two accounts co-act when both post in the same bin.
-    # The earliest post of the bin, ties by post id (a struct min, as in traces.window).
+    # The earliest post of the bin, ties by post id (a struct min, as in detect.window).
     w = int(window)
     return f"""
         SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
