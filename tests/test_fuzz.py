@@ -415,7 +415,7 @@ def _ingest_checked(name: str, path: Path, fmt=None, mapping=None, expected_reco
     except UserError:
         assert store.count("posts") == posts_before and store.count("ingests") == ingests_before
         return None
-    if report.failed:  # refused whole (e.g. UTF-16): nothing of it stored, and the reason names the file
+    if report.status in ("failed", "unreadable"):  # refused whole (e.g. UTF-16): nothing stored, the file named
         assert store.count("posts") == posts_before and store.count("ingests") == ingests_before
         assert report.rows_stored == 0 and str(path) in (report.reason or ""), report
         return None
