@@ -36,7 +36,6 @@ class Plan:
     reason: str = ""  # why the run is full ("" when incremental)
     since: str = ""  # the run updated
     new_posts: int = 0
-    previous_traces: dict | None = None  # trace name -> the previous run's TraceResult fields
 
 
 def _frozen(cfg: dict) -> dict:
@@ -84,7 +83,7 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
         SELECT p.* FROM posts p ANTI JOIN inc_posts k ON k.post_id = p.post_id
     """)
     new = con.execute("SELECT count(*) FROM _inc_new").fetchall()[0][0]
-    return Plan(True, "", last.run_id, int(new), json.loads(state[0][2]))
+    return Plan(True, "", last.run_id, int(new))
 
 
 def _hashed() -> str:
