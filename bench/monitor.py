@@ -285,7 +285,8 @@ def main() -> None:
                                   or "significant links" in line]
         result[key].pop("stderr")
         if key.startswith("detect"):
-            result[key]["output"] = out  # the trace table (seconds per trace): where the time goes
+            # the trace table (seconds per trace): where the time goes; without the progress bar's lines
+            result[key]["output"] = [ln for ln in out if ln.strip() and not ln.rstrip().endswith(("remaining)", "elapsed)"))]
     for name, path in (("posts_before", at_cut), ("posts_after", db)):
         result[name] = int(subprocess.run(
             [sys.executable, "-c", "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True)"
