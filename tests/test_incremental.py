@@ -55,13 +55,19 @@ def _world() -> list[dict]:
 
 
 def _split(rows):
+    """Part A: posts before the cut; part B: the rest and one earlier post in eight, arriving late
+    (their item-buckets, time bins and strata already hold part A's actions)."""
+    import zlib
+
     from detect_helpers import T0
 
     def t(r):
         from datetime import datetime
 
         return (datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) - T0).total_seconds()
-    return [r for r in rows if t(r) < CUT], [r for r in rows if t(r) >= CUT]
+    late = {r["id"] for r in rows if zlib.crc32(r["id"].encode()) % 8 == 0}
+    return ([r for r in rows if t(r) < CUT and r["id"] not in late],
+            [r for r in rows if t(r) >= CUT or r["id"] in late])
 
 
 SETTINGS = dict(seed=42)
