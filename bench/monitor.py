@@ -5,8 +5,10 @@
   2. ingest the posts before the cut and detect (CLI processes, timed, peak RSS);
   3. start `trollscope serve` on the store and poll /index.json and /changes.json every 0.25 s until the
      end of step 4, keeping each answer's status and latency;
-  4. ingest the two weeks and detect again while serve is open (a full re-detection: incremental
-     detection is not built yet), then `trollscope changes --format json`;
+  4. ingest the two weeks and detect again while serve is open (an update of the first run: incremental
+     detection), then `trollscope changes --format json`; then `detect --full` on a copy of the store as
+     it was before that detect, and the ARI of the two partitions over all accounts (every account not
+     in a campaign in one class);
   5. replay: a copy of the store at the cut, `trollscope watch` on a folder, one day's file written
      there at a time (the next once the run covering it is reported): lag from writing a day's file to
      its run's report, time per batch, and watch's peak RSS.
@@ -175,6 +177,29 @@ def replay(work: Path, store_at_cut: Path, daily: list[Path]) -> dict:
             "peak_rss_mb": rss, "changes_lines": len((work / "replay_changes.jsonl").read_text().splitlines())}
 
 
+_ARI = """
+import sys, duckdb
+from sklearn.metrics import adjusted_rand_score
+def labels(path):
+    con = duckdb.connect(path, read_only=True)
+    accounts = [a for (a,) in con.execute("SELECT DISTINCT account_id FROM posts ORDER BY 1").fetchall()]
+    camp = dict(con.execute("SELECT account_id, campaign_id FROM campaign_members").fetchall())
+    return accounts, camp
+a, ca = labels(sys.argv[1])
+b, cb = labels(sys.argv[2])
+assert a == b
+print(adjusted_rand_score([ca.get(x, "-") for x in a], [cb.get(x, "-") for x in b]))
+"""
+
+
+def _ari(one: Path, two: Path) -> float:
+    """ARI of two stores' campaign partitions over every account (those in no campaign: one class)."""
+    done = subprocess.run([sys.executable, "-c", _ARI, str(one), str(two)], capture_output=True, text=True, env=ENV)
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    return round(float(done.stdout), 4)
+
+
 def _peak_rss(pid: int) -> float | None:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -222,6 +247,8 @@ def main() -> None:
     try:
         poller.phase = "ingest"
         result["ingest_two_weeks"] = run("ingest", after, "--db", db)
+        copy = work / "full_copy.duckdb"
+        shutil.copyfile(db, copy)  # the same store, for `detect --full` once serve is done
         poller.phase = "detect"
         result["detect_two_weeks"] = run("detect", "--db", db, "--top", "3")
         poller.phase = "after"
@@ -239,17 +266,27 @@ def main() -> None:
         poller.join()
         serve.terminate()
         serve.wait(timeout=60)
+    result["detect_full"] = run("detect", "--db", copy, "--top", "3", "--full")
+    result["incremental_over_full"] = round(result["detect_two_weeks"]["wall_s"] / result["detect_full"]["wall_s"], 3)
+    result["ari_incremental_vs_full"] = _ari(db, copy)
+    print(f"incremental detect {result['detect_two_weeks']['wall_s']} s, --full {result['detect_full']['wall_s']} s "
+          f"(ratio {result['incremental_over_full']}), ARI {result['ari_incremental_vs_full']}", flush=True)
+    copy.unlink(missing_ok=True)
     result["serve"] = {phase: latency(poller.samples, phase) for phase in ("idle", "ingest", "detect", "after")}
     result["serve"]["all"] = latency(poller.samples)
     print("serve:", json.dumps(result["serve"]), flush=True)
     print("changes:", result["changes"]["summary"], flush=True)
     print("replay through watch, one day at a time:", flush=True)
     result["replay"] = replay(work, at_cut, daily[: args.replay_days or args.days])
-    for key in ("ingest_before", "detect_before", "ingest_two_weeks", "detect_two_weeks"):
+    for key in ("ingest_before", "detect_before", "ingest_two_weeks", "detect_two_weeks", "detect_full"):
         out = result[key].pop("stdout").splitlines()
-        result[key]["summary"] = [line for line in out if line.startswith(("1 file", "run R", "vs R", "first run"))
+        result[key]["summary"] = [line for line in out if line.startswith(("1 file", "run R", "vs R", "first run",
+                                                                           "updated R", "full run"))
                                   or "significant links" in line]
         result[key].pop("stderr")
+        if key.startswith("detect"):
+            # the trace table (seconds per trace): where the time goes; without the progress bar's lines
+            result[key]["output"] = [ln for ln in out if ln.strip() and not ln.rstrip().endswith(("remaining)", "elapsed)"))]
     for name, path in (("posts_before", at_cut), ("posts_after", db)):
         result[name] = int(subprocess.run(
             [sys.executable, "-c", "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True)"

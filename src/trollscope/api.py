@@ -48,16 +48,21 @@ class Project(Store):
         return [r.as_dict() for r in ingest(self, list(paths), fmt=format, mapping=map, progress=progress)]
 
     def detect(self, progress: Callable[[str], None] | None = None, engine: str = "duckdb",
-               spark_master: str | None = None, spark_staging: str | None = None, **settings) -> "RunResults":
+               spark_master: str | None = None, spark_staging: str | None = None, full: bool = False,
+               **settings) -> "RunResults":
         """Find coordinated campaigns (as `trollscope detect`) and return the run it recorded.
 
         `settings`: any setting of docs/settings.md by name (window=60, traces="co_repost", alpha=0.01, ...).
+        The newest run is updated when posts were only appended and the settings are the same;
+        `full=True` recomputes. `.detection` on the result says which it was (DetectResult.summary()).
         """
         from trollscope.pipeline import detect
 
-        detect(self, progress=progress, engine_name=engine, spark_master=spark_master,
-               spark_staging=spark_staging, **settings)
-        return self.run()
+        found = detect(self, progress=progress, engine_name=engine, spark_master=spark_master,
+                       spark_staging=spark_staging, full=full, **settings)
+        results = self.run()
+        results.detection = found
+        return results
 
     def run(self) -> "RunResults":
         """The newest detection run of the store (StoreError when detection has not run)."""
@@ -74,6 +79,7 @@ class RunResults:
     def __init__(self, store: Store, record: runs.Run):
         self.store = store
         self.record = record
+        self.detection = None  # the DetectResult when this object came from `detect` (incremental or full, why)
 
     @property
     def run_id(self) -> str:

@@ -17,12 +17,13 @@ from trollscope.store import run as runs
 
 
 def detect(store: Store, progress: Callable[[str], None] | None = None, engine_name: str = "duckdb",
-           spark_master: str | None = None, spark_staging: str | None = None, **settings) -> DetectResult:
+           spark_master: str | None = None, spark_staging: str | None = None, full: bool = False,
+           **settings) -> DetectResult:
     """Detect with `settings` (see settings.py), record the run, and enrich it while the store is
     writable, so read-only readers (report, serve) find every table made for the run's settings; then
     publish the store's read snapshot when it keeps one."""
     result = detect_stage(store, progress, engine_name=engine_name, spark_master=spark_master,
-                          spark_staging=spark_staging, **settings)
+                          spark_staging=spark_staging, full=full, **settings)
     run = runs.latest(store)
     if progress:
         progress("account signals and DISARM techniques")

@@ -31,7 +31,7 @@ def detect(
         help="Folder every Spark executor can read, for the store's tables (needed on a cluster).")] = None,
     top: Annotated[int, typer.Option(help="Campaigns to print.")] = 10,
     full: Annotated[bool, typer.Option(
-        "--full", help="Recompute everything from the posts (what every run does for now).")] = False,
+        "--full", help="Recompute everything from the posts instead of updating the newest run.")] = False,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="Any other setting as NAME=VALUE (docs/settings.md); repeatable.")] = None,
     as_json: JsonOption = False,
@@ -42,6 +42,9 @@ def detect(
     Example: trollscope detect --db demo.duckdb --window 60 --traces co_repost,near_duplicate
     Example: trollscope detect --db demo.duckdb --set evidence_scope=tested --set pair_budget=50
     Example: trollscope detect --db demo.duckdb --json > run.json
+
+    After new posts are ingested, detect updates the newest run when its settings are the same
+    and posts were only appended (docs/detection.md, "Incremental runs"); --full recomputes.
     """
     from dataclasses import asdict
 
@@ -52,7 +55,6 @@ def detect(
     from trollscope.views.changes import changes, summary_line
     from trollscope.views.results import campaigns as list_campaigns
 
-    del full  # every run recomputes from the posts until incremental detection lands
     given = dict(window=window, traces=traces, alpha=alpha, resolution=resolution, seed=seed)
     overrides = {**parse_assignments(set_ or []), **{k: v for k, v in given.items() if v is not None}}
 
@@ -62,13 +64,14 @@ def detect(
             task = bar.add_task("detecting", total=None)
             result = run_detect(store, progress=lambda m: bar.update(task, description=m),
                                 engine_name=engine, spark_master=spark_master, spark_staging=spark_staging,
-                                **overrides)
+                                full=full, **overrides)
         top_rows = list_campaigns(store, limit=top)
         ex = excess(store)
         what_changed = summary_line(changes(store))
     if as_json:
-        emit_json({**asdict(result), "coaction_excess": ex, "campaigns_top": top_rows})
+        emit_json({**asdict(result), "summary": result.summary(), "coaction_excess": ex, "campaigns_top": top_rows})
         return
+    out.print(result.summary(), highlight=False, markup=False)
     if result.window is not None:
         out.print(f"run {result.run_id}: window Δ = {result.window} s (given); {result.seconds} s")
     else:

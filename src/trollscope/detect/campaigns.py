@@ -35,8 +35,11 @@ from trollscope.store.sql import domain
 from trollscope.detect.traces.base import SHORTENERS
 
 
-def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
-    """Write `edges`, `campaigns` and `campaign_members`; return (edges, campaigns, flagged accounts)."""
+def build_campaigns(store: Store, cfg: dict, start: dict[str, int] | None = None) -> tuple[int, int, int]:
+    """Write `edges`, `campaigns` and `campaign_members`; return (edges, campaigns, flagged accounts).
+
+    `start`: a previous partition (account -> community) Leiden starts from (an incremental run);
+    accounts not in it start alone."""
     con = store.con
     # Pair links (significant pair tests) and group links (every two members of a confirmed group,
     # detect.groups), kept apart in the columns: `traces`/`pair_strength` and `groups`/`group_strength`.
@@ -79,7 +82,7 @@ def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
     membership: list[int] = []
     links = content_links(store, vertices if cfg.get("content_layer", True) else [], cfg)
     if rows:
-        membership = _leiden(graph, index, links, cfg)
+        membership = _leiden(graph, index, links, cfg, _initial(vertices, start))
     con.execute("CREATE OR REPLACE TEMP TABLE _membership (account_id VARCHAR, community BIGINT)")
     if vertices:
         con.executemany("INSERT INTO _membership VALUES (?, ?)", list(zip(vertices, membership)))
@@ -148,12 +151,27 @@ def build_campaigns(store: Store, cfg: dict) -> tuple[int, int, int]:
     return n_edges, n_campaigns, n_flagged
 
 
-def _leiden(graph: ig.Graph, index: dict[str, int], links: list[tuple], cfg: dict) -> list[int]:
-    """Leiden on the co-action graph, with the content layer when it has links."""
+def _initial(vertices: list[str], start: dict[str, int] | None) -> list[int] | None:
+    """`start` as a membership of `vertices`, numbered 0, 1, ... in order of first appearance;
+    vertices it does not hold get communities of their own. None without a start."""
+    if not start:
+        return None
+    number: dict[tuple, int] = {}
+    out = []
+    for v in vertices:
+        key = ("old", start[v]) if v in start else ("new", v)
+        out.append(number.setdefault(key, len(number)))
+    return out
+
+
+def _leiden(graph: ig.Graph, index: dict[str, int], links: list[tuple], cfg: dict,
+            initial: list[int] | None = None) -> list[int]:
+    """Leiden on the co-action graph, with the content layer when it has links; from the
+    partition `initial` when given (else every vertex alone)."""
     resolution, seed = float(cfg["resolution"]), int(cfg["seed"])
     if not links:
         return leidenalg.find_partition(
-            graph, leidenalg.RBConfigurationVertexPartition, weights="weight",
+            graph, leidenalg.RBConfigurationVertexPartition, weights="weight", initial_membership=initial,
             resolution_parameter=resolution, seed=seed, n_iterations=-1,
         ).membership
     content = ig.Graph(n=graph.vcount(), edges=[(index[a], index[b]) for a, b, *_ in links])
@@ -165,7 +183,8 @@ def _leiden(graph: ig.Graph, index: dict[str, int], links: list[tuple], cfg: dic
         g = g.copy()
         total = float(sum(g.es["weight"]))
         g.es["weight"] = [w / total for w in g.es["weight"]]
-        layers.append(leidenalg.RBConfigurationVertexPartition(g, weights="weight", resolution_parameter=resolution))
+        layers.append(leidenalg.RBConfigurationVertexPartition(g, weights="weight", initial_membership=initial,
+                                                               resolution_parameter=resolution))
     optimiser = leidenalg.Optimiser()
     optimiser.set_rng_seed(seed)
     optimiser.optimise_partition_multiplex(layers, n_iterations=-1)

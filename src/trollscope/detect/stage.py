@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from trollscope import settings as st
 from trollscope.errors import StoreError, UserError
 from trollscope.detect import identity
+from trollscope.detect import incremental as inc
 from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.detect.traces import base as tr
@@ -45,13 +46,29 @@ class DetectResult:
     seconds: float = 0.0
     run_id: str = ""
     groups: object = None  # detect.groups.GroupResult
+    incremental: bool = False  # whether the run updated the previous one (detect.incremental)
+    since: str = ""  # the run it updated
+    reason: str = ""  # why the run was full
+    new_posts: int = 0  # posts the updated run had not seen
+    buckets_touched: int = 0  # item-buckets (top scale, summed over traces) holding a new post's action
+    pairs_retested: int = 0  # pair tests (over traces) whose counts or expected co-actions changed
+
+    def summary(self) -> str:
+        """One line: what the run updated, or that it was full and why."""
+        if self.incremental:
+            return (f"updated {self.run_id} from {self.since}: {self.new_posts:,} new posts, "
+                    f"{self.buckets_touched:,} item-buckets touched, {self.pairs_retested:,} pairs re-tested")
+        return f"full run {self.run_id}: {self.reason}"
 
 
 def detect(store: Store, progress: Progress | None = None, engine_name: str = "duckdb",
-           spark_master: str | None = None, spark_staging: str | None = None, **overrides) -> DetectResult:
+           spark_master: str | None = None, spark_staging: str | None = None, full: bool = False,
+           **overrides) -> DetectResult:
     """Run every selected trace, test pairs, fuse, find campaigns; results go to the store.
 
     `engine_name` is `duckdb` (default) or `spark` (`spark_master` a URL, `local[*]` if None).
+    The newest run is updated with the posts appended since when it can be (detect.incremental);
+    `full` recomputes everything.
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -68,11 +85,27 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
     if cfg["evidence_scope"] not in ("significant", "tested"):
         raise UserError(f"evidence_scope must be `significant` or `tested`, not {cfg['evidence_scope']!r}")
     traces = tr.select(cfg["traces"])
+    scales = {t.name: trace_scales(t, cfg, resolution) for t in traces}
+    try:
+        return _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,
+                       engine_name, spark_master, spark_staging, full)
+    finally:
+        inc.cleanup(store, traces)
+
+
+def _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,
+            engine_name, spark_master, spark_staging, full) -> DetectResult:
+    plan = inc.plan(store, cfg, scales, full, engine_name)
+    update = plan.incremental
+    result.incremental, result.since, result.reason, result.new_posts = \
+        update, plan.since, plan.reason, plan.new_posts
+    say(f"updating {plan.since}: {plan.new_posts:,} new posts" if update else f"full run: {plan.reason}")
+    keeps = engine_name == "duckdb"
     if any("text_clusters" in t.needs for t in traces):
         say("near-duplicate text: MinHash LSH")
         from trollscope.detect.traces.neardup import build_text_clusters
 
-        build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"])
+        build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"], update=update)
     if any("object_clusters" in t.needs for t in traces):
         say("object clusters: image hashes within phash_distance bits")
         from trollscope.detect.traces.objects import build_object_clusters
@@ -86,7 +119,13 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         for trace in traces:
             say(f"trace {trace.name}")
             t0 = time.perf_counter()
-            tr_result = run_trace(store, engine, trace, trace_scales(trace, cfg, resolution), cfg)
+            actions = None
+            if keeps:
+                actions = inc.trace_actions(store, trace, cfg, scales[trace.name][-1], update)
+                if update:
+                    result.buckets_touched += inc.touched_buckets(store, trace, scales[trace.name][-1])
+            tr_result = run_trace(store, engine, trace, scales[trace.name], cfg, actions=actions)
+            result.pairs_retested += inc.retested(store, trace.name) if update else tr_result.tested
             tr_result.seconds = round(time.perf_counter() - t0, 2)
             result.traces.append(tr_result)
     finally:
@@ -106,10 +145,15 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
             before = identity.previous(store.con)
             _write_tables(store, names)
             write_groups(store)
-            result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg)
+            start = inc.previous_membership(store) if update else None
+            result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg, start)
             continued = identity.assign(store.con, before, float(cfg["identity_overlap"]))
             result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
             identity.keep(store.con, result.run_id, continued)
+            if keeps:
+                inc.keep(store, result.run_id, traces, scales, {t.trace: asdict(t) for t in result.traces})
+            else:
+                inc.forget(store)
     finally:
         for name in names:
             store.con.execute(f"DROP TABLE IF EXISTS _pt_{name}")

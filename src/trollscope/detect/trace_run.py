@@ -76,14 +76,17 @@ def trace_scales(trace: tr.Trace, cfg: dict, resolution: int) -> list[int]:
     return ladder or [max(min(resolution, top), 1)]
 
 
-def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dict) -> TraceResult:
+def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dict,
+              actions: str | None = None) -> TraceResult:
     """One trace at `scales`: the window join and the null model in the engine, the tested pairs,
-    their evidence and the co-action excess into the store's temporary tables."""
+    their evidence and the co-action excess into the store's temporary tables. `actions`: a table
+    holding the trace's actions already (detect.incremental), instead of the trace's SQL."""
     top = int(scales[-1])
     stratum = int(cfg["stratum"] or 0) or 10**12  # 0: one stratum over all time
     if trace.null_stratum:  # synchrony: activity kept day by day (traces.base)
         stratum = min(stratum, max(trace.null_stratum, top))
-    ws = window_sql(trace.name, trace.actions(cfg, top), scales, cfg["min_shared"], stratum)
+    sql = f"SELECT * FROM {actions}" if actions else trace.actions(cfg, top)
+    ws = window_sql(trace.name, sql, scales, cfg["min_shared"], stratum)
     for table, select in ws.prepare:
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)

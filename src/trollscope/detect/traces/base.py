@@ -65,6 +65,9 @@ class Trace:
     # Synchrony's item is a bin of that width: bins of minutes and longer hold most of a busy
     # crowd, and posting in the same hour is no evidence of anything.
     max_scale: int = 0
+    # Whether the actions keep one row per account and item, the earliest (synchrony: its post in a
+    # bin): an incremental run then takes the earliest of the kept action and the new posts' ones.
+    earliest_per_item: bool = False
 
 
 def epoch_t() -> str:
@@ -187,7 +190,8 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account", slow=True),
     Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account", slow=True),
     Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity day by day explains.",
-          _synchrony, "time bin", null_stratum=86400, group_test=False, max_scale=60),
+          _synchrony, "time bin", null_stratum=86400, group_test=False, max_scale=60,
+          earliest_per_item=True),
 )
 
 BY_NAME = {t.name: t for t in TRACES}

@@ -31,39 +31,49 @@ def _coefficients(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(1, PRIME, size=K), rng.integers(0, PRIME, size=K)
 
 
-def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42) -> dict:
-    """Write `text_clusters`; return counts (posts, distinct texts, clusters, clustered posts)."""
+def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, update: bool = False) -> dict:
+    """Write `text_clusters`; return counts (posts, distinct texts, clusters, clustered posts).
+
+    With `update`, only the new posts (`_inc_new`, detect.incremental) are normalised and only their
+    new texts hashed; the kept signatures (`inc_nd_sig`) are the index they join. Either way the
+    posts' text hashes and the signatures are left in `_nd_keep_posts` and `_nd_keep_sig` for the
+    next update.
+    """
     con = store.con
     a, b = _coefficients(seed)
+    source = "_inc_new" if update else "posts"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _nd_posts AS
+        CREATE OR REPLACE TEMP TABLE _nd_fresh AS
         SELECT post_id, md5(norm) AS th, norm FROM (
-          SELECT post_id, {NORM_TEXT} AS norm FROM posts WHERE kind <> 'repost' AND text IS NOT NULL)
+          SELECT post_id, {NORM_TEXT} AS norm FROM {source} WHERE kind <> 'repost' AND text IS NOT NULL)
         WHERE length(norm) >= {MIN_CHARS}
         """
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _nd_texts AS
-        SELECT row_number() OVER (ORDER BY th) - 1 AS tid, th, norm FROM (
-          SELECT th, any_value(norm) AS norm FROM _nd_posts GROUP BY th)
-        """
-    )
+    kept = "SELECT post_id, th FROM inc_nd_posts UNION ALL " if update else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS {kept}SELECT post_id, th FROM _nd_fresh")
+    known = "WHERE th NOT IN (SELECT th FROM inc_nd_sig)" if update else ""
     mins = ", ".join(f"min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS m{j}" for j in range(K))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _nd_sig AS
-        WITH words AS (SELECT tid, string_split(norm, ' ') AS w FROM _nd_texts),
+        CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS
+        WITH texts AS (SELECT th, any_value(norm) AS norm FROM _nd_fresh {known} GROUP BY th),
+        words AS (SELECT th, string_split(norm, ' ') AS w FROM texts),
         shingles AS (
-          SELECT tid, CAST(hash(sh) % {PRIME} AS BIGINT) AS h FROM (
-            SELECT tid, unnest(CASE WHEN len(w) < 3 THEN [array_to_string(w, ' ')]
-                               ELSE list_transform(range(1, len(w) - 1),
-                                                   lambda i: w[i] || ' ' || w[i + 1] || ' ' || w[i + 2]) END) AS sh
+          SELECT th, CAST(hash(sh) % {PRIME} AS BIGINT) AS h FROM (
+            SELECT th, unnest(CASE WHEN len(w) < 3 THEN [array_to_string(w, ' ')]
+                              ELSE list_transform(range(1, len(w) - 1),
+                                                  lambda i: w[i] || ' ' || w[i + 1] || ' ' || w[i + 2]) END) AS sh
             FROM words))
-        SELECT tid, {mins} FROM shingles GROUP BY tid
+        {"SELECT * FROM inc_nd_sig UNION ALL" if update else ""}
+        SELECT th, {mins} FROM shingles GROUP BY th
         """
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE _nd_posts AS SELECT * FROM _nd_keep_posts")
+    con.execute("CREATE OR REPLACE TEMP TABLE _nd_texts AS "
+                "SELECT row_number() OVER (ORDER BY th) - 1 AS tid, th FROM _nd_keep_sig")
+    con.execute("CREATE OR REPLACE TEMP TABLE _nd_sig AS "
+                "SELECT t.tid, s.* EXCLUDE (th) FROM _nd_keep_sig s JOIN _nd_texts t USING (th)")
     band_keys = " UNION ALL ".join(
         f"SELECT tid, {i} AS band, hash({', '.join(f'm{i * ROWS + r}' for r in range(ROWS))}) AS key FROM _nd_sig"
         for i in range(BANDS)
@@ -112,7 +122,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42) ->
         "SELECT count(*), count(DISTINCT cluster) FROM text_clusters"
     ).fetchall()[0]
     n_posts = con.execute("SELECT count(*) FROM _nd_posts").fetchall()[0][0]
-    for table in ("_nd_posts", "_nd_texts", "_nd_sig"):
+    for table in ("_nd_posts", "_nd_texts", "_nd_sig", "_nd_fresh"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return {"posts": n_posts, "texts": n_texts, "near_duplicate_links": len(src),
             "clustered_posts": stats[0], "clusters": stats[1]}

@@ -1,0 +1,195 @@
+"""Incremental detection: what a run keeps for the next one, and whether the next one may use it.
+
+A run keeps, beside its results, the state an update needs (persistent tables, replaced with the
+run's results in one transaction, so they always belong to the newest run):
+
+  inc_state       one row: the run it belongs to, the per-trace time scales, the trace results (JSON)
+  inc_posts       every post the run saw: post_id and a hash of the whole row
+  inc_src_<trace> each trace's actions (account_id, item, t, post_id), as the window join took them
+  inc_nd_posts    near-duplicate text: each clustered-candidate post's normalised-text hash
+  inc_nd_sig      near-duplicate text: the MinHash signature of each distinct text (the LSH index)
+  inc_membership  the fused graph's full Leiden partition (every vertex, not only campaign members)
+
+The next `detect` updates the run (docs/detection.md, "Incremental runs") when the newest run kept
+this state, its settings equal the new run's, the data's time scales are the same and every post it
+saw is still there unchanged (posts were only appended); otherwise it recomputes everything and says
+why (`Plan.reason`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from trollscope.detect.traces import base as tr
+from trollscope.store import Store
+from trollscope.store import run as runs
+
+STATE_DDL = "CREATE TABLE IF NOT EXISTS inc_state (run_id VARCHAR, scales VARCHAR, traces VARCHAR)"
+
+
+@dataclass
+class Plan:
+    """What this detect will do: update `since` (incremental) or recompute, and why."""
+
+    incremental: bool
+    reason: str = ""  # why the run is full ("" when incremental)
+    since: str = ""  # the run updated
+    new_posts: int = 0
+
+
+def _frozen(cfg: dict) -> dict:
+    return json.loads(json.dumps(cfg, default=str))
+
+
+def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engine_name: str) -> Plan:
+    """Decide between an update of the newest run and a full run. Leaves `_inc_new` (the posts
+    the previous run did not see) as a temporary table when the run is incremental."""
+    con = store.con
+    if full:
+        return Plan(False, "asked for a full run (--full)")
+    if engine_name != "duckdb":
+        return Plan(False, f"incremental runs need the duckdb engine, not {engine_name}")
+    if not runs.has_runs(con):
+        return Plan(False, "first run of this store")
+    last = runs.latest(store)
+    if not store.has_table("inc_state") or not store.has_table("inc_posts"):
+        return Plan(False, f"{last.run_id} kept no state for an update (made before incremental runs)")
+    state = con.execute("SELECT run_id, scales, traces FROM inc_state").fetchall()
+    if len(state) != 1 or state[0][0] != last.run_id:
+        return Plan(False, f"the kept state is not {last.run_id}'s")
+    now, before = _frozen(cfg), dict(last.settings)
+    changed = sorted(k for k in now if k in before and now[k] != before[k])
+    if changed:
+        what = ", ".join(f"{k} {before[k]!r} -> {now[k]!r}" for k in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return Plan(False, f"settings changed since {last.run_id}: {what}{more}")
+    if json.loads(state[0][1]) != {k: list(v) for k, v in scales.items()}:
+        return Plan(False, f"the data's time scales changed since {last.run_id} (its clock resolution)")
+    missing = [t for t in scales if not store.has_table(f"inc_src_{t}")]
+    if "near_duplicate" in scales and not store.has_table("inc_nd_sig"):
+        missing.append("near_duplicate (its text signatures)")
+    if missing:
+        return Plan(False, f"{last.run_id} kept no actions for {', '.join(missing)}")
+    changed_posts = con.execute(f"""
+        SELECT count(*) FROM inc_posts k LEFT JOIN ({_hashed()}) p ON p.post_id = k.post_id
+        WHERE p.post_id IS NULL OR p.h <> k.h
+    """).fetchall()[0][0]
+    if changed_posts:
+        return Plan(False, f"{changed_posts:,} post(s) seen by {last.run_id} changed or were removed "
+                           "(an update needs posts only appended)")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _inc_new AS
+        SELECT p.* FROM posts p ANTI JOIN inc_posts k ON k.post_id = p.post_id
+    """)
+    new = con.execute("SELECT count(*) FROM _inc_new").fetchall()[0][0]
+    return Plan(True, "", last.run_id, int(new))
+
+
+def _hashed() -> str:
+    """Each post's id and a hash of its whole row: a changed field changes the hash."""
+    return "SELECT post_id, hash(p) AS h FROM posts p"
+
+
+def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bool) -> str:
+    """Make `_inc_src_<trace>`, the trace's actions over every post, and return its name.
+
+    In an update, the actions of the new posts are added to the previous run's (traces whose item
+    reads a table built from all posts, the text and object clusters, are computed again whole).
+    A trace that keeps one action per account and item (synchrony: the earliest post in a bin)
+    takes the earliest of the kept one and the new ones.
+    """
+    con = store.con
+    name = f"_inc_src_{trace.name}"
+    if not update or trace.needs:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT account_id, item, t, post_id "
+                    f"FROM ({trace.actions(cfg, top)}) a")
+        return name
+    # The trace's SQL reads `posts`: a temporary view of that name over the new posts shadows the table.
+    con.execute("CREATE OR REPLACE TEMP VIEW posts AS SELECT * FROM _inc_new")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _inc_add AS SELECT account_id, item, t, post_id "
+                    f"FROM ({trace.actions(cfg, top)}) a")
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.posts")
+    if trace.earliest_per_item:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
+              SELECT account_id, item, min(struct_pack(t := t, post_id := post_id)) AS m FROM (
+                SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM _inc_add) u
+              GROUP BY account_id, item) g
+        """)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                    f"SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM _inc_add")
+    con.execute("DROP TABLE IF EXISTS _inc_add")
+    return name
+
+
+def touched_buckets(store: Store, trace: tr.Trace, top: int) -> int:
+    """Item-buckets at the trace's top scale that hold an action of a new post (an update only)."""
+    return int(store.con.execute(f"""
+        SELECT count(*) FROM (SELECT DISTINCT item, t // {int(top)} FROM _inc_src_{trace.name}
+                              WHERE post_id IN (SELECT post_id FROM _inc_new) AND item IS NOT NULL)
+    """).fetchall()[0][0])
+
+
+def retested(store: Store, name: str) -> int:
+    """Pairs of `_pt_<name>` whose counts or expected co-actions at some scale differ from the
+    previous run's pair test (new pairs included): the tests the new posts changed."""
+    if not store.has_table("pair_tests"):
+        return int(store.con.execute(f"SELECT count(*) FROM _pt_{name}").fetchall()[0][0])
+    return int(store.con.execute(f"""
+        SELECT count(*) FROM _pt_{name} n
+        LEFT JOIN (SELECT * FROM pair_tests WHERE trace = '{name}') o ON o.a = n.a AND o.b = n.b
+        WHERE o.a IS NULL OR o.scales IS DISTINCT FROM n.scales
+    """).fetchall()[0][0])
+
+
+def previous_membership(store: Store) -> dict[str, int]:
+    """The previous run's Leiden partition of the fused graph (empty when none was kept)."""
+    if not store.has_table("inc_membership"):
+        return {}
+    return {a: int(c) for a, c in store.con.execute("SELECT account_id, community FROM inc_membership").fetchall()}
+
+
+def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, list[int]],
+         results: dict[str, dict]) -> None:
+    """Replace the kept state with this run's (inside the caller's transaction)."""
+    con = store.con
+    con.execute(f"CREATE OR REPLACE TABLE inc_posts AS {_hashed()}")
+    for trace in traces:
+        con.execute(f"CREATE OR REPLACE TABLE inc_src_{trace.name} AS SELECT * FROM _inc_src_{trace.name}")
+    kept = {t.name for t in traces}
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+                                "AND table_name LIKE 'inc_src_%'").fetchall():
+        if table[len("inc_src_"):] not in kept:
+            con.execute(f"DROP TABLE {table}")
+    if store.has_table("_nd_keep_sig"):
+        con.execute("CREATE OR REPLACE TABLE inc_nd_posts AS SELECT * FROM _nd_keep_posts")
+        con.execute("CREATE OR REPLACE TABLE inc_nd_sig AS SELECT * FROM _nd_keep_sig")
+    else:
+        con.execute("DROP TABLE IF EXISTS inc_nd_posts")
+        con.execute("DROP TABLE IF EXISTS inc_nd_sig")
+    if store.has_table("_membership"):
+        con.execute("CREATE OR REPLACE TABLE inc_membership AS SELECT * FROM _membership")
+    con.execute(STATE_DDL)
+    con.execute("DELETE FROM inc_state")
+    con.execute("INSERT INTO inc_state VALUES (?, ?, ?)",
+                [run_id, json.dumps({k: list(v) for k, v in scales.items()}), json.dumps(results, default=str)])
+
+
+def forget(store: Store) -> None:
+    """Drop the kept state (a run that cannot be updated later, e.g. on Spark)."""
+    con = store.con
+    con.execute("DROP TABLE IF EXISTS inc_state")
+    con.execute("DROP TABLE IF EXISTS inc_posts")
+
+
+def cleanup(store: Store, traces: list[tr.Trace]) -> None:
+    con = store.con
+    for trace in traces:
+        con.execute(f"DROP TABLE IF EXISTS _inc_src_{trace.name}")
+    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
