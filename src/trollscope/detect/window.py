@@ -193,10 +193,11 @@ class WindowSql:
         # of a crowd shares one item: at 1 h on the cascades, 13.5 M pairs and 13.6 M items)
         plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
         min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
-        seen = ", ".join(f"sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS seen_{int(s)}"
-                         for s in self.scales)
-        counts = ", ".join(f"sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS {self.count_column(s)}"
-                           for s in self.scales)
+        # (cast: DuckDB sums integers as HUGEINT, which reaches Arrow as a decimal; Spark as BIGINT)
+        seen = ", ".join(f"CAST(sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) "
+                         f"AS seen_{int(s)}" for s in self.scales)
+        counts = ", ".join(f"CAST(sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) "
+                           f"AS {self.count_column(s)}" for s in self.scales)
         units = p + "gaps"
         steps = []
         if self.unit == "post":

@@ -207,6 +207,10 @@ class SparkEngine:
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
+            # Each cached table's plan prints the plans of the cached tables it reads, so the text of
+            # a multi-scale join's plan (written for the event log even with the UI off) grows with
+            # every level and filled the driver's heap. Nothing reads it past the first megabyte.
+            .config("spark.sql.maxPlanStringLength", str(1 << 20))
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_conf.as_uri()}")
         )
         if master.startswith("local"):
@@ -237,8 +241,13 @@ class SparkEngine:
 
     def create_table(self, name: str, select_sql: str) -> None:
         self.drop(name)
-        df = self.spark.sql(to_spark_sql(select_sql)).persist(self._storage)
-        df.count()  # materialise now, as DuckDB's CREATE TABLE does (and gives the planner sizes)
+        # Materialised now, as DuckDB's CREATE TABLE does, and with its lineage cut: the multi-scale
+        # join builds each level on the last, and a table that kept the plans of all the tables it was
+        # made from made every later query plan (and its text) grow with the levels until planning
+        # took minutes and filled the driver's heap. A local checkpoint keeps the rows in the
+        # executors (memory, then disk); an executor lost mid-run fails the detect, which is re-run
+        # whole (detect writes nothing before it finishes).
+        df = self.spark.sql(to_spark_sql(select_sql)).localCheckpoint(eager=True, storageLevel=self._storage)
         df.createOrReplaceTempView(name)
         self._cached[name] = df
         self._views.append(name)
