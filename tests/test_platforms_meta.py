@@ -87,8 +87,11 @@ def test_meta_content_library_fields_of_each_post(store):
     assert (quiet["account_id"], quiet["handle"], quiet["urls"], quiet["created_at"]) == (
         "facebook:100064000000010", "Seite Zehn", [], utc(2024, 5, 2, 10, 2))  # no username: the name
     group = posts["facebook:1112223334445557"]
-    assert (group["account_id"], group["handle"], group["text"], group["urls"]) == (
-        "facebook:100064000000009", "Gruppe Neun", "Geteilt", [])
+    assert (group["account_id"], group["handle"], group["text"], group["urls"], group["hashtags"]) == (
+        "facebook:100064000000009", "Gruppe Neun", "Geteilt #Wahl2024", [], ["wahl2024"])
+    # multimedia entries with an id are objects; the one without an id gives none
+    assert group["objects"] == ["image:facebook/998877665544", "video:facebook/887766554433"]
+    assert p["objects"] == [] and quiet["objects"] == []
     names = {r["account_id"]: r["display_name"] for r in rows(store, "SELECT account_id, display_name FROM accounts")}
     assert names == {"facebook:100064000000001": "Wahrheit Jetzt", "facebook:100064000000010": "Seite Zehn",
                      "facebook:100064000000009": "Gruppe Neun"}
