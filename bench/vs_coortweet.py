@@ -52,7 +52,8 @@ ge <- fread(args[1], colClasses = list(character = c("account_id", "post_id", "u
                                                      "domain_id", "phash_id")))
 ge[ge == ""] <- NA
 prep <- function(col, prefix) {
-  d <- prep_data(ge, object_id = col, account_id = "account_id", content_id = "post_id",
+  # prep_data renames the columns of a data.table in place (setnames): each type gets a copy
+  d <- prep_data(copy(ge), object_id = col, account_id = "account_id", content_id = "post_id",
                  timestamp_share = "timestamp")
   d <- unique(d, by = c("object_id", "account_id", "content_id", "timestamp_share"))
   d <- d[!is.na(object_id)]
@@ -112,8 +113,8 @@ def _tests(db: Path) -> dict[tuple[str, str], tuple]:
         con.close()
 
 
-CLASSES = ("its pairs share one object only (min_shared = 2)",
-           "pairs sharing two or more objects, not significant against the null",
+CLASSES = ("its pairs share one co-action (one pair of posts) only (min_shared = 2)",
+           "pairs sharing two or more co-actions, not significant against the null",
            "significant pairs, but its group is smaller than min_campaign (3)",
            "no co-share within 60 s in trollscope")
 

@@ -38,6 +38,7 @@ READER_SAMPLES: dict[str, tuple[str, str | None]] = {
     "tiktok-research": ("platforms/tiktok/research_api_responses_written.jsonl", None),
     "zeeschuimer": ("platforms/zeeschuimer/zeeschuimer_instagram_threads_x_written.ndjson", None),
     "crowdtangle": ("platforms/crowdtangle_meta/crowdtangle_historical_facebook_written.csv", None),
+    "crowdtangle-api": ("platforms/crowdtangle_meta/crowdtangle_api_posts_written.jsonl", None),
     "coornet": ("platforms/crowdtangle_meta/pycoornet_ct_shares_slice.csv", None),
     "meta-content-library": ("platforms/crowdtangle_meta/meta_content_library_written.csv", None),
     "coortweet": ("platforms/coortweet/coortweet_canonical_written.csv", None),

@@ -163,6 +163,47 @@ def test_co_object_with_exact_hashes_only_misses_re_encoded_pictures(store, tmp_
     assert store.count("pair_tests") == 0
 
 
+EVENT_MAP = "post_id=id,account=user,time=ts,object.url=url,object.domain=domain,object.hashtag=tag"
+
+
+def _events(tmp_path, records):
+    """CooRTweet's wide table: one post per row, its URL, domain and hashtag as objects."""
+    lines = ["id,user,ts,url,domain,tag"] + [",".join(r) for r in records]
+    return write(tmp_path, "events.csv", "\n".join(lines) + "\n")
+
+
+def test_one_post_each_with_three_objects_is_one_co_action_not_three(store, tmp_path):
+    # Two honest accounts, one post each, 10 s apart, on the same story: its URL, its domain and
+    # its hashtag are three objects of ONE act each. Counted as objects they were a pair sharing
+    # 3 items, past min_shared = 2, and the null (which counts each object as a chance) called it.
+    path = _events(tmp_path, [("p1", "anna", ts(0), "u1", "d1", "h1"), ("p2", "boris", ts(10), "u1", "d1", "h1")])
+    ingest(store, [path], mapping=EVENT_MAP)
+    detect(store, traces="co_object", window=60, min_campaign=2)
+    assert store.count("pair_tests") == 0  # one co-action: below min_shared = 2, not a tested pair
+    detect(store, traces="co_object", window=60, min_campaign=2, min_shared=1, evidence_scope="tested")
+    assert rows(store, "SELECT a, b, shared FROM pair_tests WHERE trace = 'co_object'") == [
+        {"a": "anna", "b": "boris", "shared": 1}]
+    # the evidence still names each object the two posts share
+    assert [e["item"] for e in rows(store, "SELECT item FROM evidence ORDER BY item")] == [
+        "domain:d1", "hashtag:h1", "url:u1"]
+
+
+def test_co_object_counts_distinct_pairs_of_posts(store, tmp_path):
+    # Three events: two posts each sharing all three objects, and a third post pair that shares
+    # only the domain (a different URL on the same site). One post of anna's that meets two of
+    # boris's posts (each on a different object) is two co-actions: two pairs of posts.
+    path = _events(tmp_path, [
+        ("a1", "anna", ts(0), "u1", "d1", "h1"), ("b1", "boris", ts(5), "u1", "d1", "h1"),
+        ("a2", "anna", ts(3600), "u2", "d1", "h2"), ("b2", "boris", ts(3620), "u2", "d1", "h2"),
+        ("a3", "anna", ts(7200), "u3", "d3", "h3"), ("b3", "boris", ts(7210), "u4", "d3", "h9"),
+        ("b4", "boris", ts(7230), "u5", "d5", "h3"),
+    ])
+    ingest(store, [path], mapping=EVENT_MAP)
+    detect(store, traces="co_object", window=60, min_campaign=2, min_shared=1, evidence_scope="tested")
+    assert rows(store, "SELECT a, b, shared FROM pair_tests WHERE trace = 'co_object'") == [
+        {"a": "anna", "b": "boris", "shared": 4}]  # (a1,b1), (a2,b2), (a3,b3), (a3,b4); 7 objects
+
+
 def test_a_store_made_before_the_platform_columns_is_upgraded(tmp_path):
     db = tmp_path / "old.duckdb"
     con = duckdb.connect(str(db))

@@ -72,3 +72,65 @@ def test_meta_content_library_csv_and_json(store):
     assert (p["account_id"], p["handle"], p["urls"], p["lang"], p["permalink"]) == (
         "facebook:100064000000001", "wahrheitjetzt", ["https://example.org/memo"], "de",
         "https://www.facebook.com/1112223334445556")
+
+
+def test_meta_content_library_fields_of_each_post(store):
+    csv_path, json_path = CT / "meta_content_library_written.csv", CT / "meta_content_library_written.json"
+    ingest(store, [csv_path, json_path])
+    posts = {**_posts(store, csv_path), **_posts(store, json_path)}
+    assert set(posts) == {"facebook:1112223334445556", "facebook:1112223334445559", "facebook:1112223334445557"}
+    p = posts["facebook:1112223334445556"]
+    # +0000 is UTC; the link in the text is the attachment's: one URL
+    assert (p["created_at"], p["text"], p["kind"], p["ref_post_id"], p["hashtags"]) == (
+        utc(2024, 5, 2, 10, 0, 20), "Lest das: https://example.org/memo", "post", None, [])
+    quiet = posts["facebook:1112223334445559"]
+    assert (quiet["account_id"], quiet["handle"], quiet["urls"], quiet["created_at"]) == (
+        "facebook:100064000000010", "Seite Zehn", [], utc(2024, 5, 2, 10, 2))  # no username: the name
+    group = posts["facebook:1112223334445557"]
+    assert (group["account_id"], group["handle"], group["text"], group["urls"], group["hashtags"]) == (
+        "facebook:100064000000009", "Gruppe Neun", "Geteilt #Wahl2024", [], ["wahl2024"])
+    # multimedia entries with an id are objects; the one without an id gives none
+    assert group["objects"] == ["image:facebook/998877665544", "video:facebook/887766554433"]
+    assert p["objects"] == [] and quiet["objects"] == []
+    names = {r["account_id"]: r["display_name"] for r in rows(store, "SELECT account_id, display_name FROM accounts")}
+    assert names == {"facebook:100064000000001": "Wahrheit Jetzt", "facebook:100064000000010": "Seite Zehn",
+                     "facebook:100064000000009": "Gruppe Neun"}
+    assert rows(store, "SELECT field, reason FROM quarantine") == [
+        {"field": None, "reason": "not a Content Library post (no creation_time and owner)"}]
+
+
+def test_crowdtangle_api_json(store):
+    path = CT / "crowdtangle_api_posts_written.jsonl"
+    [report] = ingest(store, [path])
+    assert report.format == "crowdtangle-api"
+    # two pages (3 and 2 posts) and an error response; one post has no account
+    check_report(report, read=6, stored=4, quarantined=2, present=0)
+    assert rows(store, "SELECT source_line, field, reason FROM quarantine ORDER BY source_line") == [
+        {"source_line": 2, "field": "account", "reason": "a post without its account"},
+        {"source_line": 3, "field": "status", "reason": "the API answered with an error: 401 Unauthorized: token is invalid"}]
+    posts = _posts(store, path)
+    p = posts["facebook:wahrheitjetzt/posts/pfbid02abc"]  # the post id the historical CSV gives it too
+    # `date` is UTC; the shortened link resolves through expandedLinks, its utm and fbclid dropped
+    assert (p["platform"], p["account_id"], p["handle"], p["created_at"], p["urls"], p["hashtags"], p["lang"]) == (
+        "facebook", "facebook:100064000000001", "wahrheitjetzt", utc(2024, 5, 2, 10, 0, 30),
+        ["https://example.org/memo"], ["wahl2024"], "de")
+    assert p["text"] == "Lest das, bevor es gelöscht wird! #Wahl2024 https://bit.ly/3memo\n\nWas sie verschweigen"
+    assert (p["kind"], p["ref_post_id"], p["objects"]) == ("post", None, [])  # media: CDN addresses, no ids
+    group = posts["facebook:groups/echtestimme/permalink/7000001/"]
+    assert (group["account_id"], group["handle"], group["urls"]) == (
+        "facebook:100064000000002", "100064000000002", ["https://example.org/memo"])  # l.facebook.com unwrapped
+    ig = posts["instagram:C6abcDEFghi"]
+    assert (ig["account_id"], ig["text"], ig["hashtags"], ig["mentions"], ig["created_at"]) == (
+        "instagram:wahl.wahrheit", "Das Memo, das sie verstecken #wahl2024 @echte_stimme", ["wahl2024"],
+        ["echte_stimme"], utc(2024, 5, 2, 10, 2, 10))
+    assert posts["facebook:wahrheitjetzt/posts/pfbid02def"]["urls"] == ["https://youtube.com/watch?v=dQw4w9WgXcQ"]
+    followers = dict(store.con.execute("SELECT account_id, followers FROM accounts").fetchall())
+    assert followers == {"facebook:100064000000001": 15230, "facebook:100064000000002": 800,
+                         "instagram:wahl.wahrheit": 5100}
+
+
+def test_a_post_in_the_crowdtangle_csv_and_api_is_one_post(store):
+    [_] = ingest(store, [CT / "crowdtangle_historical_facebook_written.csv"])
+    [api] = ingest(store, [CT / "crowdtangle_api_posts_written.jsonl"])
+    # wahrheitjetzt/posts/pfbid02abc and the group post are in both
+    check_report(api, read=6, stored=2, quarantined=2, present=2)

@@ -86,7 +86,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     if trace.null_stratum:  # synchrony: activity kept day by day (traces.base)
         stratum = min(stratum, max(trace.null_stratum, top))
     sql = f"SELECT * FROM {actions}" if actions else trace.actions(cfg, top)
-    ws = window_sql(trace.name, sql, scales, cfg["min_shared"], stratum)
+    ws = window_sql(trace.name, sql, scales, cfg["min_shared"], stratum, trace.unit)
     for table, select in ws.prepare:
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
@@ -116,14 +116,20 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     engine.create_table("_tr_item_acc", f"""
         SELECT item, count(DISTINCT account_id) AS accounts FROM {ws.act(ws.scales[0])} GROUP BY item
     """)
+    # A pair's weight sums its co-actions' rarity; where the unit is a pair of posts, each post
+    # pair weighs as its rarest shared item, so one post's several objects add up to one co-action.
+    by = "c.a, c.b, c.post_a, c.post_b" if ws.unit == "post" else "c.a, c.b, c.item"
     engine.create_table("_tr_weights", f"""
         -- each term in whole nanounits: an integer sum is the same in any order (a float sum's last
         -- bits follow the order of a parallel aggregation, and rounding them can still tip)
-        SELECT c.a, c.b, sum(CAST(round(ln({max(accounts, 1)}.0 / ia.accounts) * 1e9) AS BIGINT)) / 1e9 AS weight,
-               min(least(c.t_a, c.t_b)) AS first_t, max(greatest(c.t_a, c.t_b)) AS last_t
-        FROM {ws.coactions} c  -- tested pairs only, not every co-acting one
-        JOIN _tr_item_acc ia ON ia.item = c.item
-        GROUP BY c.a, c.b
+        SELECT a, b, sum(CAST(round(w * 1e9) AS BIGINT)) / 1e9 AS weight, min(first_t) AS first_t,
+               max(last_t) AS last_t FROM (
+          SELECT c.a, c.b, max(ln({max(accounts, 1)}.0 / ia.accounts)) AS w,
+                 min(least(c.t_a, c.t_b)) AS first_t, max(greatest(c.t_a, c.t_b)) AS last_t
+          FROM {ws.coactions} c  -- tested pairs only, not every co-acting one
+          JOIN _tr_item_acc ia ON ia.item = c.item
+          GROUP BY {by}) u
+        GROUP BY a, b
     """)
     counts = ", ".join(f"p.{ws.count_column(s)}" for s in ws.scales)
     lams = ", ".join(f"coalesce(sum(CASE WHEN x.scale = {s} THEN x.expected END), 0.0) AS lam_{s}"

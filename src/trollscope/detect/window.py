@@ -77,6 +77,10 @@ class WindowSql:
     min_shared: int
     stratum: int
     prepare: list[tuple[str, str]]
+    # What a pair's shared count counts: distinct items ("item"), or distinct pairs of posts that
+    # co-act on some item ("post"), for traces whose one post acts on several items of one event
+    # (co_object: a post's URL, its domain and its hashtag are one act, not three).
+    unit: str = "item"
 
     # ------------------------------------------------------------------ names
 
@@ -188,13 +192,28 @@ class WindowSql:
         # on the item), for every co-acting pair; n_<s>: items co-acted on within s, wherever the
         # join found them (the pair test), for the tested pairs only (nearly every co-acting pair
         # of a crowd shares one item: at 1 h on the cascades, 13.5 M pairs and 13.6 M items)
+        plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
+        min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
         # (cast: DuckDB sums integers as HUGEINT, which reaches Arrow as a decimal; Spark as BIGINT)
         seen = ", ".join(f"CAST(sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) "
                          f"AS seen_{int(s)}" for s in self.scales)
         counts = ", ".join(f"CAST(sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) "
                            f"AS {self.count_column(s)}" for s in self.scales)
-        plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
-        min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
+        units = p + "gaps"
+        steps = []
+        if self.unit == "post":
+            # ev numbers the pair of posts of the closest co-action on the item (post numbers are
+            # row numbers, far below 2^32). Per pair and ev the closest gaps: a pair's counts are
+            # then its distinct pairs of posts, so the objects of one post met by the objects of
+            # one other post are one co-action. (Grouped once here rather than counted DISTINCT
+            # per scale: Spark expands each DISTINCT count into a copy of every row.)
+            plain_ev = ", post_a * 4294967296 + post_b AS ev"
+            min_ev = ", struct_extract(min(struct_pack(d := d, ev := post_a * 4294967296 + post_b)), 'ev') AS ev"
+            g_min = ", ".join(f"min(g_{int(s)}) AS g_{int(s)}" for s in self.scales)
+            units = p + "events"
+            steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {p}gaps GROUP BY a, b, ev")]
+        else:
+            plain_ev = min_ev = ""
         return [
             # The item-buckets paired at each scale, and whether their item has other buckets paired:
             # an item with one bucket gives each pair at most one co-action, which needs no grouping.
@@ -210,13 +229,14 @@ class WindowSql:
             # Per pair and item, the gap of the closest co-action (d), and of the closest found at
             # each scale or coarser (g_<s>): numbers only, for every co-acting pair.
             (p + "gaps", f"""
-                SELECT a, bb AS b, item, d, {plain_gaps} FROM {p}raw WHERE NOT multi
+                SELECT a, bb AS b, item, d, {plain_gaps}{plain_ev} FROM {p}raw WHERE NOT multi
                 UNION ALL
-                SELECT a, bb AS b, item, min(d) AS d, {min_gaps} FROM {p}raw WHERE multi GROUP BY a, bb, item
+                SELECT a, bb AS b, item, min(d) AS d, {min_gaps}{min_ev} FROM {p}raw WHERE multi GROUP BY a, bb, item
             """),
-            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen} FROM {p}gaps GROUP BY a, b"),
+            *steps,
+            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen} FROM {units} GROUP BY a, b"),
             (self.pairs, f"""
-                SELECT g.a, g.b, {counts} FROM {p}gaps g
+                SELECT g.a, g.b, {counts} FROM {units} g
                 JOIN (SELECT a, b FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}) q ON q.a = g.a AND q.b = g.b
                 GROUP BY g.a, g.b
             """),
@@ -391,13 +411,18 @@ class WindowSql:
         p = self.prefix
         return ([t for t, _ in self.prepare]
                 + [self.cover(s) for s in self.scales]
-                + [p + "kept", p + "open", p + "raw", p + "gaps", self.coactions, self.pair_counts, self.pairs,
+                + [p + "kept", p + "open", p + "raw", p + "gaps"] + ([p + "events"] if self.unit == "post" else [])
+                + [self.coactions, self.pair_counts, self.pairs,
                    self.activity, p + "ibc", p + "item_strata", self.strata, p + "curve", self.expected])
 
 
-def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int, stratum: int) -> WindowSql:
+def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int, stratum: int,
+               unit: str = "item") -> WindowSql:
     """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs at
-    `scales` (ascending, each dividing the next), with the null model's strata of `stratum` s."""
+    `scales` (ascending, each dividing the next), with the null model's strata of `stratum` s;
+    `unit` is what a pair's shared count counts (`WindowSql.unit`)."""
+    if unit not in ("item", "post"):
+        raise ValueError(f"unit must be 'item' or 'post', not {unit!r}")
     scales = tuple(int(s) for s in scales)
     if not scales or any(s <= 0 for s in scales) or any(b % a for a, b in zip(scales, scales[1:])):
         raise ValueError(f"scales must be positive, ascending and each divide the next: {scales}")
@@ -440,7 +465,7 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
         """))
     prepare.append((p + "item_buckets", " UNION ALL ".join(
         f"SELECT {s} AS scale, item, b, count(*) AS c FROM {p}act{s} GROUP BY item, b" for s in scales)))
-    return WindowSql(p, scales, int(min_shared), int(stratum), prepare)
+    return WindowSql(p, scales, int(min_shared), int(stratum), prepare, unit)
 
 
 def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:

@@ -68,6 +68,9 @@ class Trace:
     # Whether the actions keep one row per account and item, the earliest (synchrony: its post in a
     # bin): an incremental run then takes the earliest of the kept action and the new posts' ones.
     earliest_per_item: bool = False
+    # What a pair's shared count counts (`detect.window.WindowSql.unit`): distinct items, or
+    # distinct pairs of co-acting posts where one post acts on several items of one event.
+    unit: str = "item"
 
 
 def epoch_t() -> str:
@@ -180,7 +183,7 @@ TRACES: tuple[Trace, ...] = (
     Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL"),
     Trace("co_object", "Posted the same media or other object (image hash, video, sound, any named type) "
           "within Δ; 64-bit image hashes also match within `phash_distance` bits.", _co_object,
-          "object", needs=("object_clusters",)),
+          "object", needs=("object_clusters",), unit="post"),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,

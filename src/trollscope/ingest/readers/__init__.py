@@ -10,7 +10,7 @@ from trollscope.ingest.readers.bluesky import BLUESKY
 from trollscope.ingest.readers.cascade import CASCADE
 from trollscope.ingest.readers.coornet import COORNET
 from trollscope.ingest.readers.coortweet import COORTWEET
-from trollscope.ingest.readers.crowdtangle import CROWDTANGLE
+from trollscope.ingest.readers.crowdtangle import CROWDTANGLE, CROWDTANGLE_API
 from trollscope.ingest.readers.io_archive import IO_ARCHIVE
 from trollscope.ingest.readers.ira import IRA
 from trollscope.ingest.readers.mastodon import MASTODON
@@ -32,7 +32,7 @@ READERS: tuple[Reader, ...] = (
     # Mastodon before Twitter v1: a Mastodon search response is `{"statuses": [...]}` too
     IRA, IO_ARCHIVE, TWITTER_V2, MASTODON, TWITTER_V1, CASCADE,
     TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY, REDDIT, YOUTUBE, TIKTOK_RESEARCH, ZEESCHUIMER,
-    CROWDTANGLE, COORNET, META_LIBRARY, COORTWEET,
+    CROWDTANGLE, CROWDTANGLE_API, COORNET, META_LIBRARY, COORTWEET,
     TABLE,
 )
 

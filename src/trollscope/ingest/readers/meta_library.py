@@ -2,8 +2,10 @@
 dots, `post_owner.id`) or JSON (an array, JSON lines, or `{"data": [...]}` pages).
 
 Read: `id`, `creation_time`, `text`, the owner (`post_owner.id`, `.username`, `.name`; Instagram
-exports may call it `owner`), the shared link (`link_attachment.link`) and `lang`. The platform is
-the export's `platform` field where it has one, else Facebook. Written from the Content Library's
+exports may call it `owner`), the shared link (`link_attachment.link`), `lang`, and in JSON the
+media (`multimedia[]` entries with an `id`: objects `image:<platform>/<id>` or
+`video:<platform>/<id>`, which posts of one picture or video share). The platform is the
+export's `platform` field where it has one, else Facebook. Written from the Content Library's
 documented field names; exports that name fields otherwise need `--map`.
 """
 
@@ -15,7 +17,7 @@ from typing import Iterable, Iterator
 from trollscope.ingest.csvload import LINE, column_or_null, header_names, load_csv, raw_expr
 from trollscope.ingest.files import read_head
 from trollscope.ingest.readers.base import NoOptions, ReadContext, StageResult
-from trollscope.ingest.readers.common import Bad, JsonReader, dig, first_json, head_text, s
+from trollscope.ingest.readers.common import Bad, JsonReader, dig, first_json, head_text, items, s
 
 
 def _owner(post: dict) -> dict:
@@ -23,6 +25,19 @@ def _owner(post: dict) -> dict:
         if isinstance(post.get(key), dict):
             return post[key]
     return {}
+
+
+MEDIA_TYPES = {"photo": "image", "image": "image", "video": "video", "reel": "video"}
+
+
+def media_objects(post: dict, platform: str) -> list[str]:
+    out = []
+    for m in items(post.get("multimedia")):
+        mid = s(m.get("id")) if isinstance(m, dict) else None
+        if mid:
+            kind = MEDIA_TYPES.get((s(m.get("type")) or "").lower(), "media")
+            out.append(f"{kind}:{platform}/{mid}")
+    return list(dict.fromkeys(out))
 
 
 def post_row(post: dict) -> dict:
@@ -37,7 +52,7 @@ def post_row(post: dict) -> dict:
         "account_id": s(owner.get("id")) or (s(owner.get("username")) or "").lower() or None,
         "handle": s(owner.get("username")) or s(owner.get("name")), "display_name": s(owner.get("name")),
         "created_raw": s(post.get("creation_time")), "text": s(post.get("text")), "lang_raw": s(post.get("lang")),
-        "kind": "post", "urls": [link] if link else None,
+        "kind": "post", "urls": [link] if link else None, "objects": media_objects(post, platform),
         "permalink": f"https://www.{platform}.com/{pid}" if platform == "facebook" else None,
     }
 
