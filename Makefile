@@ -38,8 +38,9 @@ browser:
 		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: could not install chromium; the browser tests will be skipped" >&2; }
 
+# One worker per core, each test file on one worker (its module fixtures, e.g. a Spark session, set up once).
 test: venv browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: venv
 	$(BIN)/python bench/ingest.py
