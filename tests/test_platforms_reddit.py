@@ -62,6 +62,23 @@ def test_zstd_dump_is_streamed_and_gives_the_same_posts(store):
     check_report(zst, read=40, stored=0, quarantined=4, present=36)
 
 
+@pytest.mark.skipif(not find_spec("zstandard"), reason="writes zstd frames with the zstandard package")
+def test_a_dump_in_several_frames_is_read_whole_and_one_cut_short_says_so(store, tmp_path):
+    import zstandard
+
+    lines = (RD / "pmaw_pushshift_comments_first40.ndjson").read_bytes().splitlines(keepends=True)
+    frames = b"".join(zstandard.ZstdCompressor(write_checksum=True).compress(b"".join(lines[i:i + 10]))
+                      for i in range(0, 40, 10))  # as pzstd and multi-threaded zstd write them
+    whole, cut = tmp_path / "whole" / "RC_frames.zst", tmp_path / "cut" / "RC_frames.zst"
+    for path, data in ((whole, frames), (cut, frames[:-7])):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    [report] = ingest(store, [whole])
+    check_report(report, read=40, stored=36, quarantined=4, present=0)  # all four frames, not the first
+    [short] = ingest(store, [cut])
+    assert short.status == "incomplete" and "truncated" in short.reason, short  # not a shorter file
+
+
 def test_pushshift_submissions(store):
     path = RD / "pmaw_pushshift_submissions_slice.ndjson"
     [report] = ingest(store, [path])

@@ -6,6 +6,7 @@ import glob
 import gzip
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -79,17 +80,15 @@ def compression(path: str | Path) -> str:
     return "gzip" if magic[:2] == b"\x1f\x8b" else "zstd" if magic == ZSTD_MAGIC else "none"
 
 
-class _ZstdCommand:
-    """`zstd -dc` as a readable stream, for machines without the zstandard package."""
+class _CheckedStream:
+    """A decompressed stream whose end is checked: a cut or corrupt file shows only once the data runs
+    out, and then as an OSError (as gzip does), after every byte that could be read was returned."""
 
-    def __init__(self, path: str | Path):
-        self.proc = subprocess.Popen(["zstd", "-dcq", "--long=31", str(path)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.stdout = self.proc.stdout
+    stdout: io.BufferedIOBase
 
     def read(self, size: int = -1) -> bytes:
         data = self.stdout.read(size)
-        if not data or size < 0:  # at the end: a truncated or corrupt frame shows only in the exit code
+        if not data or size < 0:
             self._check()
         return data
 
@@ -104,6 +103,24 @@ class _ZstdCommand:
         self._check()
 
     def _check(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _ZstdCommand(_CheckedStream):
+    """`zstd -dc` as a readable stream, for machines without the zstandard package."""
+
+    def __init__(self, path: str | Path):
+        self.proc = subprocess.Popen(["zstd", "-dcq", "--long=31", str(path)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.stdout = self.proc.stdout
+
+    def _check(self) -> None:  # a truncated or corrupt frame shows only in the exit code
         if self.proc.wait() not in (0, -13):  # -13: we stopped reading (SIGPIPE)
             message = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
             raise OSError(f"zstd: {message[-1] if message else 'cannot decompress'}")
@@ -115,39 +132,94 @@ class _ZstdCommand:
         self.proc.wait()
         self.proc.stderr.close()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+class _ZstdPackage(_CheckedStream):
+    """The zstandard package's streaming reader, every frame of the file (pzstd and multi-threaded
+    zstd write several). The package reads a frame cut short as a shorter file; the end is checked
+    against the frame headers, as the zstd command checks it."""
+
+    def __init__(self, path: str | Path):
+        import zstandard
+
+        self.path = path
+        reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(
+            open(path, "rb"), closefd=True, read_across_frames=True)
+
+        class Raw(io.RawIOBase):  # a corrupt frame is an OSError, as for gzip, so readers account for it
+            def readable(self) -> bool:
+                return True
+
+            def readinto(self, buffer) -> int:
+                try:
+                    return reader.readinto(buffer)
+                except zstandard.ZstdError as exc:
+                    raise OSError(f"zstd: {exc}") from None
+
+            def close(self) -> None:
+                reader.close()
+                super().close()
+
+        self.stdout = io.BufferedReader(Raw())
+
+    def _check(self) -> None:
+        cut = zstd_cut_at(self.path)
+        if cut is not None:
+            raise OSError(f"zstd: the file ends in the middle of a frame (truncated at byte {cut:,})")
+
+    def close(self) -> None:
+        self.stdout.close()
+
+
+def zstd_cut_at(path: str | Path) -> int | None:
+    """Where a zstd file is cut short (its size), or None when its frames are whole. Walks the frame
+    and block headers, seeking over the blocks (RFC 8878): no decompression."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            magic = fh.read(4)
+            if len(magic) < 4:
+                return size
+            number = int.from_bytes(magic, "little")
+            if 0x184D2A50 <= number <= 0x184D2A5F:  # a skippable frame: its size, then its bytes
+                length = fh.read(4)
+                if len(length) < 4:
+                    return size
+                pos += 8 + int.from_bytes(length, "little")
+                continue
+            if magic != ZSTD_MAGIC:
+                return None  # not a frame: the decompressor has said what it is
+            head = fh.read(1)
+            if not head:
+                return size
+            fhd = head[0]
+            single, checksum, fcs_flag, dict_flag = fhd >> 5 & 1, fhd >> 2 & 1, fhd >> 6, fhd & 3
+            pos += 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + (single if fcs_flag == 0 else 1 << fcs_flag)
+            while True:  # blocks: a 3-byte header (last-block bit, type, size), then the block
+                fh.seek(pos)
+                header = fh.read(3)
+                if len(header) < 3:
+                    return size
+                value = int.from_bytes(header, "little")
+                kind, length = value >> 1 & 3, value >> 3
+                pos += 3 + (1 if kind == 1 else length)  # an RLE block stores its one byte
+                if value & 1:
+                    break
+            pos += 4 * checksum
+        return size if pos > size else None
 
 
 def _open_zstd(path: str | Path):
     """A streamed zstd file (Pushshift and Arctic-Shift dumps need a 2 GB window: --long=31)."""
     try:
-        import zstandard
+        import zstandard  # noqa: F401
     except ImportError:
         if shutil.which("zstd"):
             return _ZstdCommand(path)
         raise FormatError(f"{path}: reading .zst files needs the zstandard package "
                           "(pip install zstandard) or the zstd command") from None
-    reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(open(path, "rb"), closefd=True)
-
-    class Raw(io.RawIOBase):  # a corrupt frame is an OSError, as for gzip, so readers account for it
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            try:
-                return reader.readinto(buffer)
-            except zstandard.ZstdError as exc:
-                raise OSError(f"zstd: {exc}") from None
-
-        def close(self) -> None:
-            reader.close()
-            super().close()
-
-    return io.BufferedReader(Raw())
+    return _ZstdPackage(path)
 
 
 def open_content(path: str | Path):
