@@ -67,6 +67,6 @@ def test_a_table_with_common_column_names_is_read_with_a_guessed_mapping(store):
 
 def test_guess_prefers_the_more_specific_name_and_needs_time_and_author():
     g = guess(["Name", "Date", "User Name", "Body", "url"])
-    assert (g.handle, g.time, g.text, g.urls) == ("User Name", "Date", "Body", "url")
+    assert (g["handle"], g["time"], g["text"], g["urls"]) == ("User Name", "Date", "Body", "url")
     assert guess(["id", "text", "date"]) is None  # no author column
     assert guess(["author", "text"]) is None  # no time column

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from trollscope.ingest.readers.table import TableOptions, parse_mapping
 
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "post_id": ("post_id", "tweet_id", "tweetid", "status_id", "message_id", "content_id", "id"),
@@ -37,8 +36,9 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s.\-]+", "_", name.strip().lower())
 
 
-def guess(columns: list[str]) -> TableOptions | None:
-    """The mapping guessed for a table with these columns, or None when there is none."""
+def guess(columns: list[str]) -> dict[str, str] | None:
+    """The `--map` mapping (FIELD or object.TYPE -> column) guessed for a table with these columns, or
+    None when there is none; the table reader parses it as it parses the user's."""
     by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(_norm(col), col)
@@ -57,10 +57,4 @@ def guess(columns: list[str]) -> TableOptions | None:
         col = by_norm.get(name)
         if col is not None and col not in used:
             mapping[f"object.{kind}"] = col
-    return parse_mapping(mapping)
-
-
-def describe(options: TableOptions) -> str:
-    """`--map` text for a mapping, as the user would write it."""
-    parts = [f"{field}={col}" for field, col in options.fields()]
-    return ",".join(parts + [f"object.{kind}={col}" for kind, col in options.objects])
+    return mapping

@@ -16,6 +16,7 @@ from trollscope.errors import FileFailure, MappingError
 from trollscope.ingest.csvload import LINE, load_csv, raw_expr
 from trollscope.ingest.files import read_head
 from trollscope.ingest.readers.base import ReadContext, Reader, StageBuffer, StageResult
+from trollscope.ingest.readers.guess import guess
 from trollscope.ingest.stage import ident
 from trollscope.ingest.jsonlines import BadId, iter_json_lines, json_id
 
@@ -196,6 +197,12 @@ def _field_names(options: TableOptions) -> tuple[str, str]:
     return options.time, options.account or options.handle
 
 
+def describe(options: TableOptions) -> str:
+    """`--map` text for a mapping, as the user would write it."""
+    parts = [f"{field}={col}" for field, col in options.fields()]
+    return ",".join(parts + [f"object.{kind}={col}" for kind, col in options.objects])
+
+
 class TableReader(Reader):
     name = "table"
     description = "Any CSV, Parquet or JSON-lines table, read through --map FIELD=COLUMN,..."
@@ -215,13 +222,11 @@ class TableReader(Reader):
             return StageResult(rows_read=0)  # an empty file needs no mapping: there is nothing to map
         note = None
         if not options:
-            from trollscope.ingest.readers.guess import describe, guess
-
             guessed = guess(table_columns(path))
             if guessed is None:
                 raise MappingError(f"{path}: a generic table needs --map FIELD=COLUMN,... (e.g. account=user,time=ts); "
                                    "no mapping could be guessed from its column names")
-            options = guessed
+            options = parse_mapping(guessed)
             note = f"{path.name}: guessed --map {describe(options)} (give --map to change it)"
         time_field, account_field = _field_names(options)
         if not read_head(path, 4096).strip():
