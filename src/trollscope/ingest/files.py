@@ -141,7 +141,7 @@ class _ZstdPackage(_CheckedStream):
     def __init__(self, path: str | Path):
         import zstandard
 
-        self.path = path
+        self.path, self.cut = path, False  # False: not walked yet; then None (whole) or the size
         reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(
             open(path, "rb"), closefd=True, read_across_frames=True)
 
@@ -162,7 +162,9 @@ class _ZstdPackage(_CheckedStream):
         self.stdout = io.BufferedReader(Raw())
 
     def _check(self) -> None:
-        cut = zstd_cut_at(self.path)
+        if self.cut is False:  # a reader may ask again at the end: the headers are walked once
+            self.cut = zstd_cut_at(self.path)
+        cut = self.cut
         if cut is not None:
             raise OSError(f"zstd: the file ends in the middle of a frame (truncated at byte {cut:,})")
 
