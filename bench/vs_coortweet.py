@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from childtime import timed, usage
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data" / "coortweet-german-elections-2021" / "german_elections.csv.gz"
@@ -76,16 +77,10 @@ cat("coortweet accounts", vcount(g), "edges", ecount(g), "\n")
 def run(cmd: list[str], env: dict | None = None) -> dict:
     """Wall time, CPU and peak RSS of one child (through /usr/bin/time)."""
     t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "@@maxrss %M %U %S", *cmd], env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run(timed(cmd), env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     output = proc.stdout + proc.stderr
-    peak = cpu = None
-    for line in output.splitlines()[::-1]:
-        if line.startswith("@@maxrss "):
-            _, rss, user, system = line.split()
-            peak, cpu = round(int(rss) / 1024, 1), round(float(user) + float(system), 1)
-            break
+    peak, cpu = usage(output)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
     return {"seconds": round(wall, 1), "cpu_seconds": cpu, "peak_rss_mb": peak, "output": output[-2000:]}

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from childtime import timed, usage
 
 HERE = Path(__file__).resolve().parent
 IRA = HERE.parents[1] / "shared" / "data" / "ira-dev" / "IRAhandle_tweets.csv.gz"
@@ -58,21 +59,10 @@ def run(cmd: list[str], env: dict | None = None, timeout: float | None = None) -
         output, _ = proc.communicate()
         capped = True
     wall = time.perf_counter() - t0
-    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN only cumulatively, so the
-    # commands are run through /usr/bin/time -f for their own peak RSS.
-    peak = cpu = None
-    for line in output.splitlines()[::-1]:
-        if line.startswith("@@maxrss "):
-            _, rss, user, system = line.split()
-            peak, cpu = round(int(rss) / 1024, 1), round(float(user) + float(system), 1)
-            break
+    peak, cpu = usage(output)  # the commands are run through timed()
     if proc.returncode not in (0, None) and not capped:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
     return {"seconds": round(wall, 1), "cpu_seconds": cpu, "peak_rss_mb": peak, "capped": capped}
-
-
-def timed(cmd: list[str]) -> list[str]:
-    return ["/usr/bin/time", "-f", "@@maxrss %M %U %S", *cmd]
 
 
 def ensure_qut(venv: Path) -> Path:
