@@ -15,7 +15,7 @@ import pytest
 from trollscope.detect import detect
 from trollscope.views.results import explain
 from trollscope.detect.traces.neardup import build_text_clusters
-from trollscope.detect.window import bucket_cap
+from trollscope.detect.window import bucket_cap, cap_within
 
 from detect_helpers import at, epoch, evidence, fetch, make_store, pair_tests, post
 
@@ -469,6 +469,35 @@ def test_work_budget_leaves_out_the_most_crowded_buckets_first():
     assert bucket_cap(sizes, actions=250, max_bucket=300, pair_budget=0.5) == 5  # 100 ≤ 125 < 130
     assert bucket_cap(sizes, actions=250, max_bucket=8, pair_budget=100) == 8  # max_bucket binds first
     assert bucket_cap([], actions=0, max_bucket=300, pair_budget=25) == 300
+
+
+def test_one_cap_over_every_scale_counts_a_kept_bucket_instead_of_its_sub_buckets():
+    # at cap 2, 40 buckets of 2 (40 pairs); at cap 7 one hour of 7 actions (21 pairs) is kept whole
+    # and its sub-buckets (one of 2: 1 pair) are not: 60 pairs
+    deltas = [(2, 40.0), (7, 21.0), (7, -1.0)]
+    assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.6) == 300  # 60 ≤ 60
+    assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.5) == 6  # 40 ≤ 50 < 60
+    assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.3) == 1
+
+
+def test_a_pair_inside_a_crowded_hour_is_paired_in_its_finer_buckets(tmp_path):
+    # two originals, each reposted by seven accounts within one hour: the hour (21 pairs a post) is
+    # beyond the budget of 1 pair per action, so it is cut into 10-minute buckets, where alice and
+    # bob (2 s apart) are the only two; everyone else is alone in their ten minutes
+    rows = [post(f"o{i}", "src", 0, f"Original post number {i} in the test") for i in range(2)]
+    others = ["carol", "dave", "erin", "frank", "grace"]
+    for i, base in enumerate((7200, 7200 * 3)):
+        rows += [post(f"a{i}", "alice", base + 1, "RT", "repost", f"o{i}"),
+                 post(f"b{i}", "bob", base + 3, "RT", "repost", f"o{i}")]
+        rows += [post(f"x{i}{k}", u, base + 650 + 710 * k, "RT", "repost", f"o{i}") for k, u in enumerate(others)]
+    store = make_store(tmp_path, rows)
+    result = detect(store, traces="co_repost", pair_budget=1, evidence_scope="tested", groups=False)
+    tr = result.traces[0]
+    assert tr.scales == (1, 10, 60, 600, 3600) and tr.bucket_cap == 6
+    assert pairs_of(store, "co_repost") == {("alice", "bob"): 2}
+    # with room for the whole hour, every pair of the seven is paired there
+    result = detect(store, traces="co_repost", pair_budget=3, evidence_scope="tested", groups=False, full=True)
+    assert result.traces[0].bucket_cap == 300 and len(pairs_of(store, "co_repost")) == 21
 
 
 @pytest.mark.parametrize("trace", ["co_link", "co_domain", "co_hashtag", "co_mention", "co_repost"])

@@ -40,9 +40,10 @@ SETTINGS: tuple[Setting, ...] = (
             "An item with more actions than this in one window bucket (a viral item) is not paired "
             "action by action; it still counts in the null model, so it can only make pairs less significant."),
     Setting("pair_budget", 5,
-            "Work budget of the window join, in action pairs per action of a trace: on dense data the most "
-            "crowded item-buckets are left out (they still count in the null model) until the pairs enumerated "
-            "fit, so the work grows linearly with the data. Untouched on the IRA file (at most ~1.5 pairs per action)."),
+            "Work budget of the window join, in action pairs per action of a trace over all its time scales: on "
+            "dense data the most crowded item-buckets are cut into the next finer scale's, and left out (they "
+            "still count in the null model) where no scale fits, until the pairs enumerated fit, so the work "
+            "grows linearly with the data (one bucket cap for every scale; docs/detection.md)."),
     Setting("groups", True,
             "Test groups as well as pairs: sets of accounts chosen on one half of the data and tested on the "
             "other, that co-act far beyond the null although each pair is weak (docs/detection.md, Groups)."),

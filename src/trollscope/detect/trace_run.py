@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from trollscope.detect import null as sig
 from trollscope.detect.traces import base as tr
-from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, bucket_cap, grid_points, poisson_tail_sql,
+from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, cap_within, grid_points, poisson_tail_sql,
                                       window_sql)
 from trollscope.errors import UserError
 from trollscope.store import Store
@@ -29,7 +29,7 @@ class TraceResult:
     tested: int
     significant: int
     seconds: float
-    bucket_cap: int = 0  # item-buckets with more actions than this were not paired at the top scale
+    bucket_cap: int = 0  # item-buckets with more actions than this were not paired (at any scale)
     scales: tuple[int, ...] = ()
     family: int = 0  # pairs in the multiple-testing family (Tarone: pairs that can reach min_shared)
     by_scale: dict[int, int] = field(default_factory=dict)  # significant pairs by their strongest scale
@@ -90,21 +90,24 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     for table, select in ws.prepare:
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
-    # Caps from the top down: buckets too crowded at one scale are cut into the next finer one's.
-    levels, caps = [], {}
-    # Each scale examined has the whole budget for what it pairs (the residue of buckets too crowded
-    # above): the work stays within K times one scale's. Halving it scale by scale was measured: the
-    # rings co-retweeting inside busy cascades (bench/groups.py, weak and swarm) fell from 0.98 / 0.93
-    # to 0.90 / 0.87 of their members found, for a third less time on the cascades.
+    # One cap for every scale, from the work it gives over all of them (`WindowSql.cap_deltas`):
+    # item-buckets more crowded than the cap are cut into the next finer scale's, down the ladder.
+    # A budget per scale (each scale its own `pair_budget`) was measured: K times the work for the
+    # same caps on sparse data, and on dense data (bench/synth.py, 3 M posts) the join spilled past
+    # 8 GiB; one cap over all scales keeps the work within one budget.
+    deltas = [(int(r["c"]), float(r["pairs"])) for r in
+              engine.arrow(ws.cap_deltas(int(cfg["max_bucket"]))).to_pylist() if r["c"] is not None]
+    cap = cap_within(deltas, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
+    levels = []
     for scale in reversed(ws.scales):
-        sizes = [(int(r["c"]), int(r["buckets"])) for r in engine.arrow(ws.sizes(scale)).to_pylist()]
-        caps[scale] = bucket_cap(sizes, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
-        engine.create_table(*ws.level(scale, caps[scale]))
+        engine.create_table(*ws.level(scale, cap))
         levels.append(scale)
         if not engine.arrow(ws.open_count(scale)).column("n")[0].as_py():
             break
     for table, select in ws.join(levels) + [ws.activity_sql()]:
         engine.create_table(table, select)
+    for table in ws.join_scratch():  # consumed by the join's last statements: free their space now
+        engine.drop(table)
     most = int(engine.arrow(ws.max_activity).column("n")[0].as_py() or 1)
     for table, select in ws.null_stats(grid_points(most)):
         engine.create_table(table, select)
@@ -113,6 +116,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     eligible = int(totals[ws.scales[0]]["eligible"] or 0) if ws.scales[0] in totals else 0
     within = float(engine.arrow(f"SELECT sum(p) AS p FROM {ws.strata} WHERE scale = {top}").column("p")[0].as_py() or 0.0)
     excess = _excess(engine, ws, totals)
+    engine.drop(ws.pair_counts)
     engine.create_table("_tr_item_acc", f"""
         SELECT item, count(DISTINCT account_id) AS accounts FROM {ws.act(ws.scales[0])} GROUP BY item
     """)
@@ -178,7 +182,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
         if table != kept:
             engine.drop(table)
-    return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, caps[top],
+    return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
                        tuple(ws.scales), family, by_scale)
 
 

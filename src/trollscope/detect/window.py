@@ -16,7 +16,7 @@ more than twice in the bucket, otherwise never smaller than the true gap. A gap 
 too long, never too short, so a co-action is never counted at a scale where it did not happen.
 
 Item-buckets holding more than the cap of actions (`max_bucket`, or less under the work budget
-`pair_budget`, see `bucket_cap`) are not enumerated pair by pair at W. Those crowded buckets are
+`pair_budget`, one cap for every scale: `WindowSql.cap_deltas`) are not enumerated pair by pair at W. Those crowded buckets are
 cut into their sub-buckets at the next finer scale and enumerated there when small enough, and
 so on down the ladder: a viral cascade whose hour holds 2,000 retweets still has its minutes
 enumerated, so a ring co-retweeting within a minute inside it is seen at the scales up to that
@@ -175,6 +175,27 @@ class WindowSql:
     def open_count(self, scale: int) -> str:
         return f"SELECT count(*) AS n FROM {self.cover(scale)} WHERE NOT kept"
 
+    def cap_deltas(self, max_bucket: int) -> str:
+        """The work of one cap c* for every scale at once, as its changes (columns c, pairs; see
+        `cap_within`). With one cap for all scales, an item-bucket of c actions is paired at its
+        scale exactly when c ≤ c* < c_parent, c_parent the actions of the bucket holding it at the
+        next coarser scale (none above the top): coarser buckets hold at least the accounts of
+        theirs, so a crowded bucket's sub-buckets are paired instead, down the ladder. Its pairs,
+        c·(c−1)/2, count from c* = c on and stop counting at c* = c_parent."""
+        ib, m = self.item_buckets, int(max_bucket)
+        parts = [f"SELECT c, NULL AS pc FROM {ib} WHERE scale = {self.top}"]
+        for fine, coarse in zip(self.scales, self.scales[1:]):
+            parts.append(f"""
+                SELECT f.c, q.c AS pc FROM {ib} f
+                JOIN {ib} q ON q.scale = {coarse} AND q.item = f.item AND q.b = f.b // {coarse // fine}
+                WHERE f.scale = {fine}""")
+        return f"""
+            WITH x AS (SELECT c, pc FROM ({" UNION ALL ".join(parts)}) u WHERE c <= {m} AND (pc IS NULL OR c < pc))
+            SELECT c, sum(c * (c - 1) / 2.0) AS pairs FROM x GROUP BY c
+            UNION ALL
+            SELECT pc AS c, -sum(c * (c - 1) / 2.0) AS pairs FROM x WHERE pc <= {m} GROUP BY pc
+        """
+
     # ------------------------------------------------------------------ the join
 
     def join(self, levels: list[int]) -> list[tuple[str, str]]:
@@ -251,6 +272,12 @@ class WindowSql:
                   FROM r WHERE multi GROUP BY a, bb, item) g
             """),
         ]
+
+    def join_scratch(self) -> list[str]:
+        """The join's tables no later statement reads (the pairs, their counts and the evidence's
+        co-actions are made): dropped as soon as the join is done, the largest of a trace's tables."""
+        p = self.prefix
+        return [p + "raw", p + "gaps"] + ([p + "events"] if self.unit == "post" else [])
 
     def _pair_rows(self, scale: int) -> str:
         """Pairs of actions co-acting within `scale`, from the item-buckets kept at that scale."""
@@ -469,18 +496,29 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
 
 
 def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
-    """The largest bucket size to enumerate: `max_bucket`, or less when the action pairs of the
-    buckets kept, Σ c·(c−1)/2 over them (about as many again across neighbouring buckets), would
-    exceed `pair_budget` per action. The most crowded buckets go first: their pairs are the least
-    telling (a bucket of c accounts links each to c − 1 others) and the most costly (c² of them),
-    and what is left out still counts in the null. `sizes` is (c, number of buckets of that
-    size); the cap is a pure function of the data."""
+    """The largest bucket size to enumerate at one scale: `max_bucket`, or less when the action
+    pairs of the buckets kept, Σ c·(c−1)/2 over them (about as many again across neighbouring
+    buckets), would exceed `pair_budget` per action. The most crowded buckets go first: their pairs
+    are the least telling (a bucket of c accounts links each to c − 1 others) and the most costly
+    (c² of them), and what is left out still counts in the null. `sizes` is (c, number of buckets
+    of that size); the cap is a pure function of the data."""
+    return cap_within([(int(c), int(n) * c * (c - 1) / 2.0) for c, n in sizes], actions, max_bucket, pair_budget)
+
+
+def cap_within(deltas: list[tuple[int, float]], actions: int, max_bucket: int, pair_budget: float) -> int:
+    """The largest cap c* ≤ `max_bucket` whose work fits `pair_budget` action pairs per action,
+    given the work's change at each cap: `deltas` is (c, pairs), the pairs enumerated grow by
+    `pairs` when the cap reaches c (negative when a bucket of c actions, now kept whole, replaces
+    its sub-buckets: `WindowSql.cap_deltas`). Every cap up to c* fits."""
     budget = float(pair_budget) * max(int(actions), 1)
+    by_cap: dict[int, float] = {}
+    for c, pairs in deltas:
+        by_cap[int(c)] = by_cap.get(int(c), 0.0) + float(pairs)
     spent = 0.0
-    for c, n in sorted(sizes):
+    for c in sorted(by_cap):
         if c > max_bucket:
             break
-        spent += n * c * (c - 1) / 2.0
+        spent += by_cap[c]
         if spent > budget:
-            return max(int(c) - 1, 1)  # every size below c fits
+            return max(int(c) - 1, 1)  # every cap below c fits
     return int(max_bucket)
