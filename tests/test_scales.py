@@ -127,6 +127,21 @@ def test_minute_timestamps_start_the_scales_at_one_minute_and_still_find_the_rin
         store, "SELECT window_seconds FROM pair_tests WHERE trace = 'co_repost' AND significant")} == {60}
 
 
+def test_the_null_sums_made_in_pieces_equal_those_made_at_once(tmp_path, monkeypatch):
+    """On large data the pair-by-pair null sums are made in pieces (`EXPECTED_ROWS`): the same tests."""
+    from trollscope.detect import trace_run
+
+    w = synthetic_world(seed=5, n_honest=60, n_items=100, ring_size=5, ring_items=10, viral_reposters=40)
+    store = make_store(tmp_path, w.rows)
+    query = ("SELECT trace, a, b, shared, expected, p_value, q_value, window_seconds FROM pair_tests "
+             "ORDER BY trace, a, b")
+    detect(store, traces="co_repost,synchrony", groups=False)
+    whole = fetch(store, query)
+    monkeypatch.setattr(trace_run, "EXPECTED_ROWS", 50)  # a few hundred pieces on this data
+    detect(store, traces="co_repost,synchrony", groups=False, full=True)
+    assert len(whole) > 100 and fetch(store, query) == whole
+
+
 def test_scales_are_nested_and_checked():
     assert parse_scales("3600, 60,1,600,10") == [1, 10, 60, 600, 3600]
     with pytest.raises(UserError, match="divide"):

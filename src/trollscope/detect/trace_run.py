@@ -20,6 +20,12 @@ from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, cap_within, grid_
 from trollscope.errors import UserError
 from trollscope.store import Store
 
+# Rows the pair-by-pair null sums join in one statement, at most (`WindowSql.null_stats`): more
+# are made in pieces. At 20 M rows a piece's grouping fits the default memory limit beside the
+# trace's tables; synchrony at 3 M synthetic posts joined 131 M rows in one and spilled 6 GiB.
+EXPECTED_ROWS = 20_000_000
+
+
 @dataclass
 class TraceResult:
     trace: str
@@ -97,7 +103,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     # 8 GiB; one cap over all scales keeps the work within one budget.
     deltas = [(int(r["c"]), float(r["pairs"])) for r in
               engine.arrow(ws.cap_deltas(int(cfg["max_bucket"]))).to_pylist() if r["c"] is not None]
-    cap = cap_within(deltas, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
+    cap = cap_within(deltas, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]), float(cfg["pair_floor"]))
     levels = []
     for scale in reversed(ws.scales):
         engine.create_table(*ws.level(scale, cap))
@@ -108,15 +114,20 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         engine.create_table(table, select)
     for table in ws.join_scratch():  # consumed by the join's last statements: free their space now
         engine.drop(table)
+    observed = _observed(engine, ws)
+    engine.drop(ws.pair_counts)  # every co-acting pair: the largest table left, read only for that
     most = int(engine.arrow(ws.max_activity).column("n")[0].as_py() or 1)
-    for table, select in ws.null_stats(grid_points(most)):
+    rows = int(engine.arrow(ws.expected_rows()).column("n")[0].as_py() or 0)
+    parts = max(1, -(-rows // EXPECTED_ROWS))
+    for table, select in ws.null_stats(grid_points(most), parts):
         engine.create_table(table, select)
+    for table in ws.expected_parts(parts):
+        engine.drop(table)
     totals = {int(r["scale"]): r for r in engine.arrow(ws.totals).to_pylist()}
     accounts = int(totals[top]["accounts"] or 0) if top in totals else 0
     eligible = int(totals[ws.scales[0]]["eligible"] or 0) if ws.scales[0] in totals else 0
     within = float(engine.arrow(f"SELECT sum(p) AS p FROM {ws.strata} WHERE scale = {top}").column("p")[0].as_py() or 0.0)
-    excess = _excess(engine, ws, totals)
-    engine.drop(ws.pair_counts)
+    excess = _excess(engine, ws, totals, observed)
     engine.create_table("_tr_item_acc", f"""
         SELECT item, count(DISTINCT account_id) AS accounts FROM {ws.act(ws.scales[0])} GROUP BY item
     """)
@@ -186,7 +197,14 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
                        tuple(ws.scales), family, by_scale)
 
 
-def _excess(engine, ws: WindowSql, totals: dict) -> list[dict]:
+def _observed(engine, ws: WindowSql) -> dict:
+    """Per scale and k = 1..EXCESS_ITEMS, the co-acting pairs sharing >= k items (`o_<scale>_<k>`)."""
+    return engine.arrow("SELECT " + ", ".join(
+        f"sum(CASE WHEN seen_{s} >= {k} THEN 1 ELSE 0 END) AS o_{s}_{k}"
+        for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)) + f" FROM {ws.pair_counts}").to_pylist()[0]
+
+
+def _excess(engine, ws: WindowSql, totals: dict, observed: dict) -> list[dict]:
     """Per scale and k = 1..EXCESS_ITEMS: pairs observed sharing >= k items, and the number the
     null predicts, Σ over all pairs of P(Poisson(μ_ab) >= k), μ_ab the pair's expected distinct
     items in the item-buckets the join enumerated (`WindowSql.null_stats`), so that both sides
@@ -194,9 +212,6 @@ def _excess(engine, ws: WindowSql, totals: dict) -> list[dict]:
     on `min_shared` items); every other pair is summed stratum by stratum from the activity
     histogram (a pair active in several strata counts as one pair per stratum there:
     docs/detection.md gives the error)."""
-    observed = engine.arrow("SELECT " + ", ".join(
-        f"sum(CASE WHEN seen_{s} >= {k} THEN 1 ELSE 0 END) AS o_{s}_{k}"
-        for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)) + f" FROM {ws.pair_counts}").to_pylist()[0]
     sums = ", ".join(f"sum({poisson_tail_sql('distinct_seen', k)}) AS e{k}, sum(st{k}) AS st{k}"
                      for k in range(1, EXCESS_ITEMS + 1))
     expected = {int(r["scale"]): r for r in engine.arrow(

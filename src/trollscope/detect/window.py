@@ -122,7 +122,7 @@ class WindowSql:
 
     @property
     def pair_counts(self) -> str:
-        """Every co-acting pair: a, b, n (items co-acted on within the top scale), seen_<scale>."""
+        """Every co-acting pair: a, b, n (items co-acted on within the top scale), seen_<scale>, n_<scale>."""
         return self.prefix + "pair_counts"
 
     @property
@@ -210,9 +210,8 @@ class WindowSql:
         raw = " UNION ALL ".join(self._pair_rows(s) for s in levels)
         # seen_<s>: items co-acted on within s in item-buckets paired at s or coarser, the
         # co-actions the summary's null model counts (g_<s>: the closest such co-action of the pair
-        # on the item), for every co-acting pair; n_<s>: items co-acted on within s, wherever the
-        # join found them (the pair test), for the tested pairs only (nearly every co-acting pair
-        # of a crowd shares one item: at 1 h on the cascades, 13.5 M pairs and 13.6 M items)
+        # on the item); n_<s>: items co-acted on within s, wherever the join found them (the pair
+        # test, read for the tested pairs only), both for every co-acting pair in one grouping
         plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
         min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
         # (cast: DuckDB sums integers as HUGEINT, which reaches Arrow as a decimal; Spark as BIGINT)
@@ -255,11 +254,11 @@ class WindowSql:
                 SELECT a, bb AS b, item, min(d) AS d, {min_gaps}{min_ev} FROM {p}raw WHERE multi GROUP BY a, bb, item
             """),
             *steps,
-            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen} FROM {units} GROUP BY a, b"),
+            # One grouping for both: a second one over the tested pairs' rows cost as much again.
+            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen}, {counts} FROM {units} g GROUP BY a, b"),
             (self.pairs, f"""
-                SELECT g.a, g.b, {counts} FROM {units} g
-                JOIN (SELECT a, b FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}) q ON q.a = g.a AND q.b = g.b
-                GROUP BY g.a, g.b
+                SELECT a, b, {", ".join(self.count_column(s) for s in self.scales)}
+                FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}
             """),
             # The closest co-action of each tested pair on each item, with both posts: the evidence.
             (self.coactions, f"""
@@ -336,7 +335,7 @@ class WindowSql:
             f"SELECT {int(s)} AS scale, account_id, (b * {int(s)}) // {st} AS s, count(*) AS n "
             f"FROM {self.act(s)} GROUP BY account_id, (b * {int(s)}) // {st}" for s in self.scales))
 
-    def null_stats(self, points: int) -> list[tuple[str, str]]:
+    def null_stats(self, points: int, parts: int = 1) -> list[tuple[str, str]]:
         """The null model's counts. Per scale, time stratum s (`stratum` seconds) and account: its
         actions n_as. Per scale, item and stratum: P_is, the action pairs on the item within the
         scale (every pair in one bucket, half of those across neighbouring buckets: the share
@@ -350,6 +349,10 @@ class WindowSql:
         h_s(x) = Σ_i (1 − exp(−2 · x · P'_is / D_s²)) at x = GRID^g (g < `points`), with the
         Poisson tails t<k> = P(Poisson(h) >= k), and a pair reads it at the grid point at or above
         its x (h grows with x, so μ is never under-estimated by the grid). `activity_sql` first.
+
+        The pair-by-pair sums join each tested pair with both accounts' strata (synchrony at 3 M
+        posts: 1.6 M pairs, 131 M rows): with `parts` > 1 they are made in that many pieces (pairs
+        split by a + b), each grouped on its own, so that no grouping holds them all (`expected_rows`).
         """
         st, p = int(self.stratum), self.prefix
         grid = ", ".join(f"({g})" for g in range(int(points)))
@@ -384,20 +387,42 @@ class WindowSql:
                   CROSS JOIN (SELECT * FROM (VALUES {grid}) gg(g)) g
                   GROUP BY v.scale, v.s, g.g) c
             """),
-            # λ of every tested pair per scale (the pair test), and μ (the excess summary), with
-            # the sum over its strata of each stratum's own tails (see `totals`).
-            (self.expected, f"""
+        ] + self._expected(int(parts))
+
+    def expected_rows(self) -> str:
+        """How many rows the pair-by-pair sums join (column n): each tested pair with its first
+        account's strata, a bound on those it shares with the second."""
+        return f"""
+            SELECT coalesce(sum(x.k), 0) AS n FROM {self.pairs} q
+            JOIN (SELECT account_id, count(*) AS k FROM {self.activity} GROUP BY account_id) x ON x.account_id = q.a
+        """
+
+    def _expected(self, parts: int) -> list[tuple[str, str]]:
+        # λ of every tested pair per scale (the pair test), and μ (the excess summary), with the sum
+        # over its strata of each stratum's own tails (see `totals`).
+        p = self.prefix
+        tails = ", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))
+
+        def piece(where: str) -> str:
+            return f"""
                 SELECT q.a, q.b, x.scale, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected,
-                       sum(coalesce(h.h, 0.0)) AS distinct_seen,
-                       {", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))}
-                FROM {self.pairs} q
+                       sum(coalesce(h.h, 0.0)) AS distinct_seen, {tails}
+                FROM (SELECT a, b FROM {self.pairs}{where}) q
                 JOIN {self.activity} x ON x.account_id = q.a
                 JOIN {self.activity} y ON y.account_id = q.b AND y.scale = x.scale AND y.s = x.s
                 JOIN {self.strata} t ON t.scale = x.scale AND t.s = x.s
                 LEFT JOIN {p}curve h ON h.scale = x.scale AND h.s = x.s AND h.g = {self._grid_index('x.n * y.n')}
                 GROUP BY q.a, q.b, x.scale
-            """),
-        ]
+            """
+
+        if parts <= 1:
+            return [(self.expected, piece(""))]
+        steps = [(f"{p}expected_{i}", piece(f" WHERE (a + b) % {parts} = {i}")) for i in range(parts)]
+        return steps + [(self.expected, " UNION ALL ".join(f"SELECT * FROM {t}" for t, _ in steps))]
+
+    def expected_parts(self, parts: int) -> list[str]:
+        """The pieces of `null_stats(points, parts)`, dropped once the whole is made."""
+        return [f"{self.prefix}expected_{i}" for i in range(parts)] if parts > 1 else []
 
     @staticmethod
     def _grid_index(x: str) -> str:
@@ -495,22 +520,25 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
     return WindowSql(p, scales, int(min_shared), int(stratum), prepare, unit)
 
 
-def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
+def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float,
+               pair_floor: float = 0) -> int:
     """The largest bucket size to enumerate at one scale: `max_bucket`, or less when the action
     pairs of the buckets kept, Σ c·(c−1)/2 over them (about as many again across neighbouring
     buckets), would exceed `pair_budget` per action. The most crowded buckets go first: their pairs
     are the least telling (a bucket of c accounts links each to c − 1 others) and the most costly
     (c² of them), and what is left out still counts in the null. `sizes` is (c, number of buckets
     of that size); the cap is a pure function of the data."""
-    return cap_within([(int(c), int(n) * c * (c - 1) / 2.0) for c, n in sizes], actions, max_bucket, pair_budget)
+    return cap_within([(int(c), int(n) * c * (c - 1) / 2.0) for c, n in sizes], actions, max_bucket, pair_budget,
+                      pair_floor)
 
 
-def cap_within(deltas: list[tuple[int, float]], actions: int, max_bucket: int, pair_budget: float) -> int:
-    """The largest cap c* ≤ `max_bucket` whose work fits `pair_budget` action pairs per action,
-    given the work's change at each cap: `deltas` is (c, pairs), the pairs enumerated grow by
+def cap_within(deltas: list[tuple[int, float]], actions: int, max_bucket: int, pair_budget: float,
+               pair_floor: float = 0) -> int:
+    """The largest cap c* ≤ `max_bucket` whose work fits `pair_budget` action pairs per action (and
+    never less than `pair_floor` pairs: small data is paired whole), given the work's change at each cap: `deltas` is (c, pairs), the pairs enumerated grow by
     `pairs` when the cap reaches c (negative when a bucket of c actions, now kept whole, replaces
     its sub-buckets: `WindowSql.cap_deltas`). Every cap up to c* fits."""
-    budget = float(pair_budget) * max(int(actions), 1)
+    budget = max(float(pair_budget) * max(int(actions), 1), float(pair_floor))
     by_cap: dict[int, float] = {}
     for c, pairs in deltas:
         by_cap[int(c)] = by_cap.get(int(c), 0.0) + float(pairs)
