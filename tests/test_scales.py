@@ -71,13 +71,15 @@ def test_both_rings_are_found_with_the_defaults_each_at_its_own_scale(two_rings)
     assert not {a for m in found for a in m} & set(honest)
     scale = {(r["a"], r["b"]): r["window_seconds"] for r in fetch(
         store, "SELECT a, b, window_seconds FROM pair_tests WHERE trace = 'co_repost' AND significant")}
-    # every pair of bots is linked at the scale of seconds; most pairs of people at the minute (the
-    # honest crowd reposts within a minute of publication too, so a pair's 12 items are not always enough)
+    # every pair of bots is linked at the scale of seconds; pairs of people at the minute (the honest
+    # crowd reposts within a minute of publication too, so a pair's 12 items are not always enough;
+    # and the most crowded minutes are beyond the join's budget, 5 action pairs per action over all
+    # scales, so the people's co-actions there are not enumerated: docs/detection.md)
     bot_scales = [scale.get((a, b)) for i, a in enumerate(sorted(bots)) for b in sorted(bots)[i + 1:]]
     people_scales = [scale.get((a, b)) for i, a in enumerate(sorted(people)) for b in sorted(people)[i + 1:]]
     assert all(s is not None and s <= 10 for s in bot_scales), bot_scales
     linked = [s for s in people_scales if s is not None]
-    assert len(linked) >= 10 and set(linked) == {60}, people_scales
+    assert len(linked) >= 5 and set(linked) == {60}, people_scales
 
 
 def test_a_linked_pair_records_every_scale_and_its_evidence_the_scale_of_each_co_action(two_rings):

@@ -451,7 +451,6 @@ def test_crowded_buckets_are_not_paired_but_count_in_the_null(tmp_path, max_buck
                  for k, u in enumerate(["alice", "bob", "carol", "dave"])]
     store = make_store(tmp_path, rows)
     result = detect(store, window=60, traces="co_repost", max_bucket=max_bucket, pair_budget=pair_budget,
-                    pair_floor=0,
                     evidence_scope="tested")
     tr = result.traces[0]
     assert (tr.actions, tr.accounts, tr.within_pairs) == (8, 4, 12.0)  # 2 buckets × C(4, 2)
@@ -481,8 +480,6 @@ def test_one_cap_over_every_scale_counts_a_kept_bucket_instead_of_its_sub_bucket
     assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.6) == 300  # 60 ≤ 60
     assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.5) == 6  # 40 ≤ 50 < 60
     assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.3) == 1
-    # the floor: data this small is paired whole
-    assert cap_within(deltas, actions=100, max_bucket=300, pair_budget=0.3, pair_floor=60) == 300
 
 
 def test_a_pair_inside_a_crowded_hour_is_paired_in_its_finer_buckets(tmp_path):
@@ -496,17 +493,13 @@ def test_a_pair_inside_a_crowded_hour_is_paired_in_its_finer_buckets(tmp_path):
                  post(f"b{i}", "bob", base + 3, "RT", "repost", f"o{i}")]
         rows += [post(f"x{i}{k}", u, base + 650 + 710 * k, "RT", "repost", f"o{i}") for k, u in enumerate(others)]
     store = make_store(tmp_path, rows)
-    result = detect(store, traces="co_repost", pair_budget=1, pair_floor=0, evidence_scope="tested",
-                    groups=False)
+    result = detect(store, traces="co_repost", pair_budget=1, evidence_scope="tested", groups=False)
     tr = result.traces[0]
     assert tr.scales == (1, 10, 60, 600, 3600) and tr.bucket_cap == 6
     assert pairs_of(store, "co_repost") == {("alice", "bob"): 2}
     # with room for the whole hour, every pair of the seven is paired there
-    result = detect(store, traces="co_repost", pair_budget=3, pair_floor=0, evidence_scope="tested",
-                    groups=False, full=True)
-    assert result.traces[0].bucket_cap == 300 and len(pairs_of(store, "co_repost")) == 21
-    # and with the default floor, data this small is paired whole whatever the budget
-    result = detect(store, traces="co_repost", pair_budget=1, evidence_scope="tested", groups=False, full=True)
+    result = detect(store, traces="co_repost", pair_budget=3, evidence_scope="tested", groups=False,
+                    full=True)
     assert result.traces[0].bucket_cap == 300 and len(pairs_of(store, "co_repost")) == 21
 
 

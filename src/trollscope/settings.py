@@ -44,10 +44,6 @@ SETTINGS: tuple[Setting, ...] = (
             "dense data the most crowded item-buckets are cut into the next finer scale's, and left out (they "
             "still count in the null model) where no scale fits, until the pairs enumerated fit, so the work "
             "grows linearly with the data (one bucket cap for every scale; docs/detection.md)."),
-    Setting("pair_floor", 1_000_000,
-            "The window join's work budget is never less than this many action pairs per trace (about a "
-            "second's work): data small enough is paired whole, however crowded its buckets, and "
-            "`pair_budget` keeps the work linear only where the data is large."),
     Setting("groups", True,
             "Test groups as well as pairs: sets of accounts chosen on one half of the data and tested on the "
             "other, that co-act far beyond the null although each pair is weak (docs/detection.md, Groups)."),

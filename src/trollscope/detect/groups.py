@@ -253,7 +253,7 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
         return []
     sizes = [(int(c), int(n) // int(c)) for c, n in con.execute(
         "SELECT n, count(*) FROM _g_sel GROUP BY n").fetchall()]
-    cap = bucket_cap(sizes, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]), float(cfg["pair_floor"]))
+    cap = bucket_cap(sizes, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
     # Pairs: shared units (the tiling with more), and λ under the pair null of this half (tiling 0).
     pairs = con.execute(f"""
         WITH u AS (SELECT * FROM _g_sel WHERE n <= {cap}),

@@ -103,7 +103,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     # 8 GiB; one cap over all scales keeps the work within one budget.
     deltas = [(int(r["c"]), float(r["pairs"])) for r in
               engine.arrow(ws.cap_deltas(int(cfg["max_bucket"]))).to_pylist() if r["c"] is not None]
-    cap = cap_within(deltas, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]), float(cfg["pair_floor"]))
+    cap = cap_within(deltas, d, int(cfg["max_bucket"]), float(cfg["pair_budget"]))
     levels = []
     for scale in reversed(ws.scales):
         engine.create_table(*ws.level(scale, cap))

@@ -520,25 +520,22 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
     return WindowSql(p, scales, int(min_shared), int(stratum), prepare, unit)
 
 
-def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float,
-               pair_floor: float = 0) -> int:
+def bucket_cap(sizes: list[tuple[int, int]], actions: int, max_bucket: int, pair_budget: float) -> int:
     """The largest bucket size to enumerate at one scale: `max_bucket`, or less when the action
     pairs of the buckets kept, Σ c·(c−1)/2 over them (about as many again across neighbouring
     buckets), would exceed `pair_budget` per action. The most crowded buckets go first: their pairs
     are the least telling (a bucket of c accounts links each to c − 1 others) and the most costly
     (c² of them), and what is left out still counts in the null. `sizes` is (c, number of buckets
     of that size); the cap is a pure function of the data."""
-    return cap_within([(int(c), int(n) * c * (c - 1) / 2.0) for c, n in sizes], actions, max_bucket, pair_budget,
-                      pair_floor)
+    return cap_within([(int(c), int(n) * c * (c - 1) / 2.0) for c, n in sizes], actions, max_bucket, pair_budget)
 
 
-def cap_within(deltas: list[tuple[int, float]], actions: int, max_bucket: int, pair_budget: float,
-               pair_floor: float = 0) -> int:
-    """The largest cap c* ≤ `max_bucket` whose work fits `pair_budget` action pairs per action (and
-    never less than `pair_floor` pairs: small data is paired whole), given the work's change at each cap: `deltas` is (c, pairs), the pairs enumerated grow by
+def cap_within(deltas: list[tuple[int, float]], actions: int, max_bucket: int, pair_budget: float) -> int:
+    """The largest cap c* ≤ `max_bucket` whose work fits `pair_budget` action pairs per action,
+    given the work's change at each cap: `deltas` is (c, pairs), the pairs enumerated grow by
     `pairs` when the cap reaches c (negative when a bucket of c actions, now kept whole, replaces
     its sub-buckets: `WindowSql.cap_deltas`). Every cap up to c* fits."""
-    budget = max(float(pair_budget) * max(int(actions), 1), float(pair_floor))
+    budget = float(pair_budget) * max(int(actions), 1)
     by_cap: dict[int, float] = {}
     for c, pairs in deltas:
         by_cap[int(c)] = by_cap.get(int(c), 0.0) + float(pairs)
