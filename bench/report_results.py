@@ -376,22 +376,28 @@ def spark_section(s: dict) -> list[str]:
 def scales_section() -> list[str]:
     """Issue 12 (time scales, group evidence, Tarone, the co-action excess): the synthetic sets before
     and after, the planted rings in real crowds, and bench/quality.py before and after."""
-    label = "final" if any(RESULTS.glob("final_synth_*.json")) else "scales"
-    after = {r["posts"]: r for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"{label}_synth_*.json")))}
-    if not after:
+    def runs(label: str) -> dict:
+        return {r["posts"]: r for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"{label}_synth_*.json")))}
+
+    budgets, onecap = runs("final"), runs("onecap")
+    if not (budgets or onecap):
         return []
-    out = [f"## Every time scale and group evidence by default (`bench/synth.py --label {label}`)", "",
+    out = ["## Every time scale and group evidence by default (`bench/synth.py --label onecap`)", "",
            "Before: `detect --window 60` on main before the time scales (`--label main` at 100k, run on the same "
-           "machine; the scaling table's own runs at 1M). After: `detect` with its defaults (every trace at "
+           "machine; the scaling table's own runs at 1M and 3M). After: `detect` with its defaults (every trace at "
            "1 s, 10 s, 1 min, 10 min and 1 h from the data's resolution, Bonferroni over the scales, BH over the "
-           "pairs that can reach `min_shared`, and the group test), same data. The after runs shared the 2 "
-           "cores with other jobs (load 3-8), so their wall times are high; CPU is the steadier figure.", "",
-           "| posts | | precision | recall | campaigns recovered | crowd flagged | detect wall (CPU) | recall by style |",
-           "|---|---|---|---|---|---|---|---|"]
-    for posts in sorted(after):
+           "pairs that can reach `min_shared`, and the group test), same data: first with a work budget for "
+           "each scale (`--label final`), then with one bucket cap over all scales and co-actions counted in "
+           "pairs of posts where a post carries several items (`--label onecap`, today's defaults). The runs "
+           "shared the 2 cores with other jobs (load 2-6), so wall times are high; CPU is the steadier figure.", "",
+           "| posts | | precision | recall | campaigns recovered | crowd flagged | detect wall (CPU) | peak RSS | recall by style |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for posts in sorted(set(budgets) | set(onecap)):
         before = _load(f"main_synth_{posts}.json") or _load(f"synth_{posts}.json")
-        for name, r in (("before", before), ("after", after[posts])):
+        for name, r in (("before", before), ("budget per scale", budgets.get(posts)), ("one cap", onecap.get(posts))):
             if not r or "quality" not in r:
+                if r and r.get("status") and r.get("status") != "done":
+                    out.append(f"| {posts:,} | {name} | | | | | {r.get('status')} | | |")
                 continue
             q = r["quality"]
             by: dict = {}
@@ -401,11 +407,11 @@ def scales_section() -> list[str]:
                                for s, ps in by.items())
             out.append(f"| {posts:,} | {name} | {q['precision']:.3f} | {q['recall']:.3f} "
                        f"| {q['campaigns_recovered']}/{q['campaigns_planted']} | {q['crowd_flagged']}/{q['crowd_accounts']:,} "
-                       f"| {wall_cpu(r['detect'])} | {styles} |")
-    g = _load("groups_final.json") or _load("groups_scales_seed1.json")
+                       f"| {wall_cpu(r['detect'])} | {fmt_mb(r['detect'].get('peak_rss_mb'))} | {styles} |")
+    g = _load("groups_onecap.json") or _load("groups_final.json")
     if g:
-        out += ["", "Planted rings in the Twitter15 cascades and the #GOPDebate stream (`bench/groups.py --seed 1`, "
-                "detect's defaults):", "",
+        out += ["", "Planted rings in the Twitter15 cascades and the #GOPDebate stream (`bench/groups.py --seed 1 "
+                "--label onecap`, detect's defaults):", "",
                 "| shape | rings | members | recall | rings as one campaign |", "|---|---|---|---|---|"]
         out += [f"| {p['shape']} | {p['rings']} | {p['members']} | {p['recall']:.3f} | {p['one_campaign']} / {p['rings']} |"
                 for p in g["per_shape"]]
