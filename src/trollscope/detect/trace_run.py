@@ -112,8 +112,8 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
             break
     for table, select in ws.join(levels) + [ws.activity_sql()]:
         engine.create_table(table, select)
-    for table in ws.join_scratch():  # consumed by the join's last statements: free their space now
-        engine.drop(table)
+        for done in ws.frees(table):
+            engine.drop(done)
     observed = _observed(engine, ws)
     engine.drop(ws.pair_counts)  # every co-acting pair: the largest table left, read only for that
     most = int(engine.arrow(ws.max_activity).column("n")[0].as_py() or 1)

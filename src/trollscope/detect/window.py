@@ -215,9 +215,9 @@ class WindowSql:
         plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
         min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
         # (cast: DuckDB sums integers as HUGEINT, which reaches Arrow as a decimal; Spark as BIGINT)
-        seen = ", ".join(f"CAST(sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) "
+        seen = ", ".join(f"CAST(sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
                          f"AS seen_{int(s)}" for s in self.scales)
-        counts = ", ".join(f"CAST(sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) "
+        counts = ", ".join(f"CAST(sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
                            f"AS {self.count_column(s)}" for s in self.scales)
         units = p + "gaps"
         steps = []
@@ -255,7 +255,7 @@ class WindowSql:
             """),
             *steps,
             # One grouping for both: a second one over the tested pairs' rows cost as much again.
-            (self.pair_counts, f"SELECT a, b, count(*) AS n, {seen}, {counts} FROM {units} g GROUP BY a, b"),
+            (self.pair_counts, f"SELECT a, b, CAST(count(*) AS INTEGER) AS n, {seen}, {counts} FROM {units} g GROUP BY a, b"),
             (self.pairs, f"""
                 SELECT a, b, {", ".join(self.count_column(s) for s in self.scales)}
                 FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}
@@ -272,11 +272,12 @@ class WindowSql:
             """),
         ]
 
-    def join_scratch(self) -> list[str]:
-        """The join's tables no later statement reads (the pairs, their counts and the evidence's
-        co-actions are made): dropped as soon as the join is done, the largest of a trace's tables."""
+    def frees(self, table: str) -> list[str]:
+        """The join's tables no later statement reads once `table` is made: dropped at once, for
+        the pair rows are the largest tables of a trace (raw: every co-acting pair of actions)."""
         p = self.prefix
-        return [p + "raw", p + "gaps"] + ([p + "events"] if self.unit == "post" else [])
+        return {self.pair_counts: [p + "gaps"] + ([p + "events"] if self.unit == "post" else []),
+                self.coactions: [p + "raw"]}.get(table, [])
 
     def _pair_rows(self, scale: int) -> str:
         """Pairs of actions co-acting within `scale`, from the item-buckets kept at that scale."""
@@ -300,7 +301,8 @@ class WindowSql:
                 WHERE x.account_id < y.account_id) s0) s1
         """
         return f"""
-            SELECT a, bb, item, post_a, post_b, t_a, t_b, abs(t_a - t_b) AS d, multi, {w} AS lvl FROM (
+            SELECT a, bb, item, post_a, post_b, t_a, t_b, CAST(abs(t_a - t_b) AS INTEGER) AS d, multi,
+                   CAST({w} AS INTEGER) AS lvl FROM (
               WITH a{w} AS (
                 SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, n.multi
                 FROM {act} x JOIN {p}kept n ON n.scale = {w} AND n.item = x.item AND n.b = x.b
@@ -486,14 +488,16 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
         # item (normalised text, an extracted domain) in the same query makes DuckDB evaluate
         # the expression once for the filter and again for the result.
         (src, f"SELECT account_id, item, t, post_id FROM ({actions_sql}) s WHERE account_id IS NOT NULL AND item IS NOT NULL"),
-        # The join and its groupings run on numbers: accounts, items and posts are numbered in the
+        # The join and its groupings run on numbers (32-bit: half the bytes of the pair rows, which are
+        # what spills on dense data): accounts, items and posts are numbered in the
         # order of their ids (so a < b and the tie rules mean what they meant on the ids) and
         # named again at the end (`names`). Grouping millions of pair rows on two account ids and
         # an item (a URL, a text hash) as strings took three to four times as long.
-        (p + "ids", f"SELECT account_id, row_number() OVER (ORDER BY account_id) AS n FROM "
+        (p + "ids", f"SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INTEGER) AS n FROM "
                     f"(SELECT DISTINCT account_id FROM {src}) x"),
-        (p + "items", f"SELECT item, row_number() OVER (ORDER BY item) AS n FROM (SELECT DISTINCT item FROM {src}) x"),
-        (p + "posts", f"SELECT post_id, row_number() OVER (ORDER BY post_id) AS n FROM "
+        (p + "items", f"SELECT item, CAST(row_number() OVER (ORDER BY item) AS INTEGER) AS n FROM "
+                      f"(SELECT DISTINCT item FROM {src}) x"),
+        (p + "posts", f"SELECT post_id, CAST(row_number() OVER (ORDER BY post_id) AS INTEGER) AS n FROM "
                       f"(SELECT DISTINCT post_id FROM {src}) x"),
         (f"{p}act{first}", f"""
             SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
