@@ -190,9 +190,8 @@ HASHTAG_ROWS = [
 
 def test_co_hashtag_pairs_each_shared_hashtag_within_the_slow_window(tmp_path):
     store = run(tmp_path, HASHTAG_ROWS, "co_hashtag")
-    # two pairs of posts, each sharing two hashtags: two co-actions (one post pair is one act,
-    # however many hashtags it carries), with each hashtag in the evidence
-    assert pairs_of(store, "co_hashtag") == {("alice", "bob"): 2}
+    # four hashtags shared, from two pairs of posts (each sharing two): tested, with each in the evidence
+    assert pairs_of(store, "co_hashtag") == {("alice", "bob"): 4}
     assert evidence(store, "co_hashtag", "alice", "bob") == [
         ("stopthesteal", "a1", "b1", at(0), at(600)),
         ("vote2024", "a1", "b1", at(0), at(600)),
@@ -437,6 +436,18 @@ def test_window_join_does_not_lose_a_later_action_in_the_same_bucket(tmp_path):
         ("rigged", "y0", "z0", at(55), at(70)),
         ("fraud", "z1", "y1", at(36070), at(36055)),
     ]
+
+
+def test_hashtags_of_one_pair_of_posts_are_one_act_and_not_tested_alone(tmp_path):
+    # alice and bob post the same two hashtags once, in the same minute: two items, one pair of posts,
+    # which is no more evidence than one shared item. carol and dave do it twice, in two posts each.
+    rows = [post("a1", "alice", 100, "#Vote2024 #StopTheSteal now"), post("b1", "bob", 130, "#stopthesteal #vote2024"),
+            post("c1", "carol", 100, "#Vote2024 #StopTheSteal now"), post("d1", "dave", 130, "#stopthesteal #vote2024"),
+            post("c2", "carol", 20000, "#SecureTheBorder"), post("d2", "dave", 20040, "#securetheborder")]
+    store = run(tmp_path, rows, "co_hashtag", min_shared=2)
+    tests = pair_tests(store, "co_hashtag")
+    assert ("alice", "bob") not in tests  # two items, one act: not tested, as one shared item is not
+    assert tests[("carol", "dave")]["shared"] == 3 and tests[("carol", "dave")]["p_value"] < 1.0
 
 
 @pytest.mark.parametrize("max_bucket, pair_budget, paired", [(3, 25, False), (4, 25, True), (300, 1, False),

@@ -146,7 +146,8 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
           GROUP BY {by}) u
         GROUP BY a, b
     """)
-    counts = ", ".join(f"p.{ws.count_column(s)}" for s in ws.scales)
+    counts = ", ".join(f"p.{ws.count_column(s)}" for s in ws.scales) + "".join(
+        f", p.{ws.event_column(s)}" for s in ws.scales if ws.unit == "events")
     lams = ", ".join(f"coalesce(sum(CASE WHEN x.scale = {s} THEN x.expected END), 0.0) AS lam_{s}"
                      for s in ws.scales)
     tested_sql = f"""
@@ -157,6 +158,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         GROUP BY p.a, p.b, {counts}, w.first_t, w.last_t, w.weight
     """
     columns = [("a", "account"), ("b", "account")] + [(ws.count_column(s), None) for s in ws.scales] + [
+        (ws.event_column(s), None) for s in ws.scales if ws.unit == "events"] + [
         ("first_t", None), ("last_t", None)] + [(f"lam_{s}", None) for s in ws.scales] + [("weight", None)]
     # numbered in the order of the ids, so the order of the numbers is the order of the ids
     engine.to_store("_tr_tested", ws.names(tested_sql, columns) + " ORDER BY a, b")
@@ -248,18 +250,22 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tu
     becomes `_pt_<name>`. Only the numbers pass through Python, never the account ids."""
     con = store.con
     scales = list(ws.scales)
-    nums = con.sql("SELECT " + ", ".join([f"n_{s}" for s in scales] + [f"lam_{s}" for s in scales] + ["weight"])
-                   + " FROM _tr_tested").to_arrow_table()
+    events = [f"e_{s}" for s in scales] if ws.unit == "events" else []
+    nums = con.sql("SELECT " + ", ".join([f"n_{s}" for s in scales] + [f"lam_{s}" for s in scales] + ["weight"]
+                                         + events) + " FROM _tr_tested").to_arrow_table()
     shared = np.stack([nums.column(f"n_{s}").to_numpy(zero_copy_only=False).astype(np.int64) for s in scales], axis=1)
     # Sums from a parallel GROUP BY differ in their last bits from run to run: rounding to 12
     # significant digits makes results identical for a given input and seed.
     lam = np.stack([_round_sig(nums.column(f"lam_{s}").to_numpy(zero_copy_only=False).astype(float))
                     for s in scales], axis=1)
     weight = _round_sig(nums.column("weight").to_numpy(zero_copy_only=False).astype(float))
+    acts = np.stack([nums.column(e).to_numpy(zero_copy_only=False).astype(np.int64) for e in events], axis=1) \
+        if events else shared
     del nums
     n = len(weight)
     per_scale = sig.p_values(shared, lam)
-    per_scale[shared < int(cfg["min_shared"])] = 1.0  # too few items at that scale: not a test
+    # too few items at that scale, or (unit `events`) too few pairs of posts they came from: not a test
+    per_scale[(shared < int(cfg["min_shared"])) | (acts < int(cfg["min_shared"]))] = 1.0
     best, p = sig.combine_scales(per_scale)
     q = sig.benjamini_hochberg(p, family)
     significant = q <= cfg["alpha"]

@@ -79,7 +79,9 @@ class WindowSql:
     prepare: list[tuple[str, str]]
     # What a pair's shared count counts: distinct items ("item"), or distinct pairs of posts that
     # co-act on some item ("post"), for traces whose one post acts on several items of one event
-    # (co_object: a post's URL, its domain and its hashtag are one act, not three).
+    # (co_object: a post's URL, its domain and its hashtag are one act, not three); or items, tested
+    # only where they came from min_shared distinct pairs of posts ("events": hashtags, mentions,
+    # links, domains, of which one post carries several and λ counts each).
     unit: str = "item"
 
     # ------------------------------------------------------------------ names
@@ -148,6 +150,10 @@ class WindowSql:
 
     def count_column(self, scale: int) -> str:
         return f"n_{int(scale)}"
+
+    def event_column(self, scale: int) -> str:
+        """Unit `events`: the distinct pairs of posts a tested pair's items within `scale` came from."""
+        return f"e_{int(scale)}"
 
     # ------------------------------------------------------------------ caps, top down
 
@@ -221,7 +227,7 @@ class WindowSql:
                            f"AS {self.count_column(s)}" for s in self.scales)
         units = p + "gaps"
         steps = []
-        if self.unit == "post":
+        if self.unit in ("post", "events"):
             # ev numbers the pair of posts of the closest co-action on the item (post numbers are
             # row numbers, far below 2^32). Per pair and ev the closest gaps: a pair's counts are
             # then its distinct pairs of posts, so the objects of one post met by the objects of
@@ -230,10 +236,31 @@ class WindowSql:
             plain_ev = ", post_a * 4294967296 + post_b AS ev"
             min_ev = ", struct_extract(min(struct_pack(d := d, ev := post_a * 4294967296 + post_b)), 'ev') AS ev"
             g_min = ", ".join(f"min(g_{int(s)}) AS g_{int(s)}" for s in self.scales)
-            units = p + "events"
-            steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {p}gaps GROUP BY a, b, ev")]
+            if self.unit == "post":
+                units = p + "events"
+                steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {p}gaps GROUP BY a, b, ev")]
         else:
             plain_ev = min_ev = ""
+        counted = ", ".join(self.count_column(s) for s in self.scales)
+        pairs = f"SELECT a, b, {counted} FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}"
+        if self.unit == "events":
+            # Items counted, and per scale the distinct pairs of posts they came from (e_<s>), for the
+            # pairs with min_shared items: a pair is tested at a scale only when its items there came
+            # from min_shared pairs of posts, as one post pair sharing two hashtags is one act.
+            ev_counts = ", ".join(f"CAST(sum(CASE WHEN d <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
+                                  f"AS {self.event_column(s)}" for s in self.scales)
+            pairs = f"""
+                SELECT c.a, c.b, {", ".join(f"c.{self.count_column(s)}" for s in self.scales)},
+                       {", ".join(f"e.{self.event_column(s)}" for s in self.scales)}
+                FROM {self.pair_counts} c JOIN (
+                  SELECT a, b, {ev_counts} FROM (
+                    SELECT g.a, g.b, g.ev, min(g.d) AS d FROM {p}gaps g
+                    JOIN (SELECT a, b FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}) q
+                      ON q.a = g.a AND q.b = g.b
+                    GROUP BY g.a, g.b, g.ev) v
+                  GROUP BY a, b) e ON e.a = c.a AND e.b = c.b
+                WHERE c.n >= {int(self.min_shared)} AND e.{self.event_column(self.top)} >= {int(self.min_shared)}
+            """
         return [
             # The item-buckets paired at each scale, and whether their item has other buckets paired:
             # an item with one bucket gives each pair at most one co-action, which needs no grouping.
@@ -256,10 +283,7 @@ class WindowSql:
             *steps,
             # One grouping for both: a second one over the tested pairs' rows cost as much again.
             (self.pair_counts, f"SELECT a, b, CAST(count(*) AS INTEGER) AS n, {seen}, {counts} FROM {units} g GROUP BY a, b"),
-            (self.pairs, f"""
-                SELECT a, b, {", ".join(self.count_column(s) for s in self.scales)}
-                FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}
-            """),
+            (self.pairs, pairs),
             # The closest co-action of each tested pair on each item, with both posts: the evidence.
             (self.coactions, f"""
                 WITH r AS (SELECT r.* FROM {p}raw r JOIN {self.pairs} t ON t.a = r.a AND t.b = r.bb)
@@ -276,8 +300,10 @@ class WindowSql:
         """The join's tables no later statement reads once `table` is made: dropped at once, for
         the pair rows are the largest tables of a trace (raw: every co-acting pair of actions)."""
         p = self.prefix
-        return {self.pair_counts: [p + "gaps"] + ([p + "events"] if self.unit == "post" else []),
-                self.coactions: [p + "raw"]}.get(table, [])
+        if self.unit == "post":
+            return {p + "events": [p + "gaps"], self.pair_counts: [p + "events"],
+                    self.coactions: [p + "raw"]}.get(table, [])
+        return {self.pairs: [p + "gaps"], self.coactions: [p + "raw"]}.get(table, [])
 
     def _pair_rows(self, scale: int) -> str:
         """Pairs of actions co-acting within `scale`, from the item-buckets kept at that scale."""
@@ -475,8 +501,8 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
     """SQL that turns `actions_sql` (account_id, item, t, post_id) into co-actions and pairs at
     `scales` (ascending, each dividing the next), with the null model's strata of `stratum` s;
     `unit` is what a pair's shared count counts (`WindowSql.unit`)."""
-    if unit not in ("item", "post"):
-        raise ValueError(f"unit must be 'item' or 'post', not {unit!r}")
+    if unit not in ("item", "post", "events"):
+        raise ValueError(f"unit must be 'item', 'post' or 'events', not {unit!r}")
     scales = tuple(int(s) for s in scales)
     if not scales or any(s <= 0 for s in scales) or any(b % a for a, b in zip(scales, scales[1:])):
         raise ValueError(f"scales must be positive, ascending and each divide the next: {scales}")

@@ -68,14 +68,15 @@ class Trace:
     # Whether the actions keep one row per account and item, the earliest (synchrony: its post in a
     # bin): an incremental run then takes the earliest of the kept action and the new posts' ones.
     earliest_per_item: bool = False
-    # What a pair's shared count counts (`detect.window.WindowSql.unit`): distinct items, or
-    # distinct pairs of co-acting posts where one post acts on several items of one event: two
-    # posts sharing two hashtags (or mentions, links, domains, objects) are one co-action, not two.
-    # Counted by item, one post pair carrying two common hashtags passed `min_shared` alone, and
-    # was all the evidence of every crowd account flagged on bench/synth.py at 1 M posts (two
-    # hashtags of one news story posted in the same minute) and of one flagged on #GOPDebate (one
-    # tweet's three mentions copied in the same second). λ still counts action pairs, one per
-    # item, so the test errs on the side of fewer pairs where posts carry several items.
+    # What a pair's shared count counts (`detect.window.WindowSql.unit`): distinct items; distinct
+    # pairs of co-acting posts where one post acts on several items of one event (co_object); or
+    # items, tested only where they came from `min_shared` distinct pairs of posts ("events": two
+    # posts sharing two hashtags, mentions, links or domains are one act). Counted by item alone,
+    # one post pair carrying two common hashtags passed `min_shared` by itself, and was all the
+    # evidence of every crowd account flagged on bench/synth.py at 1 M posts (two hashtags of one
+    # news story in the same minute) and of one flagged on #GOPDebate (one tweet's three mentions
+    # copied within the second). Counting post pairs instead (against a λ that counts each item)
+    # cost power: a copy-paste ring's two hashtags a post fell from q ≤ 0.01 to 0.04.
     unit: str = "item"
 
 
@@ -186,20 +187,20 @@ def _synchrony(settings: dict, window: int) -> str:
 TRACES: tuple[Trace, ...] = (
     Trace("co_repost", "Reposted the same post (or, without ids, the same text) within Δ.", _co_repost,
           "reposted post"),
-    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL", unit="post"),
+    Trace("co_link", "Shared the same normalised URL within Δ.", _co_link, "URL", unit="events"),
     Trace("co_object", "Posted the same media or other object (image hash, video, sound, any named type) "
           "within Δ; 64-bit image hashes also match within `phash_distance` bits.", _co_object,
           "object", needs=("object_clusters",), unit="post"),
     Trace("co_domain", "Shared links to the same domain (shorteners excluded) within Δ.", _co_domain, "domain", slow=True,
-          unit="post"),
+          unit="events"),
     Trace("co_hashtag", "Used the same hashtag within Δ; rare hashtags weigh more.", _co_hashtag, "hashtag", slow=True,
-          unit="post"),
+          unit="events"),
     Trace("hashtag_sequence", "Used the same set of two or more hashtags within Δ.", _hashtag_sequence,
           "hashtag set", slow=True),
     Trace("near_duplicate", "Authored near-identical text (MinHash of word shingles, verified) within Δ.",
           _near_duplicate, "text cluster", needs=("text_clusters",)),
     Trace("co_mention", "Mentioned the same account within Δ.", _co_mention, "mentioned account", slow=True,
-          unit="post"),
+          unit="events"),
     Trace("co_reply", "Replied to the same account within Δ.", _co_reply, "replied-to account", slow=True),
     Trace("synchrony", "Posted in the same time bin of width Δ, more often than activity day by day explains.",
           _synchrony, "time bin", null_stratum=86400, group_test=False, max_scale=60,
