@@ -53,7 +53,8 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     kept = "SELECT post_id, th FROM inc_nd_posts UNION ALL " if update else ""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS {kept}SELECT post_id, th FROM _nd_fresh")
     known = "WHERE th NOT IN (SELECT th FROM inc_nd_sig)" if update else ""
-    mins = ", ".join(f"min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS m{j}" for j in range(K))
+    # each value is below 2^31 - 1: 32-bit, half the bytes of the signatures (the largest tables here)
+    mins = ", ".join(f"CAST(min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS INTEGER) AS m{j}" for j in range(K))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS
@@ -69,9 +70,9 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
         SELECT th, {mins} FROM shingles GROUP BY th
         """
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _nd_posts AS SELECT * FROM _nd_keep_posts")
+    con.execute("DROP TABLE IF EXISTS _nd_fresh")  # the normalised texts: hashed, no longer needed
     con.execute("CREATE OR REPLACE TEMP TABLE _nd_texts AS "
-                "SELECT row_number() OVER (ORDER BY th) - 1 AS tid, th FROM _nd_keep_sig")
+                "SELECT CAST(row_number() OVER (ORDER BY th) - 1 AS INTEGER) AS tid, th FROM _nd_keep_sig")
     con.execute("CREATE OR REPLACE TEMP TABLE _nd_sig AS "
                 "SELECT t.tid, s.* EXCLUDE (th) FROM _nd_keep_sig s JOIN _nd_texts t USING (th)")
     band_keys = " UNION ALL ".join(
@@ -79,12 +80,18 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
         for i in range(BANDS)
     )
     agree = " + ".join(f"CAST(s1.m{j} = s2.m{j} AS INTEGER)" for j in range(K))
+    # The candidates first, in a table of their own, then verified: one statement holding the bands,
+    # their buckets and both signatures spilled past 8 GiB at 10 M synthetic posts.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_bands AS {band_keys}")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _nd_cand AS
+        WITH reps AS (SELECT band, key, min(tid) AS rep FROM _nd_bands GROUP BY band, key HAVING count(*) > 1)
+        SELECT DISTINCT bd.tid, r.rep FROM _nd_bands bd JOIN reps r USING (band, key) WHERE bd.tid <> r.rep
+    """)
+    con.execute("DROP TABLE IF EXISTS _nd_bands")
     edges = con.sql(
         f"""
-        WITH bands AS ({band_keys}),
-        reps AS (SELECT band, key, min(tid) AS rep FROM bands GROUP BY band, key HAVING count(*) > 1),
-        cand AS (SELECT DISTINCT bd.tid, r.rep FROM bands bd JOIN reps r USING (band, key) WHERE bd.tid <> r.rep)
-        SELECT c.tid, c.rep FROM cand c
+        SELECT c.tid, c.rep FROM _nd_cand c
         JOIN _nd_sig s1 ON s1.tid = c.tid JOIN _nd_sig s2 ON s2.tid = c.rep
         WHERE ({agree}) >= {float(threshold) * K}
         """
@@ -111,7 +118,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
         CREATE OR REPLACE TABLE text_clusters AS
         WITH c AS (
           SELECT p.post_id, 't' || CAST(m.cluster AS VARCHAR) AS cluster
-          FROM _nd_posts p JOIN _nd_texts t USING (th) JOIN _nd_map m ON m.tid = t.tid)
+          FROM _nd_keep_posts p JOIN _nd_texts t USING (th) JOIN _nd_map m ON m.tid = t.tid)
         SELECT post_id, cluster FROM c
         WHERE cluster IN (SELECT cluster FROM c GROUP BY cluster HAVING count(*) >= 2)
         ORDER BY cluster, post_id
@@ -121,8 +128,8 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     stats = con.execute(
         "SELECT count(*), count(DISTINCT cluster) FROM text_clusters"
     ).fetchall()[0]
-    n_posts = con.execute("SELECT count(*) FROM _nd_posts").fetchall()[0][0]
-    for table in ("_nd_posts", "_nd_texts", "_nd_sig", "_nd_fresh"):
+    n_posts = con.execute("SELECT count(*) FROM _nd_keep_posts").fetchall()[0][0]
+    for table in ("_nd_texts", "_nd_sig", "_nd_cand", "_nd_fresh"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return {"posts": n_posts, "texts": n_texts, "near_duplicate_links": len(src),
             "clustered_posts": stats[0], "clusters": stats[1]}
