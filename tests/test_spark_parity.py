@@ -172,7 +172,7 @@ def test_actions_and_window_join_identical_on_tricky_posts(tmp_path):
             for table, select in ws.prepare + [ws.level(60, 300)] + ws.join([60]) + [ws.activity_sql()] \
                     + ws.null_stats(20):
                 engine.create_table(table, select)
-        for table in (ws.act(1), ws.act(60), ws.coactions, ws.pair_counts, ws.pairs, ws.strata, ws.expected):
+        for table in (ws.act(1), ws.act(60), ws.coactions, ws.observed, ws.pairs, ws.strata, ws.expected):
             d, s = (sorted(e.arrow(f"SELECT * FROM {table}").to_pylist(), key=str) for e in (duck, spark))
             assert len(d) == len(s) and all(same(x, y) for x, y in zip(d, s)), f"{table}:\nduckdb {d}\nspark  {s}"
         named = ws.names(ws.coactions, [("a", "account"), ("item", "item"), ("post_a", "post"), ("post_b", "post")])

@@ -114,8 +114,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         engine.create_table(table, select)
         for done in ws.frees(table):
             engine.drop(done)
-    observed = _observed(engine, ws)
-    engine.drop(ws.pair_counts)  # every co-acting pair: the largest table left, read only for that
+    observed = engine.arrow(f"SELECT * FROM {ws.observed}").to_pylist()[0]
     most = int(engine.arrow(ws.max_activity).column("n")[0].as_py() or 1)
     rows = int(engine.arrow(ws.expected_rows()).column("n")[0].as_py() or 0)
     parts = max(1, -(-rows // EXPECTED_ROWS))
@@ -197,13 +196,6 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
             engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
                        tuple(ws.scales), family, by_scale)
-
-
-def _observed(engine, ws: WindowSql) -> dict:
-    """Per scale and k = 1..EXCESS_ITEMS, the co-acting pairs sharing >= k items (`o_<scale>_<k>`)."""
-    return engine.arrow("SELECT " + ", ".join(
-        f"sum(CASE WHEN seen_{s} >= {k} THEN 1 ELSE 0 END) AS o_{s}_{k}"
-        for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)) + f" FROM {ws.pair_counts}").to_pylist()[0]
 
 
 def _excess(engine, ws: WindowSql, totals: dict, observed: dict) -> list[dict]:

@@ -123,9 +123,10 @@ class WindowSql:
         return self.prefix + "coactions"
 
     @property
-    def pair_counts(self) -> str:
-        """Every co-acting pair: a, b, n (items co-acted on within the top scale), seen_<scale>, n_<scale>."""
-        return self.prefix + "pair_counts"
+    def observed(self) -> str:
+        """The co-action excess's observed side, one row: o_<scale>_<k>, the co-acting pairs sharing
+        >= k items within the scale (k = 1..EXCESS_ITEMS), over every co-acting pair."""
+        return self.prefix + "observed"
 
     @property
     def pairs(self) -> str:
@@ -241,26 +242,29 @@ class WindowSql:
                 steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {p}gaps GROUP BY a, b, ev")]
         else:
             plain_ev = min_ev = ""
-        counted = ", ".join(self.count_column(s) for s in self.scales)
-        pairs = f"SELECT a, b, {counted} FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}"
+        # The tested pairs straight from the grouping: every co-acting pair's counts (36 M pairs for
+        # co_repost at 10 M synthetic posts, 0.5 M of them tested) were a table of their own, and
+        # spilled past 8 GiB beside the rows they came from.
+        pairs = (f"SELECT a, b, {counts} FROM {units} g GROUP BY a, b "
+                 f"HAVING count(*) >= {int(self.min_shared)}")
+        steps_pairs = [(self.pairs, pairs)]
         if self.unit == "events":
             # Items counted, and per scale the distinct pairs of posts they came from (e_<s>), for the
             # pairs with min_shared items: a pair is tested at a scale only when its items there came
             # from min_shared pairs of posts, as one post pair sharing two hashtags is one act.
             ev_counts = ", ".join(f"CAST(sum(CASE WHEN d <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
                                   f"AS {self.event_column(s)}" for s in self.scales)
-            pairs = f"""
+            steps_pairs = [(p + "pair_items", pairs), (self.pairs, f"""
                 SELECT c.a, c.b, {", ".join(f"c.{self.count_column(s)}" for s in self.scales)},
                        {", ".join(f"e.{self.event_column(s)}" for s in self.scales)}
-                FROM {self.pair_counts} c JOIN (
+                FROM {p}pair_items c JOIN (
                   SELECT a, b, {ev_counts} FROM (
                     SELECT g.a, g.b, g.ev, min(g.d) AS d FROM {p}gaps g
-                    JOIN (SELECT a, b FROM {self.pair_counts} WHERE n >= {int(self.min_shared)}) q
-                      ON q.a = g.a AND q.b = g.b
+                    JOIN {p}pair_items q ON q.a = g.a AND q.b = g.b
                     GROUP BY g.a, g.b, g.ev) v
                   GROUP BY a, b) e ON e.a = c.a AND e.b = c.b
-                WHERE c.n >= {int(self.min_shared)} AND e.{self.event_column(self.top)} >= {int(self.min_shared)}
-            """
+                WHERE e.{self.event_column(self.top)} >= {int(self.min_shared)}
+            """)]
         return [
             # The item-buckets paired at each scale, and whether their item has other buckets paired:
             # an item with one bucket gives each pair at most one co-action, which needs no grouping.
@@ -281,9 +285,11 @@ class WindowSql:
                 SELECT a, bb AS b, item, min(d) AS d, {min_gaps}{min_ev} FROM {p}raw WHERE multi GROUP BY a, bb, item
             """),
             *steps,
-            # One grouping for both: a second one over the tested pairs' rows cost as much again.
-            (self.pair_counts, f"SELECT a, b, CAST(count(*) AS INTEGER) AS n, {seen}, {counts} FROM {units} g GROUP BY a, b"),
-            (self.pairs, pairs),
+            (self.observed, "SELECT " + ", ".join(
+                f"CAST(sum(CASE WHEN seen_{int(s)} >= {k} THEN 1 ELSE 0 END) AS BIGINT) AS o_{int(s)}_{k}"
+                for s in self.scales for k in range(1, EXCESS_ITEMS + 1))
+             + f" FROM (SELECT a, b, {seen} FROM {units} GROUP BY a, b) x"),
+            *steps_pairs,
             # The closest co-action of each tested pair on each item, with both posts: the evidence.
             (self.coactions, f"""
                 WITH r AS (SELECT r.* FROM {p}raw r JOIN {self.pairs} t ON t.a = r.a AND t.b = r.bb)
@@ -301,9 +307,9 @@ class WindowSql:
         the pair rows are the largest tables of a trace (raw: every co-acting pair of actions)."""
         p = self.prefix
         if self.unit == "post":
-            return {p + "events": [p + "gaps"], self.pair_counts: [p + "events"],
+            return {p + "events": [p + "gaps"], self.pairs: [p + "events"],
                     self.coactions: [p + "raw"]}.get(table, [])
-        return {self.pairs: [p + "gaps"], self.coactions: [p + "raw"]}.get(table, [])
+        return {self.pairs: [p + "gaps", p + "pair_items"], self.coactions: [p + "raw"]}.get(table, [])
 
     def _pair_rows(self, scale: int) -> str:
         """Pairs of actions co-acting within `scale`, from the item-buckets kept at that scale."""
@@ -492,7 +498,7 @@ class WindowSql:
         return ([t for t, _ in self.prepare]
                 + [self.cover(s) for s in self.scales]
                 + [p + "kept", p + "open", p + "raw", p + "gaps"] + ([p + "events"] if self.unit == "post" else [])
-                + [self.coactions, self.pair_counts, self.pairs,
+                + [self.coactions, self.observed, p + "pair_items", self.pairs,
                    self.activity, p + "ibc", p + "item_strata", self.strata, p + "curve", self.expected])
 
 
