@@ -16,8 +16,8 @@ more than twice in the bucket, otherwise never smaller than the true gap. A gap 
 too long, never too short, so a co-action is never counted at a scale where it did not happen.
 
 Item-buckets holding more than the cap of actions (`max_bucket`, or less under the work budget
-`pair_budget`, one cap for every scale: `WindowSql.cap_deltas`) are not enumerated pair by pair at W. Those crowded buckets are
-cut into their sub-buckets at the next finer scale and enumerated there when small enough, and
+`pair_budget`: one cap for every scale, `WindowSql.cap_deltas`) are not enumerated pair by pair at W.
+Those crowded buckets are cut into their sub-buckets at the next finer scale and enumerated there when small enough, and
 so on down the ladder: a viral cascade whose hour holds 2,000 retweets still has its minutes
 enumerated, so a ring co-retweeting within a minute inside it is seen at the scales up to that
 minute. Whatever is not enumerated still counts in the null model's expected co-actions, so it
@@ -67,9 +67,9 @@ class WindowSql:
     """One trace's tables at its scales (prefix `_tr_<trace>_`).
 
     `prepare` (src, the numbering of accounts, items and posts, one actions table per scale,
-    item_buckets) comes first. Then the caps are chosen from the top down (`sizes` / `level` /
-    `open_count`: see `trace_run.run_trace`), `join(levels)` pairs the actions and counts co-actions
-    per scale, and `activity_sql` and `null_stats` give the null model's counts.
+    item_buckets) comes first. Then the cap is chosen (`cap_deltas`) and the levels made from the
+    top down (`level` / `open_count`: see `trace_run.run_trace`), `join(levels)` pairs the actions
+    and counts co-actions per scale, and `activity_sql` and `null_stats` give the null model's counts.
     """
 
     prefix: str
@@ -156,7 +156,7 @@ class WindowSql:
         """Unit `events`: the distinct pairs of posts a tested pair's items within `scale` came from."""
         return f"e_{int(scale)}"
 
-    # ------------------------------------------------------------------ caps, top down
+    # ------------------------------------------------------------------ the cap, levels top down
 
     def _candidates(self, scale: int) -> str:
         """The item-buckets examined at `scale`: every one at the top scale, else the sub-buckets
@@ -169,10 +169,6 @@ class WindowSql:
             JOIN {self.cover(up)} o ON o.item = i.item AND o.b = i.b // {up // scale} AND NOT o.kept
             WHERE i.scale = {int(scale)}
         """
-
-    def sizes(self, scale: int) -> str:
-        """Per bucket size c, how many item-buckets examined at `scale` have it (columns c, buckets)."""
-        return f"SELECT c, count(*) AS buckets FROM ({self._candidates(scale)}) x GROUP BY c"
 
     def level(self, scale: int, cap: int) -> tuple[str, str]:
         """`cover(scale)`: the item-buckets examined at `scale`, kept (paired at this scale) when
@@ -217,8 +213,8 @@ class WindowSql:
         raw = " UNION ALL ".join(self._pair_rows(s) for s in levels)
         # seen_<s>: items co-acted on within s in item-buckets paired at s or coarser, the
         # co-actions the summary's null model counts (g_<s>: the closest such co-action of the pair
-        # on the item); n_<s>: items co-acted on within s, wherever the join found them (the pair
-        # test, read for the tested pairs only), both for every co-acting pair in one grouping
+        # on the item), summed over every co-acting pair into `observed`; n_<s>: items co-acted on
+        # within s, wherever the join found them (the pair test), for the tested pairs only
         plain_gaps = ", ".join(f"CASE WHEN lvl >= {int(s)} THEN d END AS g_{int(s)}" for s in self.scales)
         min_gaps = ", ".join(f"min(CASE WHEN lvl >= {int(s)} THEN d END) AS g_{int(s)}" for s in self.scales)
         # (cast: DuckDB sums integers as HUGEINT, which reaches Arrow as a decimal; Spark as BIGINT)

@@ -129,7 +129,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
         "SELECT count(*), count(DISTINCT cluster) FROM text_clusters"
     ).fetchall()[0]
     n_posts = con.execute("SELECT count(*) FROM _nd_keep_posts").fetchall()[0][0]
-    for table in ("_nd_texts", "_nd_sig", "_nd_cand", "_nd_fresh"):
+    for table in ("_nd_texts", "_nd_sig", "_nd_cand"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return {"posts": n_posts, "texts": n_texts, "near_duplicate_links": len(src),
             "clustered_posts": stats[0], "clusters": stats[1]}
