@@ -6,7 +6,8 @@ run's results in one transaction, so they always belong to the newest run):
   inc_state       one row: the run it belongs to, the per-trace time scales, the trace results (JSON)
   inc_posts       every post the run saw: post_id and a hash of the whole row
   inc_src_<trace> each trace's actions (account_id, item, t, post_id), as the window join took them
-  inc_nd_posts    near-duplicate text: each clustered-candidate post's normalised-text hash
+  inc_nd_posts    every authored post's normalised-text hash and length (near-duplicate text; the
+                  account signals' duplicate share reads it too: `text_hashes`)
   inc_nd_sig      near-duplicate text: the MinHash signature of each distinct text (the LSH index)
   inc_membership  the fused graph's full Leiden partition (every vertex, not only campaign members)
 
@@ -67,8 +68,8 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     if json.loads(state[0][1]) != {k: list(v) for k, v in scales.items()}:
         return Plan(False, f"the data's time scales changed since {last.run_id} (its clock resolution)")
     missing = [t for t in scales if not store.has_table(f"inc_src_{t}")]
-    if "near_duplicate" in scales and not store.has_table("inc_nd_sig"):
-        missing.append("near_duplicate (its text signatures)")
+    if "near_duplicate" in scales and not (store.has_table("inc_nd_sig") and _has_column(store, "inc_nd_posts", "chars")):
+        missing.append("near_duplicate (its text signatures and hashes)")
     if missing:
         return Plan(False, f"{last.run_id} kept no actions for {', '.join(missing)}")
     changed_posts = con.execute(f"""
@@ -84,6 +85,21 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     """)
     new = con.execute("SELECT count(*) FROM _inc_new").fetchall()[0][0]
     return Plan(True, "", last.run_id, int(new))
+
+
+def _has_column(store: Store, table: str, column: str) -> bool:
+    return bool(store.con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                                  "AND column_name = ?", [table, column]).fetchall()[0][0])
+
+
+def text_hashes(store: Store, run_id: str) -> str | None:
+    """A SELECT of (post_id, th, chars), every authored post's normalised-text hash and length, as
+    near-duplicate text made them for `run_id`; None when the kept state is not that run's (another
+    run, or near-duplicate text not run). Posts ingested after the run are not in it."""
+    if not (store.has_table("inc_state") and _has_column(store, "inc_nd_posts", "chars")):
+        return None
+    state = store.con.execute("SELECT run_id FROM inc_state").fetchall()
+    return "SELECT post_id, th, chars FROM inc_nd_posts" if state == [(run_id,)] else None
 
 
 def _hashed() -> str:
@@ -181,7 +197,10 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
                                 "AND table_name LIKE 'inc_src_%'").fetchall():
         if table[len("inc_src_"):] not in kept:
             con.execute(f"DROP TABLE {table}")
-    if store.has_table("_nd_keep_sig"):
+    if store.has_table("_nd_keep_sig") and update:
+        con.execute("INSERT INTO inc_nd_posts SELECT * FROM _nd_add_posts")
+        con.execute("INSERT INTO inc_nd_sig SELECT * FROM _nd_add_sig")
+    elif store.has_table("_nd_keep_sig"):
         con.execute("CREATE OR REPLACE TABLE inc_nd_posts AS SELECT * FROM _nd_keep_posts")
         con.execute("CREATE OR REPLACE TABLE inc_nd_sig AS SELECT * FROM _nd_keep_sig")
     else:
@@ -207,5 +226,5 @@ def cleanup(store: Store, traces: list[tr.Trace]) -> None:
     for trace in traces:
         con.execute(f"DROP TABLE IF EXISTS _inc_src_{trace.name}")
         con.execute(f"DROP TABLE IF EXISTS _inc_add_{trace.name}")
-    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig"):
+    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
