@@ -92,12 +92,18 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int) -> tup
     tfidf = TfidfVectorizer(token_pattern=kw.TOKEN, min_df=2, sublinear_tf=True, max_features=50_000)
     fit_on = [t for t, s in zip(texts, sampled) if s]
     try:
-        tfidf.fit(fit_on)
+        fitted = tfidf.fit_transform(fit_on)  # the sample's own rows, made once
     except ValueError:
         return np.zeros((len(texts), 1), dtype=np.float32), "tfidf-lsa"
-    x = tfidf.transform(texts)
+    # every text's row: the sample's from the fit, the others' analysed now (each text once)
+    from scipy import sparse
+
+    rest = np.nonzero(~sampled)[0]
+    order = np.concatenate([np.nonzero(sampled)[0], rest])
+    x = sparse.vstack([fitted, tfidf.transform([texts[i] for i in rest])]).tocsr()[np.argsort(order)] \
+        if len(rest) else fitted
     dims = max(1, min(100, x.shape[1] - 1, len(fit_on) - 1))
-    svd = TruncatedSVD(n_components=dims, random_state=seed).fit(tfidf.transform(fit_on))
+    svd = TruncatedSVD(n_components=dims, random_state=seed).fit(fitted)
     v = svd.transform(x).astype(np.float32)
     # TF-IDF rows have unit length, so the norm after SVD is the share of the text the LSA space
     # captures. Texts made only of rare words keep almost nothing; normalised, they would all pile up

@@ -78,17 +78,24 @@ def _hours(spec: str) -> tuple[int, int]:
 
 
 def _own_texts(hashes: str | None) -> str:
-    """Each authored post's account and normalised-text hash (texts of 10 characters or more). With
-    `hashes` (a SELECT of post_id, th, chars made by near-duplicate text for the run), its posts are
-    read from there and only the others normalised: the regular expressions over every authored text
-    were most of this table's time (7 of 9 s on ira-dev)."""
-    own = ("SELECT account_id, md5(n) AS h FROM (SELECT p.account_id, {norm} AS n FROM posts p {anti}"
-           "WHERE p.kind <> 'repost' AND p.text IS NOT NULL) WHERE length(n) >= 10")
+    """CTEs ending in `own`: each authored post's account and normalised-text hash (texts of 10
+    characters or more). With `hashes` (a SELECT of post_id, th, chars made by near-duplicate text
+    for the run), its posts are read from there and only the others normalised: the regular
+    expressions over every authored text were most of this table's time (7 of 9 s on ira-dev)."""
+    norm = (f"SELECT account_id, md5(n) AS h FROM (SELECT account_id, {NORM_TEXT} AS n FROM {{src}}) "
+            "WHERE length(n) >= 10")
+    authored = "kind <> 'repost' AND text IS NOT NULL"
     if hashes is None:
-        return own.format(norm=NORM_TEXT, anti="")
-    return (f"SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id "
-            f"WHERE k.chars >= 10 AND p.kind <> 'repost' AND p.text IS NOT NULL UNION ALL "
-            + own.format(norm=NORM_TEXT, anti=f"ANTI JOIN ({hashes}) k ON k.post_id = p.post_id "))
+        return f"own AS ({norm.format(src=f'posts WHERE {authored}')})"
+    # MATERIALIZED: otherwise the optimiser pushes the length test (the regular expressions) below
+    # the anti join, into the scan of every post
+    return f"""rest AS MATERIALIZED (
+      SELECT p.account_id, p.text FROM posts p ANTI JOIN ({hashes}) k ON k.post_id = p.post_id
+      WHERE p.{authored.replace(' AND ', ' AND p.')}),
+    own AS (
+      -- (the hashes are of authored posts with a text only)
+      SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10
+      UNION ALL {norm.format(src='rest')})"""
 
 
 def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
@@ -152,7 +159,7 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
                   THEN (stddev_pop(g) - avg(g)) / (stddev_pop(g) + avg(g)) END AS b
       FROM gaps GROUP BY account_id
     ),
-    own AS ({_own_texts(hashes)}),
+    {_own_texts(hashes)},
     shared_texts AS (SELECT h FROM own GROUP BY h HAVING count(DISTINCT account_id) >= 2),
     dup AS (
       SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
