@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-HEAVY = ("duckdb", "pyarrow", "numpy", "pandas", "igraph", "leidenalg", "jinja2", "datasketch")
+HEAVY = ("duckdb", "pyarrow", "numpy", "pandas", "igraph", "leidenalg", "jinja2", "datasketch", "scipy")
 COMMAND_MODULES = ("trollscope.cli.ingest", "trollscope.cli.detect", "trollscope.cli.report")
 
 # Runs the CLI as `python -m trollscope.cli ARGS` does, then prints, last, which of the modules named in
@@ -52,6 +52,7 @@ def _loaded(args: list[str], prelude: str = "") -> tuple[str, list[str]]:
     (["--help"], "Find coordinated networks"),
     (["detect", "--help"], "Find coordinated campaigns"),
     (["ingest", "--help"], "Read post archives into the store"),
+    (["traces"], "co_repost"),  # the traces' registry, without the detection stage
 ])
 def test_help_imports_no_heavy_library(args, shown):
     output, loaded = _loaded(args)
