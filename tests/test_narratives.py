@@ -268,3 +268,13 @@ def test_narrative_settings_are_documented():
         if s.name.startswith("narrative_"):
             assert f"| `{s.name}` | `{s.default}` | {s.help} |" in generated
             assert f"`{s.name}`" in guide
+
+
+def test_a_language_group_with_one_repeated_word_gives_no_vectors_and_no_error():
+    """TF-IDF keeps only words used twice: a small group whose sample repeats one word has one feature,
+    which LSA cannot reduce (the shipped IRA sample has such a group): no vector, so no narrative."""
+    from trollscope.enrich.narratives.pipeline import _vectors
+
+    texts = ["Привет мир", "Привет всем", "Привет друзья", "Привет люди"]
+    vectors, method = _vectors("ru", texts, np.array([True] * 4), seed=1)
+    assert method == "tfidf-lsa" and vectors.shape[0] == 4 and not vectors.any()

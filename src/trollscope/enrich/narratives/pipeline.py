@@ -115,6 +115,8 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: 
         fitted = tfidf.fit_transform(fit_on)  # the sample's own rows, made once
     except ValueError:
         return np.zeros((len(texts), 1), dtype=np.float32), "tfidf-lsa"
+    if fitted.shape[1] < 2:  # one word used twice: nothing to reduce, no narrative (SVD needs two)
+        return np.zeros((len(texts), 1), dtype=np.float32), "tfidf-lsa"
     # every text's row: the sample's from the fit, the others' analysed now (each text once)
     from scipy import sparse
 
