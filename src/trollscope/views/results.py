@@ -98,25 +98,36 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
         WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
         """, params=[cid]))
     inner = f"FROM {campaign_evidence()}"
+    # Posts are joined to the rows shown only, after the limit: joined before, every evidence row of
+    # the campaign probed the whole posts table. The example of an item is its earliest post's text
+    # (any_value picked a different one from run to run), and ties in time are broken by the items
+    # and posts, so the same store always gives the same rows.
     top_items = _dicts(store.sql(
         f"""
-        SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,
-               min(least(e.time_a, e.time_b)) AS first_time, any_value(pa.text) AS example_text
-        {inner}
-        LEFT JOIN posts pa ON pa.post_id = e.post_a
-        GROUP BY e.trace, e.item ORDER BY pairs DESC, e.trace, e.item LIMIT 20
+        WITH top AS (
+          SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,
+                 min(least(e.time_a, e.time_b)) AS first_time, arg_min(e.post_a, (e.time_a, e.post_a)) AS example
+          {inner}
+          GROUP BY e.trace, e.item ORDER BY pairs DESC, e.trace, e.item LIMIT 20)
+        SELECT top.* EXCLUDE (example), pa.text AS example_text
+        FROM top LEFT JOIN posts pa ON pa.post_id = top.example
+        ORDER BY pairs DESC, top.trace, top.item
         """, params={"cid": cid}))
     evidence = _dicts(store.sql(
         f"""
+        WITH e AS (
+          SELECT e.trace, e.a, e.b, e.item, e.time_a, e.time_b, e.post_a, e.post_b
+          {inner}
+          ORDER BY e.time_a, e.trace, e.a, e.b, e.item, e.post_a, e.post_b LIMIT {int(evidence_limit)})
         SELECT e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
                e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a,
                ha.platform AS platform_a, hb.platform AS platform_b, pa.permalink AS url_a, pb.permalink AS url_b
-        {inner}
+        FROM e
         LEFT JOIN accounts ha ON ha.account_id = e.a
         LEFT JOIN accounts hb ON hb.account_id = e.b
         LEFT JOIN posts pa ON pa.post_id = e.post_a
         LEFT JOIN posts pb ON pb.post_id = e.post_b
-        ORDER BY e.time_a, e.trace, e.a, e.b LIMIT {int(evidence_limit)}
+        ORDER BY e.time_a, e.trace, e.a, e.b, e.item, e.post_a, e.post_b
         """, params={"cid": cid}))
     return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence,
             **campaign_groups(store, cid, evidence_limit)}
@@ -142,15 +153,19 @@ def campaign_groups(store: Store, cid: str, evidence_limit: int = 50) -> dict:
         """, params=[cid]))
     evidence = _dicts(store.sql(
         f"""
-        SELECT e.group_id, e.half, e.item, e.unit_start, count(*) AS members,
-               list(coalesce(a.handle, e.account_id) ORDER BY e.time, e.account_id) AS accounts,
-               min(e.time) AS first_time, max(e.time) AS last_time, any_value(p.text) AS example_text
-        FROM group_evidence e
-        JOIN (SELECT DISTINCT gm.group_id FROM group_members gm
-              JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = $cid) g USING (group_id)
-        LEFT JOIN accounts a ON a.account_id = e.account_id
-        LEFT JOIN posts p ON p.post_id = e.post_id
-        GROUP BY ALL ORDER BY e.group_id, e.half DESC, first_time, e.item LIMIT {int(evidence_limit)}
+        WITH u AS (
+          SELECT e.group_id, e.half, e.item, e.unit_start, count(*) AS members,
+                 list(coalesce(a.handle, e.account_id) ORDER BY e.time, e.account_id) AS accounts,
+                 min(e.time) AS first_time, max(e.time) AS last_time,
+                 arg_min(e.post_id, (e.time, e.post_id)) AS example
+          FROM group_evidence e
+          JOIN (SELECT DISTINCT gm.group_id FROM group_members gm
+                JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = $cid) g USING (group_id)
+          LEFT JOIN accounts a ON a.account_id = e.account_id
+          GROUP BY ALL ORDER BY e.group_id, e.half DESC, first_time, e.item, e.unit_start LIMIT {int(evidence_limit)})
+        SELECT u.* EXCLUDE (example), p.text AS example_text
+        FROM u LEFT JOIN posts p ON p.post_id = u.example
+        ORDER BY u.group_id, u.half DESC, u.first_time, u.item, u.unit_start
         """, params={"cid": cid}))
     return {"groups": groups, "group_evidence": evidence}
 
