@@ -70,6 +70,33 @@ def signals(store: Store, account_ids: list[str] | None = None) -> dict[str, dic
     return {r["account_id"]: r for r in rows if r.get("account_id") is not None}
 
 
+class Shared:
+    """What the pages of one report read alike, read once for it: the run, every DISARM tag, every
+    narrative and each campaign's order of them, the members' signals, synchrony's bin. It lives for
+    one `report` call; `serve` reads each page afresh (its store may gain a run while it serves)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.run = _run(store)
+        self.techniques = disarm.techniques(store, run=self.run) if self.run else []
+        self.narratives = narratives(store)
+        self._narratives = {n["narrative_id"]: n for n in self.narratives}
+        self._order = nq.campaign_orders(store)
+        self.signals: dict[str, dict] = {}
+        self._bin: int | None = None
+
+    def techniques_of(self, cid: str) -> list[dict]:
+        return [t for t in self.techniques if t.get("campaign_id") == cid]
+
+    def narratives_of(self, cid: str) -> list[dict]:
+        return [self._narratives[nid] for nid in self._order.get(cid, [])]
+
+    def bin_width(self) -> int:
+        if self._bin is None:
+            self._bin = _bin_width(self.store)
+        return self._bin
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
@@ -109,7 +136,7 @@ def _clip_rows(rows: list[dict], keys=("text", "text_a", "text_b", "example_text
     return rows
 
 
-def _readable(rows: list[dict], store: Store) -> list[dict]:
+def _readable(rows: list[dict], store: Store, shared: Shared | None = None) -> list[dict]:
     """Evidence rows with B's delay after A and a readable name for internal items (time bins, text hashes)."""
     window = None
     for r in rows:
@@ -118,7 +145,7 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         item = r.get("item")
         if isinstance(item, str) and item.startswith("bin:") and item[4:].isdigit():
             if window is None:
-                window = _bin_width(store)
+                window = shared.bin_width() if shared else _bin_width(store)
             start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.UTC)
             r["item_label"] = f"same {window} s bin from {start:%Y-%m-%d %H:%M:%S}"
         elif isinstance(item, str) and item.startswith("text:"):
@@ -164,15 +191,16 @@ def quiet(store: Store) -> None:
     store.con.execute("SET enable_progress_bar = false")
 
 
-def overview(store: Store) -> dict:
+def overview(store: Store, shared: Shared | None = None) -> dict:
     """The store at a glance: sources, sizes, time span, the detection run, campaigns, narratives."""
     quiet(store)
     info = summary.info(store, top=10)
-    detected = _run(store) is not None
+    run = shared.run if shared else _run(store)
+    detected = run is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
             "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": [], "changes": None}
     if detected:
-        view["run"] = query.run_info(store)
+        view["run"] = run.as_dict()  # what query.run_info gives: the newest run
         view["campaigns"] = query.campaigns(store)
         view["flagged_accounts"] = store.count("campaign_members")
         view["links"] = store.count("edges") if store.has_table("edges") else 0
@@ -190,10 +218,10 @@ def overview(store: Store) -> dict:
             "SELECT DISTINCT scale_seconds FROM coaction_excess ORDER BY 1").fetchall()] \
             if store.has_table("coaction_excess") else []
         view["changes"] = changes_view(store)
-    nar = narratives(store)
+    nar = shared.narratives if shared else narratives(store)
     view["narratives_total"] = len(nar)
     view["narratives"] = [_narrative(n) for n in nar[: LIMITS["narratives"]]]
-    view["techniques"] = techniques(store)
+    view["techniques"] = shared.techniques if shared else techniques(store)
     return plain(view)
 
 
@@ -215,15 +243,18 @@ def _narrative(n: dict) -> dict:
     return n
 
 
-def campaign_view(store: Store, campaign_id: str) -> dict:
-    """One campaign: figures, traces, graph, timeline, shared items, evidence, members, narratives."""
+def campaign_view(store: Store, campaign_id: str, shared: Shared | None = None, data: dict | None = None) -> dict:
+    """One campaign: figures, traces, graph, timeline, shared items, evidence, members, narratives.
+
+    In a report, `data` is the campaign's `query.campaign` (its posts attached) and `shared` what
+    every campaign reads alike."""
     cid = query.campaign_key(campaign_id)
-    data = query.campaign(store, cid, evidence_limit=LIMITS["evidence"])
+    data = data or query.campaign(store, cid, evidence_limit=LIMITS["evidence"])
     head = data["campaign"]
     evidence_total = store.sql(f"SELECT count(*) FROM {query.campaign_evidence()}",
                                params={"cid": cid}).fetchall()[0][0]
     members = data["members"]
-    sig = signals(store, [m["account_id"] for m in members])
+    sig = shared.signals if shared else signals(store, [m["account_id"] for m in members])
     for m in members:
         labels = m.pop("labels", None) or {}
         m["category"] = labels.get("account_category") or labels.get("category") or labels.get("label")
@@ -245,16 +276,17 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
         "traces": traces,
         "graph": graph(store, cid, members),
         "timeline": timeline(store, cid),
-        "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store),
-        "evidence": _readable(_clip_rows(data["evidence"]), store),
+        "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store, shared),
+        "evidence": _readable(_clip_rows(data["evidence"]), store, shared),
         "evidence_total": evidence_total,
         # linked as a group (detect.groups), shown apart from the pair links above
         "groups": data["groups"],
         "group_evidence": _clip_rows(data["group_evidence"]),
         "members": members[: LIMITS["members"]],
         "members_total": len(members),
-        "narratives": [_narrative(n) for n in narratives(store, campaign_id=cid)],
-        "techniques": techniques(store, campaign_id=cid),
+        "narratives": [_narrative(n) for n in (shared.narratives_of(cid) if shared
+                                               else narratives(store, campaign_id=cid))],
+        "techniques": shared.techniques_of(cid) if shared else techniques(store, campaign_id=cid),
     }
     return plain(view)
 
@@ -408,10 +440,17 @@ def pair_view(store: Store, a: str, b: str) -> dict:
 def report(store: Store, progress=None) -> dict:
     """Everything the single-file report shows: the overview, every campaign, the account index."""
     quiet(store)
-    view = {"overview": overview(store), "campaigns": [], "accounts": accounts_index(store)}
+    shared = Shared(store)
+    view = {"overview": overview(store, shared), "campaigns": [], "accounts": accounts_index(store)}
     ids = [c["campaign_id"] for c in view["overview"]["campaigns"]]
-    for i, cid in enumerate(ids):
-        view["campaigns"].append(campaign_view(store, cid))
+    # Every campaign's rows first, then the posts they show and the members' signals in one read
+    # each: read per campaign, the posts' texts (the store's widest column) were read 4 times apiece.
+    found = [query.campaign(store, cid, evidence_limit=LIMITS["evidence"], posts=False) for cid in ids]
+    query.attach_posts(store, found)
+    if found:
+        shared.signals = signals(store, [m["account_id"] for d in found for m in d["members"]])
+    for i, (cid, data) in enumerate(zip(ids, found)):
+        view["campaigns"].append(campaign_view(store, cid, shared, data))
         if progress:
             progress(i + 1, len(ids))
     return view

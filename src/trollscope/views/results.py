@@ -82,8 +82,11 @@ def campaigns(store: Store, limit: int | None = None, run: str | None = None) ->
     ))
 
 
-def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
-    """One campaign: its figures, members with their strength, traces, top shared items, evidence."""
+def campaign(store: Store, campaign_id: str, evidence_limit: int = 50, posts: bool = True) -> dict:
+    """One campaign: its figures, members with their strength, traces, top shared items, evidence.
+
+    With `posts=False` the texts and links of the posts are left empty, for `attach_posts` to fill in
+    for many campaigns at once (each lookup reads the posts' texts, the widest column of the store)."""
     _require(store)
     cid = campaign_key(campaign_id)
     head = _dicts(store.sql(
@@ -98,20 +101,17 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
         WHERE m.campaign_id = ? ORDER BY m.strength DESC, m.account_id
         """, params=[cid]))
     inner = f"FROM {campaign_evidence()}"
-    # Posts are joined to the rows shown only, after the limit: joined before, every evidence row of
-    # the campaign probed the whole posts table. The example of an item is its earliest post's text
-    # (any_value picked a different one from run to run), and ties in time are broken by the items
-    # and posts, so the same store always gives the same rows.
+    # The texts and links come from `attach_posts`, for the rows shown only (NULLs hold their
+    # places). The example of an item is its earliest post's text (any_value picked a different one
+    # from run to run), and ties in time are broken by the items and posts, so the same store always
+    # gives the same rows.
     top_items = _dicts(store.sql(
         f"""
-        WITH top AS (
-          SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,
-                 min(least(e.time_a, e.time_b)) AS first_time, arg_min(e.post_a, (e.time_a, e.post_a)) AS example
-          {inner}
-          GROUP BY e.trace, e.item ORDER BY pairs DESC, e.trace, e.item LIMIT 20)
-        SELECT top.* EXCLUDE (example), pa.text AS example_text
-        FROM top LEFT JOIN posts pa ON pa.post_id = top.example
-        ORDER BY pairs DESC, top.trace, top.item
+        SELECT e.trace, e.item, count(*) AS pairs, count(DISTINCT e.a) + count(DISTINCT e.b) AS accounts_approx,
+               min(least(e.time_a, e.time_b)) AS first_time, NULL::VARCHAR AS example_text,
+               arg_min(e.post_a, (e.time_a, e.post_a)) AS _example
+        {inner}
+        GROUP BY e.trace, e.item ORDER BY pairs DESC, e.trace, e.item LIMIT 20
         """, params={"cid": cid}))
     evidence = _dicts(store.sql(
         f"""
@@ -120,17 +120,36 @@ def campaign(store: Store, campaign_id: str, evidence_limit: int = 50) -> dict:
           {inner}
           ORDER BY e.time_a, e.trace, e.a, e.b, e.item, e.post_a, e.post_b LIMIT {int(evidence_limit)})
         SELECT e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
-               e.time_a, e.time_b, e.post_a, e.post_b, pa.text AS text_a,
-               ha.platform AS platform_a, hb.platform AS platform_b, pa.permalink AS url_a, pb.permalink AS url_b
+               e.time_a, e.time_b, e.post_a, e.post_b, NULL::VARCHAR AS text_a,
+               ha.platform AS platform_a, hb.platform AS platform_b, NULL::VARCHAR AS url_a, NULL::VARCHAR AS url_b
         FROM e
         LEFT JOIN accounts ha ON ha.account_id = e.a
         LEFT JOIN accounts hb ON hb.account_id = e.b
-        LEFT JOIN posts pa ON pa.post_id = e.post_a
-        LEFT JOIN posts pb ON pb.post_id = e.post_b
         ORDER BY e.time_a, e.trace, e.a, e.b, e.item, e.post_a, e.post_b
         """, params={"cid": cid}))
-    return {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence,
+    data = {"campaign": head[0], "members": members, "top_items": top_items, "evidence": evidence,
             **campaign_groups(store, cid, evidence_limit)}
+    if posts:
+        attach_posts(store, [data])
+    return data
+
+
+def attach_posts(store: Store, campaigns: list[dict]) -> None:
+    """Fill in the post texts and links of `campaign(..., posts=False)` results, all in one lookup."""
+    wanted = set()
+    for c in campaigns:
+        wanted.update(r["_example"] for r in c["top_items"] + c["group_evidence"])
+        wanted.update(r[k] for r in c["evidence"] for k in ("post_a", "post_b"))
+    wanted.discard(None)
+    found = {pid: (text, link) for pid, text, link in store.con.execute(
+        "SELECT post_id, text, permalink FROM posts WHERE post_id IN (SELECT unnest(?))",
+        [sorted(wanted)]).fetchall()} if wanted else {}
+    for c in campaigns:
+        for r in c["top_items"] + c["group_evidence"]:
+            r["example_text"] = found.get(r.pop("_example"), (None, None))[0]
+        for r in c["evidence"]:
+            r["text_a"], r["url_a"] = found.get(r["post_a"], (None, None))
+            r["url_b"] = found.get(r["post_b"], (None, None))[1]
 
 
 def _has_groups(store: Store) -> bool:
@@ -140,7 +159,8 @@ def _has_groups(store: Store) -> bool:
 
 def campaign_groups(store: Store, cid: str, evidence_limit: int = 50) -> dict:
     """The confirmed groups with members in campaign `cid` (linked as a group, apart from pair
-    links) and their evidence: which members acted together on which items, when."""
+    links) and their evidence: which members acted together on which items, when (each unit's
+    example post as `_example`, its text for `attach_posts` to fill in)."""
     if not _has_groups(store):
         return {"groups": [], "group_evidence": []}
     groups = _dicts(store.sql(
@@ -153,19 +173,16 @@ def campaign_groups(store: Store, cid: str, evidence_limit: int = 50) -> dict:
         """, params=[cid]))
     evidence = _dicts(store.sql(
         f"""
-        WITH u AS (
-          SELECT e.group_id, e.half, e.item, e.unit_start, count(*) AS members,
-                 list(coalesce(a.handle, e.account_id) ORDER BY e.time, e.account_id) AS accounts,
-                 min(e.time) AS first_time, max(e.time) AS last_time,
-                 arg_min(e.post_id, (e.time, e.post_id)) AS example
-          FROM group_evidence e
-          JOIN (SELECT DISTINCT gm.group_id FROM group_members gm
-                JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = $cid) g USING (group_id)
-          LEFT JOIN accounts a ON a.account_id = e.account_id
-          GROUP BY ALL ORDER BY e.group_id, e.half DESC, first_time, e.item, e.unit_start LIMIT {int(evidence_limit)})
-        SELECT u.* EXCLUDE (example), p.text AS example_text
-        FROM u LEFT JOIN posts p ON p.post_id = u.example
-        ORDER BY u.group_id, u.half DESC, u.first_time, u.item, u.unit_start
+        SELECT e.group_id, e.half, e.item, e.unit_start, count(*) AS members,
+               list(coalesce(a.handle, e.account_id) ORDER BY e.time, e.account_id) AS accounts,
+               min(e.time) AS first_time, max(e.time) AS last_time, NULL::VARCHAR AS example_text,
+               arg_min(e.post_id, (e.time, e.post_id)) AS _example
+        FROM group_evidence e
+        JOIN (SELECT DISTINCT gm.group_id FROM group_members gm
+              JOIN campaign_members m ON m.account_id = gm.account_id AND m.campaign_id = $cid) g USING (group_id)
+        LEFT JOIN accounts a ON a.account_id = e.account_id
+        GROUP BY e.group_id, e.half, e.item, e.unit_start
+        ORDER BY e.group_id, e.half DESC, first_time, e.item, e.unit_start LIMIT {int(evidence_limit)}
         """, params={"cid": cid}))
     return {"groups": groups, "group_evidence": evidence}
 
