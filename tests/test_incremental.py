@@ -151,6 +151,18 @@ def test_evidence_excess_edges_groups_equal(stores):
         assert x[2] == pytest.approx(y[2], rel=1e-9)
 
 
+def test_the_state_kept_for_the_next_update_equals_a_full_runs(stores):
+    """An update appends to the kept posts and actions (synchrony: replaces the bins the new posts
+    reached with their earliest action): what it keeps is what a full run on all posts keeps."""
+    inc, full = stores["inc"], stores["full"]
+    assert _rows(inc, "SELECT post_id, h FROM inc_posts") == _rows(full, "SELECT post_id, h FROM inc_posts")
+    for trace in TRACES:
+        sql = f"SELECT account_id, item, t, post_id FROM inc_src_{trace}"
+        got, want = _rows(inc, sql), _rows(full, sql)
+        assert got == want, trace
+    assert _rows(full, "SELECT * FROM inc_src_synchrony")  # the world gives synchrony actions to keep
+
+
 def test_campaign_membership_equal(stores):
     def members(store):
         return sorted(sorted(m for (m,) in store.con.execute(

@@ -282,3 +282,36 @@ def test_model_file_round_trips_and_garbage_is_refused(trained, tmp_path):
         r = runner.invoke(app, ["score", "--db", db, "--model", str(p)])
         assert r.exit_code == 2, (what, r.output)
         assert r.output.count("\n") == 1 and r.output.startswith("error:"), (what, r.output)
+
+
+def test_duplicate_share_from_the_runs_text_hashes_equals_normalising_every_text(tmp_path):
+    """After detect, the duplicate share reads the hashes near-duplicate text made for the run and
+    normalises only posts ingested since (here a new account copying `source`'s text): the features
+    are the same as with every text normalised again."""
+    from trollscope import settings as st
+    from trollscope.detect import detect
+    from trollscope.detect.incremental import text_hashes
+    from trollscope.enrich.signals.features import features_sql
+
+    store = build(tmp_path, features_world())
+    run_id = detect(store).run_id
+    src = tmp_path / "later.csv"
+    with open(src, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerow({"id": "late1", "user": "latecomer", "handle": "latecomer", "ts": iso(MONDAY + timedelta(days=1)),
+                    "text": "The election was STOLEN, share before they delete this https://t.co/y", "kind": "post"})
+    ingest(store, [str(src)], mapping=MAPPING)
+    hashes = text_hashes(store, run_id)
+    assert hashes is not None and "late1" not in {p for (p,) in store.sql(f"SELECT post_id FROM ({hashes})").fetchall()}
+    cfg = st.resolve()
+
+    def rows(h):
+        return sorted(store.sql(f"SELECT * FROM ({features_sql(cfg, True, h)})").fetchall(), key=lambda r: r[0])
+
+    got, want = rows(hashes), rows(None)
+    assert got == want
+    dup = {r[0]: r for r in store.sql(f"SELECT account_id, duplicate_text_share FROM ({features_sql(cfg, True, hashes)})").fetchall()}
+    assert dup["latecomer"][1] == 1.0 and dup["source"][1] == 1.0
+    assert text_hashes(store, "R0") is None  # another run's hashes are never read
+    store.close()

@@ -138,10 +138,17 @@ def build_campaigns(store: Store, cfg: dict, start: dict[str, int] | None = None
     con.execute(
         """
         CREATE OR REPLACE TABLE campaign_members AS
-        SELECT c.campaign_id, m.account_id, a.handle,
-               (SELECT sum(e.strength) FROM edges e WHERE e.a = m.account_id OR e.b = m.account_id) AS strength
+        -- each account's summed edge strength, in whole nanounits (an integer sum is the same in any
+        -- order); one grouping of both ends, where a subquery per member with `a = x OR b = x` scanned
+        -- every edge for each (0.7 s of an update on ira-dev)
+        WITH s AS (
+          SELECT v, sum(CAST(round(strength * 1e9) AS BIGINT)) / 1e9 AS strength FROM (
+            SELECT a AS v, strength FROM edges UNION ALL SELECT b AS v, strength FROM edges) e
+          GROUP BY v)
+        SELECT c.campaign_id, m.account_id, a.handle, s.strength
         FROM _membership m JOIN campaigns c ON c.community = m.community
         LEFT JOIN accounts a ON a.account_id = m.account_id
+        LEFT JOIN s ON s.v = m.account_id
         ORDER BY c.rank, strength DESC, m.account_id
         """
     )

@@ -6,7 +6,8 @@ run's results in one transaction, so they always belong to the newest run):
   inc_state       one row: the run it belongs to, the per-trace time scales, the trace results (JSON)
   inc_posts       every post the run saw: post_id and a hash of the whole row
   inc_src_<trace> each trace's actions (account_id, item, t, post_id), as the window join took them
-  inc_nd_posts    near-duplicate text: each clustered-candidate post's normalised-text hash
+  inc_nd_posts    every authored post's normalised-text hash and length (near-duplicate text; the
+                  account signals' duplicate share reads it too: `text_hashes`)
   inc_nd_sig      near-duplicate text: the MinHash signature of each distinct text (the LSH index)
   inc_membership  the fused graph's full Leiden partition (every vertex, not only campaign members)
 
@@ -67,8 +68,8 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     if json.loads(state[0][1]) != {k: list(v) for k, v in scales.items()}:
         return Plan(False, f"the data's time scales changed since {last.run_id} (its clock resolution)")
     missing = [t for t in scales if not store.has_table(f"inc_src_{t}")]
-    if "near_duplicate" in scales and not store.has_table("inc_nd_sig"):
-        missing.append("near_duplicate (its text signatures)")
+    if "near_duplicate" in scales and not (store.has_table("inc_nd_sig") and _has_column(store, "inc_nd_posts", "chars")):
+        missing.append("near_duplicate (its text signatures and hashes)")
     if missing:
         return Plan(False, f"{last.run_id} kept no actions for {', '.join(missing)}")
     changed_posts = con.execute(f"""
@@ -86,6 +87,21 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     return Plan(True, "", last.run_id, int(new))
 
 
+def _has_column(store: Store, table: str, column: str) -> bool:
+    return bool(store.con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                                  "AND column_name = ?", [table, column]).fetchall()[0][0])
+
+
+def text_hashes(store: Store, run_id: str) -> str | None:
+    """A SELECT of (post_id, th, chars), every authored post's normalised-text hash and length, as
+    near-duplicate text made them for `run_id`; None when the kept state is not that run's (another
+    run, or near-duplicate text not run). Posts ingested after the run are not in it."""
+    if not (store.has_table("inc_state") and _has_column(store, "inc_nd_posts", "chars")):
+        return None
+    state = store.con.execute("SELECT run_id FROM inc_state").fetchall()
+    return "SELECT post_id, th, chars FROM inc_nd_posts" if state == [(run_id,)] else None
+
+
 def _hashed() -> str:
     """Each post's id and a hash of its whole row: a changed field changes the hash."""
     return "SELECT post_id, hash(p) AS h FROM posts p"
@@ -94,10 +110,10 @@ def _hashed() -> str:
 def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bool) -> str:
     """Make `_inc_src_<trace>`, the trace's actions over every post, and return its name.
 
-    In an update, the actions of the new posts are added to the previous run's (traces whose item
-    reads a table built from all posts, the text and object clusters, are computed again whole).
-    A trace that keeps one action per account and item (synchrony: the earliest post in a bin)
-    takes the earliest of the kept one and the new ones.
+    In an update, the actions of the new posts (`_inc_add_<trace>`, kept for `keep`) are added to
+    the previous run's (traces whose item reads a table built from all posts, the text and object
+    clusters, are computed again whole). A trace that keeps one action per account and item
+    (synchrony: the earliest post in a bin) takes the earliest of the kept one and the new ones.
     """
     con = store.con
     name = f"_inc_src_{trace.name}"
@@ -105,10 +121,11 @@ def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bo
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, top)}) a")
         return name
+    add = f"_inc_add_{trace.name}"
     # The trace's SQL reads `posts`: a temporary view of that name over the new posts shadows the table.
     con.execute("CREATE OR REPLACE TEMP VIEW posts AS SELECT * FROM _inc_new")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _inc_add AS SELECT account_id, item, t, post_id "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {add} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, top)}) a")
     finally:
         con.execute("DROP VIEW IF EXISTS temp.posts")
@@ -117,13 +134,12 @@ def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bo
             CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
               SELECT account_id, item, min(struct_pack(t := t, post_id := post_id)) AS m FROM (
-                SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM _inc_add) u
+                SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {add}) u
               GROUP BY account_id, item) g
         """)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                    f"SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM _inc_add")
-    con.execute("DROP TABLE IF EXISTS _inc_add")
+                    f"SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {add}")
     return name
 
 
@@ -155,18 +171,36 @@ def previous_membership(store: Store) -> dict[str, int]:
 
 
 def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, list[int]],
-         results: dict[str, dict]) -> None:
-    """Replace the kept state with this run's (inside the caller's transaction)."""
+         results: dict[str, dict], update: bool = False) -> None:
+    """Replace the kept state with this run's (inside the caller's transaction). An update appends
+    what it added to the kept posts and actions instead of writing them again (a rewrite of every
+    post's hash and action was the largest fixed cost of an update: 3 s of 40 on ira-dev)."""
     con = store.con
-    con.execute(f"CREATE OR REPLACE TABLE inc_posts AS {_hashed()}")
+    if update:
+        con.execute(f"INSERT INTO inc_posts SELECT post_id, hash(p) AS h FROM _inc_new p")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE inc_posts AS {_hashed()}")
     for trace in traces:
-        con.execute(f"CREATE OR REPLACE TABLE inc_src_{trace.name} AS SELECT * FROM _inc_src_{trace.name}")
+        kept, add = f"inc_src_{trace.name}", f"_inc_add_{trace.name}"
+        if not (update and store.has_table(add)):
+            con.execute(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM _inc_src_{trace.name}")
+        elif trace.earliest_per_item:
+            # the (account, item) rows the new posts reached are replaced by their earliest action
+            con.execute(f"DELETE FROM {kept} k WHERE EXISTS "
+                        f"(SELECT 1 FROM {add} n WHERE n.account_id = k.account_id AND n.item = k.item)")
+            con.execute(f"INSERT INTO {kept} SELECT s.* FROM _inc_src_{trace.name} s "
+                        f"SEMI JOIN {add} n ON n.account_id = s.account_id AND n.item = s.item")
+        else:
+            con.execute(f"INSERT INTO {kept} SELECT * FROM {add}")
     kept = {t.name for t in traces}
     for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
                                 "AND table_name LIKE 'inc_src_%'").fetchall():
         if table[len("inc_src_"):] not in kept:
             con.execute(f"DROP TABLE {table}")
-    if store.has_table("_nd_keep_sig"):
+    if store.has_table("_nd_keep_sig") and update:
+        con.execute("INSERT INTO inc_nd_posts SELECT * FROM _nd_add_posts")
+        con.execute("INSERT INTO inc_nd_sig SELECT * FROM _nd_add_sig")
+    elif store.has_table("_nd_keep_sig"):
         con.execute("CREATE OR REPLACE TABLE inc_nd_posts AS SELECT * FROM _nd_keep_posts")
         con.execute("CREATE OR REPLACE TABLE inc_nd_sig AS SELECT * FROM _nd_keep_sig")
     else:
@@ -191,5 +225,6 @@ def cleanup(store: Store, traces: list[tr.Trace]) -> None:
     con = store.con
     for trace in traces:
         con.execute(f"DROP TABLE IF EXISTS _inc_src_{trace.name}")
-    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig"):
+        con.execute(f"DROP TABLE IF EXISTS _inc_add_{trace.name}")
+    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig"):
         con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -151,7 +151,8 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
             result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
             identity.keep(store.con, result.run_id, continued)
             if keeps:
-                inc.keep(store, result.run_id, traces, scales, {t.trace: asdict(t) for t in result.traces})
+                inc.keep(store, result.run_id, traces, scales, {t.trace: asdict(t) for t in result.traces},
+                         update)
             else:
                 inc.forget(store)
     finally:

@@ -35,29 +35,32 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     """Write `text_clusters`; return counts (posts, distinct texts, clusters, clustered posts).
 
     With `update`, only the new posts (`_inc_new`, detect.incremental) are normalised and only their
-    new texts hashed; the kept signatures (`inc_nd_sig`) are the index they join. Either way the
-    posts' text hashes and the signatures are left in `_nd_keep_posts` and `_nd_keep_sig` for the
-    next update.
+    new texts hashed; the kept signatures (`inc_nd_sig`) are the index they join. Either way every
+    authored post's text hash and length (`text_hashes_sql`) and the signatures are left in
+    `_nd_keep_posts` and `_nd_keep_sig` for the next update (what the update added alone in
+    `_nd_add_posts` and `_nd_add_sig`, which the kept state appends).
     """
     con = store.con
     a, b = _coefficients(seed)
     source = "_inc_new" if update else "posts"
+    # Every authored post's hash and length, short ones included: the account signals' duplicate
+    # share reads them too (enrich.signals), instead of normalising every text a second time.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _nd_fresh AS
-        SELECT post_id, md5(norm) AS th, norm FROM (
+        SELECT post_id, md5(norm) AS th, CAST(length(norm) AS INTEGER) AS chars, norm FROM (
           SELECT post_id, {NORM_TEXT} AS norm FROM {source} WHERE kind <> 'repost' AND text IS NOT NULL)
-        WHERE length(norm) >= {MIN_CHARS}
         """
     )
-    kept = "SELECT post_id, th FROM inc_nd_posts UNION ALL " if update else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS {kept}SELECT post_id, th FROM _nd_fresh")
-    known = "WHERE th NOT IN (SELECT th FROM inc_nd_sig)" if update else ""
+    con.execute("CREATE OR REPLACE TEMP TABLE _nd_add_posts AS SELECT post_id, th, chars FROM _nd_fresh")
+    kept = "SELECT post_id, th, chars FROM inc_nd_posts UNION ALL " if update else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS {kept}SELECT post_id, th, chars FROM _nd_add_posts")
+    known = f"WHERE chars >= {MIN_CHARS}" + (" AND th NOT IN (SELECT th FROM inc_nd_sig)" if update else "")
     # each value is below 2^31 - 1: 32-bit, half the bytes of the signatures (the largest tables here)
     mins = ", ".join(f"CAST(min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS INTEGER) AS m{j}" for j in range(K))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS
+        CREATE OR REPLACE TEMP TABLE _nd_add_sig AS
         WITH texts AS (SELECT th, any_value(norm) AS norm FROM _nd_fresh {known} GROUP BY th),
         words AS (SELECT th, string_split(norm, ' ') AS w FROM texts),
         shingles AS (
@@ -66,10 +69,11 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
                               ELSE list_transform(range(1, len(w) - 1),
                                                   lambda i: w[i] || ' ' || w[i + 1] || ' ' || w[i + 2]) END) AS sh
             FROM words))
-        {"SELECT * FROM inc_nd_sig UNION ALL" if update else ""}
         SELECT th, {mins} FROM shingles GROUP BY th
         """
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS "
+                + ("SELECT * FROM inc_nd_sig UNION ALL " if update else "") + "SELECT * FROM _nd_add_sig")
     con.execute("DROP TABLE IF EXISTS _nd_fresh")  # the normalised texts: hashed, no longer needed
     con.execute("CREATE OR REPLACE TEMP TABLE _nd_texts AS "
                 "SELECT CAST(row_number() OVER (ORDER BY th) - 1 AS INTEGER) AS tid, th FROM _nd_keep_sig")
@@ -128,7 +132,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     stats = con.execute(
         "SELECT count(*), count(DISTINCT cluster) FROM text_clusters"
     ).fetchall()[0]
-    n_posts = con.execute("SELECT count(*) FROM _nd_keep_posts").fetchall()[0][0]
+    n_posts = con.execute(f"SELECT count(*) FROM _nd_keep_posts WHERE chars >= {MIN_CHARS}").fetchall()[0][0]
     for table in ("_nd_texts", "_nd_sig", "_nd_cand"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return {"posts": n_posts, "texts": n_texts, "near_duplicate_links": len(src),
