@@ -477,6 +477,8 @@ def report(store: Store, progress=None) -> dict:
     ids = [c["campaign_id"] for c in view["overview"]["campaigns"]]
     # Every campaign's rows at once, then the members' signals in one read: read per campaign, the
     # evidence was joined 4 times and the posts' texts (the store's widest column) read 4 times apiece.
+    if progress:
+        progress(0, len(ids))  # the reads below come before the first campaign is done
     found = campaign_reads(store, ids) if ids else {}
     if found:
         shared.signals = signals(store, [m["account_id"] for r in found.values() for m in r["data"]["members"]])
