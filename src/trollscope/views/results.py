@@ -141,14 +141,16 @@ def campaigns_rows(store: Store, campaign_ids: list[str], evidence_limit: int = 
         QUALIFY row_number() OVER (PARTITION BY ma.campaign_id ORDER BY pairs DESC, e.trace, e.item) <= 20
         ORDER BY ma.campaign_id, pairs DESC, e.trace, e.item
         """, params={"cids": cids})), cids)
-    evidence = _by_campaign(_dicts(store.sql(
+    evidence = {cid: [] for cid in cids} if evidence_limit <= 0 else _by_campaign(_dicts(store.sql(
         f"""
         WITH e AS (
-          SELECT ma.campaign_id AS _campaign, e.trace, e.a, e.b, e.item, e.time_a, e.time_b, e.post_a, e.post_b
-          {inner}
-          QUALIFY row_number() OVER (PARTITION BY ma.campaign_id
-                                     ORDER BY e.time_a, e.trace, e.a, e.b, e.item, e.post_a, e.post_b)
-                  <= {int(evidence_limit)})
+          -- each campaign's first rows kept in a heap (min_by with a count), not all its rows sorted
+          SELECT _campaign, unnest(rows, recursive := true) FROM (
+            SELECT ma.campaign_id AS _campaign, min_by(
+                {{'trace': e.trace, 'a': e.a, 'b': e.b, 'item': e.item, 'time_a': e.time_a, 'time_b': e.time_b,
+                  'post_a': e.post_a, 'post_b': e.post_b}},
+                (e.time_a, e.trace, e.a, e.b, e.item, e.post_a, e.post_b), {int(evidence_limit)}) AS rows
+            {inner} GROUP BY 1))
         SELECT e._campaign, e.trace, ha.handle AS account_a, hb.handle AS account_b, e.item,
                e.time_a, e.time_b, e.post_a, e.post_b, NULL::VARCHAR AS text_a,
                ha.platform AS platform_a, hb.platform AS platform_b, NULL::VARCHAR AS url_a, NULL::VARCHAR AS url_b
