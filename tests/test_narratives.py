@@ -182,6 +182,37 @@ def test_same_input_same_narratives(planted, tmp_path):
     other.close()
 
 
+def test_a_second_computation_reads_cleaned_texts_and_tokens_back(planted, tmp_path, monkeypatch):
+    """What depends on the post alone (its cleaned text, the model's tokens) is kept in the store:
+    computed again, narratives clean and tokenize nothing, and equal those computed from scratch."""
+    from trollscope.enrich.narratives import cache
+    from trollscope.enrich.narratives.embed import StaticModel
+
+    store, _ = planted
+    tokenized, real = [], StaticModel.tokens
+    monkeypatch.setattr(StaticModel, "tokens", lambda self, texts: tokenized.append(len(texts)) or real(self, texts))
+    kept = _copy(store, tmp_path)  # holds the cache of the fixture's computation
+    cached_posts = kept.con.execute("SELECT count(*) FROM narrative_cache_posts").fetchall()[0][0]
+    assert cached_posts > 0 and kept.con.execute("SELECT count(*) FROM narrative_cache_tokens").fetchall()[0][0] > 0
+    find_narratives(kept, narrative_min_cluster=8)
+    assert tokenized == []
+    assert kept.con.execute("SELECT count(*) FROM narrative_cache_posts").fetchall()[0][0] == cached_posts
+    fresh_path = tmp_path / "fresh"
+    fresh_path.mkdir()
+    fresh = _copy(store, fresh_path)
+    for table in cache.TABLES + ("narrative_cache_meta",):
+        fresh.con.execute(f"DROP TABLE {table}")
+    find_narratives(fresh, narrative_min_cluster=8)
+    assert sum(tokenized) > 0
+    for table in ("narrative_posts", "narratives", "narrative_examples", "campaign_narratives", "narrative_groups"):
+        assert (kept.con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                == fresh.con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()), table
+    cache.ensure(fresh.con, "another model")  # another version: the cache starts empty
+    assert fresh.con.execute("SELECT count(*) FROM narrative_cache_posts").fetchall() == [(0,)]
+    kept.close()
+    fresh.close()
+
+
 def test_model_puts_paraphrases_closer_than_unrelated_texts():
     from trollscope.enrich.narratives.embed import encode, load
 

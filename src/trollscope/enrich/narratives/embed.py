@@ -43,16 +43,18 @@ class StaticModel:
         self.vectors = np.load(path / "embeddings.npy").astype(np.float32) * scales[:, None]
         skip = [self.tokenizer.token_to_id(t) for t in self.config.get("skip_tokens", ["[UNK]"])]
         self._skip = np.array([i for i in skip if i is not None], dtype=np.int64)
+        if self.vectors.shape[0] > 1 << 16:  # token ids are kept as uint16 (`tokens`)
+            raise ValueError(f"{path}: a vocabulary of {self.vectors.shape[0]} tokens does not fit 16 bits")
 
     @property
     def dims(self) -> int:
         return int(self.vectors.shape[1])
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors (float32, one row per text); a text with no known token gets a zero row."""
-        from scipy import sparse
-
-        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+    def tokens(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens each text's vector is made of, as one flat array (uint16) and each text's count:
+        its first MAX_TOKENS tokens without the skipped ones. The tokenizer is most of the cost of
+        embedding, so callers may keep these (enrich.narratives caches them per distinct text)."""
+        flats, counts = [], []
         for start in range(0, len(texts), _BATCH):
             chunk = [t or "" for t in texts[start:start + _BATCH]]
             ids = [e.ids[:MAX_TOKENS] for e in self.tokenizer.encode_batch(chunk, add_special_tokens=False)]
@@ -60,14 +62,36 @@ class StaticModel:
             flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
             rows = np.repeat(np.arange(len(ids)), lengths)
             keep = ~np.isin(flat, self._skip)
+            flats.append(flat[keep].astype(np.uint16))
+            counts.append(np.bincount(rows[keep], minlength=len(ids)))
+        if not flats:
+            return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64)
+        return np.concatenate(flats), np.concatenate(counts).astype(np.int64)
+
+    def embed(self, flat: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Unit vectors (float32, one row per text) from `tokens`' output; a text with no known
+        token gets a zero row."""
+        from scipy import sparse
+
+        n = len(counts)
+        out = np.zeros((n, self.dims), dtype=np.float32)
+        ends = np.cumsum(counts)
+        for start in range(0, n, _BATCH):
+            stop = min(start + _BATCH, n)
+            lo, hi = (int(ends[start - 1]) if start else 0), int(ends[stop - 1])
+            rows = np.repeat(np.arange(stop - start), counts[start:stop])
             # A bag of tokens times the vector table is the sum of token vectors, without ever
             # materialising one vector per token.
-            bag = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], flat[keep])),
-                                    shape=(len(ids), self.vectors.shape[0]))
+            bag = sparse.csr_matrix((np.ones(hi - lo, dtype=np.float32), (rows, flat[lo:hi].astype(np.int64))),
+                                    shape=(stop - start, self.vectors.shape[0]))
             summed = np.asarray(bag @ self.vectors)
             norms = np.linalg.norm(summed, axis=1, keepdims=True)
-            out[start:start + len(chunk)] = np.divide(summed, norms, out=np.zeros_like(summed), where=norms > 0)
+            out[start:stop] = np.divide(summed, norms, out=np.zeros_like(summed), where=norms > 0)
         return out
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors (float32, one row per text); a text with no known token gets a zero row."""
+        return self.embed(*self.tokens(texts))
 
     def describe(self) -> dict:
         """What the model is, for run records: source, dims, vocabulary size."""

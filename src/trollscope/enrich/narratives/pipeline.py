@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from trollscope.enrich.narratives import cache
 from trollscope.enrich.narratives import keywords as kw
 from trollscope.enrich.narratives.languages import assign_groups, guess_sql, script_sql
 from trollscope.store import Store, catalogue
@@ -44,16 +45,30 @@ def _say(progress: Progress | None, message: str, fraction: float) -> None:
 
 
 def _prepare(store: Store, cfg: dict) -> dict:
-    """Temp tables: one row per post of a flagged campaign, and one per distinct text and group."""
+    """Temp tables: one row per post of a flagged campaign, and one per distinct text and group.
+    Posts cleaned before (`cache`) are read back; only the others are cleaned, and kept."""
     con = store.con
+    from trollscope.enrich.narratives.embed import load
+
+    cache.ensure(con, str(load().describe().get("version")))
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _nar_posts AS
-        SELECT p.post_id, p.account_id, m.campaign_id, p.created_at, c.clean,
-               md5(c.clean) AS key,
+        CREATE OR REPLACE TEMP TABLE _nar_fresh AS
+        SELECT p.post_id, c.clean,
+               -- three letters or more (a match that stops at the third, not a copy of every text's
+               -- letters); a text with fewer is never clustered (key NULL)
+               CASE WHEN regexp_matches(c.clean, '(?s)\\p{{L}}.*\\p{{L}}.*\\p{{L}}') THEN md5(c.clean) END AS key,
                coalesce(p.lang, {guess_sql('c.clean')}) AS lang, {script_sql('c.clean')} AS script
-        FROM posts p JOIN campaign_members m USING (account_id),
-             LATERAL (SELECT {CLEAN_SQL} AS clean) c
-        WHERE length(regexp_replace(c.clean, '[^\\p{{L}}]', '', 'g')) >= 3""")
+        FROM posts p SEMI JOIN campaign_members m ON m.account_id = p.account_id
+        ANTI JOIN narrative_cache_posts k ON k.post_id = p.post_id,
+             LATERAL (SELECT {CLEAN_SQL} AS clean) c""")
+    cache.add_posts(con, "_nar_fresh")
+    con.execute("DROP TABLE _nar_fresh")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _nar_posts AS
+        SELECT p.post_id, p.account_id, m.campaign_id, p.created_at, t.clean, k.key, k.lang, k.script
+        FROM posts p JOIN campaign_members m USING (account_id)
+        JOIN narrative_cache_posts k ON k.post_id = p.post_id AND k.key IS NOT NULL
+        JOIN narrative_cache_texts t ON t.key = k.key""")
     assign_groups(con, "_nar_posts", cfg["narrative_min_lang"])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _nar_texts AS
@@ -78,26 +93,37 @@ def _prepare(store: Store, cfg: dict) -> dict:
     return {"posts": sizes[0], "texts": sizes[1]}
 
 
-def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
-    """Unit vectors for a group's texts. English goes through the shipped static model; other
-    languages through TF-IDF + LSA fitted on the group's own sample, because MiniLM's English
-    wordpiece vocabulary reduces Cyrillic or Arabic text to a bag of letters (see docs/narratives.md)."""
+def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: list[str] | None = None,
+             con=None) -> tuple[np.ndarray, str]:
+    """Unit vectors for a group's texts. English goes through the shipped static model (its tokens
+    kept per text in the store's `cache` when `con` and `keys` are given); other languages through
+    TF-IDF + LSA fitted on the group's own sample, because MiniLM's English wordpiece vocabulary
+    reduces Cyrillic or Arabic text to a bag of letters (see docs/narratives.md)."""
     if lang == "en":
-        from trollscope.enrich.narratives.embed import encode
+        from trollscope.enrich.narratives.embed import load
 
-        return encode(texts), "static-minilm"
+        model = load()
+        if con is None or keys is None:
+            return model.encode(texts), "static-minilm"
+        return model.embed(*cache.tokens(con, keys, texts, model)), "static-minilm"
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     tfidf = TfidfVectorizer(token_pattern=kw.TOKEN, min_df=2, sublinear_tf=True, max_features=50_000)
     fit_on = [t for t, s in zip(texts, sampled) if s]
     try:
-        tfidf.fit(fit_on)
+        fitted = tfidf.fit_transform(fit_on)  # the sample's own rows, made once
     except ValueError:
         return np.zeros((len(texts), 1), dtype=np.float32), "tfidf-lsa"
-    x = tfidf.transform(texts)
+    # every text's row: the sample's from the fit, the others' analysed now (each text once)
+    from scipy import sparse
+
+    rest = np.nonzero(~sampled)[0]
+    order = np.concatenate([np.nonzero(sampled)[0], rest])
+    x = sparse.vstack([fitted, tfidf.transform([texts[i] for i in rest])]).tocsr()[np.argsort(order)] \
+        if len(rest) else fitted
     dims = max(1, min(100, x.shape[1] - 1, len(fit_on) - 1))
-    svd = TruncatedSVD(n_components=dims, random_state=seed).fit(tfidf.transform(fit_on))
+    svd = TruncatedSVD(n_components=dims, random_state=seed).fit(fitted)
     v = svd.transform(x).astype(np.float32)
     # TF-IDF rows have unit length, so the norm after SVD is the share of the text the LSA space
     # captures. Texts made only of rare words keep almost nothing; normalised, they would all pile up
@@ -137,7 +163,7 @@ def _group(store: Store, lang: str, cfg: dict) -> list[dict]:
     texts = [r[1] for r in rows]
     posts = np.array([r[2] for r in rows], dtype=np.int64)
     sampled = np.array([r[3] for r in rows], dtype=bool)
-    vectors, method = _vectors(lang, texts, sampled, cfg["seed"])
+    vectors, method = _vectors(lang, texts, sampled, cfg["seed"], keys, con)
     # a text with no usable vector (no known token, or nothing LSA keeps) is never clustered or assigned
     usable = np.linalg.norm(vectors, axis=1) > 0
     sample_idx = np.nonzero(sampled & usable)[0]
