@@ -598,6 +598,12 @@ def test_every_reader_has_a_sample():
     assert sum(r.fallback for r in READERS) == 1
 
 
+def test_the_format_names_known_without_loading_the_readers_are_theirs():
+    from trollscope.ingest.readers import FORMATS
+
+    assert FORMATS == tuple(r.name for r in READERS)
+
+
 @pytest.mark.parametrize("reader", READERS, ids=lambda r: r.name)
 def test_reader_contract_on_its_sample(tmp_path, reader):
     """Named, described, typed frozen options, recognises its own sample, and every record of the

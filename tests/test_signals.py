@@ -310,7 +310,11 @@ def test_duplicate_share_from_the_runs_text_hashes_equals_normalising_every_text
         return sorted(store.sql(f"SELECT * FROM ({features_sql(cfg, True, h)})").fetchall(), key=lambda r: r[0])
 
     got, want = rows(hashes), rows(None)
-    assert got == want
+    assert [r[0] for r in got] == [r[0] for r in want]
+    for g, w in zip(got, want):  # averages from a parallel aggregation differ in their last bits
+        assert [x for x in g if not isinstance(x, float)] == [x for x in w if not isinstance(x, float)]
+        assert [x for x in g if isinstance(x, float)] == pytest.approx([x for x in w if isinstance(x, float)],
+                                                                     rel=1e-12, abs=1e-12)
     dup = {r[0]: r for r in store.sql(f"SELECT account_id, duplicate_text_share FROM ({features_sql(cfg, True, hashes)})").fetchall()}
     assert dup["latecomer"][1] == 1.0 and dup["source"][1] == 1.0
     assert text_hashes(store, "R0") is None  # another run's hashes are never read

@@ -17,9 +17,8 @@ import threading
 import weakref
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Iterable
+from typing import TYPE_CHECKING, Annotated, Callable, Iterable
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -27,7 +26,9 @@ from rich.text import Text
 
 from trollscope.errors import TrollscopeError
 from trollscope.export.table import FORMULA_STARTS
-from trollscope.store import Store
+
+if TYPE_CHECKING:
+    from trollscope.store import Store
 
 app = typer.Typer(
     name="trollscope",
@@ -88,20 +89,20 @@ def user_errors(fn: Callable) -> Callable:
             return result
         except TrollscopeError as exc:
             _fail(str(exc))
-        except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+        except (KeyboardInterrupt, RuntimeError, *duckdb_errors("InterruptException")) as exc:
             if not is_interrupt(exc):  # first, before any other call: see _on_sigint
                 raise
             _interrupted()
-        except (duckdb.OutOfMemoryException, MemoryError) as exc:
+        except (*duckdb_errors("OutOfMemoryException"), MemoryError) as exc:
             _fail(out_of_memory(exc))
         except BrokenPipeError:
             _quiet_stdout()
             raise typer.Exit(141) from None
-        except (duckdb.IOException, OSError) as exc:
+        except (*duckdb_errors("IOException"), OSError) as exc:
             if _disk_full(exc):
                 _quiet_stdout()
                 _fail(disk_full(exc))
-            if isinstance(exc, duckdb.Error):  # a file DuckDB cannot open or write: name it, no traceback
+            if isinstance(exc, duckdb_errors("Error")):  # DuckDB cannot open or write a file: name it
                 _fail(str(exc).split("\n", 1)[0])
             if exc.filename is not None:  # e.g. no permission to write -o FILE
                 _fail(f"{exc.filename}: {exc.strerror}")
@@ -109,6 +110,13 @@ def user_errors(fn: Callable) -> Callable:
 
     wrapper.user_errors = True  # lets a test check that every command is wrapped
     return wrapper
+
+
+def duckdb_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """DuckDB's exception classes `names`, for `except` and isinstance. None when DuckDB was never imported:
+    then none of its errors can be in flight, and the CLI starts without loading it."""
+    duckdb = sys.modules.get("duckdb")
+    return () if duckdb is None else tuple(getattr(duckdb, name) for name in names)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -122,7 +130,7 @@ def is_interrupt(exc: BaseException) -> bool:
     thread, or through DuckDB's own SIGINT check (which ends the query with a RuntimeError). Once one
     is seen, the Python-level handler stays quiet: the same Ctrl-C, still pending when the query
     returned, must not raise again inside the code that is stopping cleanly (see _on_sigint)."""
-    yes = isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)) or (
+    yes = isinstance(exc, (KeyboardInterrupt, *duckdb_errors("InterruptException"))) or (
         isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
     if yes:
         _Interrupt.stopping = True
@@ -145,7 +153,7 @@ def out_of_memory(exc: BaseException) -> str:
     limit = _memory_limit()
     found = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", limit)
     larger = f"{float(found.group(1)) * 2:g}{found.group(2)}" if found else "8GB"
-    if isinstance(exc, duckdb.Error):
+    if isinstance(exc, duckdb_errors("Error")):
         detail = str(exc).split("\n", 1)[0].removeprefix("Out of Memory Error: ").strip()
         what = f"out of memory in DuckDB ({detail}) under its memory limit of {limit}"
     else:
@@ -162,7 +170,7 @@ def _disk_full(exc: BaseException) -> bool:
 def disk_full(exc: BaseException) -> str:
     """One line: the full device, where it was writing, and what makes DuckDB spill less."""
     where = getattr(exc, "filename", None)
-    if where is None and isinstance(exc, duckdb.Error):
+    if where is None and isinstance(exc, duckdb_errors("Error")):
         found = re.search(r'file \\?"(.*?)\\?":', str(exc))
         where = found.group(1) if found else None
     place = f" writing {where}" if where else ""
@@ -196,6 +204,8 @@ _open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
 
 def open_store(db: Path | str, read_only: bool = False) -> Store:
     """Open the store for a command; a Ctrl-C interrupts the query running on it."""
+    from trollscope.store import Store
+
     store = Store(db, read_only=read_only)
     _open_stores.add(store)
     return store
@@ -220,7 +230,7 @@ def install_interrupt() -> None:
             for store in list(_open_stores):
                 try:
                     store.con.interrupt()
-                except duckdb.Error:  # closed meanwhile
+                except duckdb_errors("Error"):  # closed meanwhile
                     pass
 
     threading.Thread(target=watch, name="trollscope-interrupt", daemon=True).start()

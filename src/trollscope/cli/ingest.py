@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
                                 err, open_store, out)
-from trollscope.ingest.readers import READERS
+from trollscope.ingest.readers import FORMATS
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Read data"
@@ -22,7 +22,7 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or glob patterns ('data/*.csv.gz').")],
     db: DbOption = Path(DEFAULT_DB),
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="Reader to use instead of guessing: " + ", ".join(r.name for r in READERS) + "."
+        "--format", help="Reader to use instead of guessing: " + ", ".join(FORMATS) + "."
     )] = None,
     map: Annotated[Optional[str], typer.Option(
         "--map", help="Column mapping for a generic table: FIELD=COLUMN,... e.g. account=author,time=ts,text=body."
@@ -99,6 +99,8 @@ def formats() -> None:
 
     Example: trollscope formats
     """
+    from trollscope.ingest.readers import READERS
+
     emit([{"format": r.name, "reads": r.description} for r in READERS], OutputFormat.table)
 
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
                                 err, open_store, out)
-from trollscope.views.results import campaign_key
+from trollscope.store.names import campaign_key
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Results"

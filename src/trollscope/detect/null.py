@@ -19,7 +19,6 @@ over the pairs that can be tested at all: both accounts with at least `min_share
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import poisson
 
 
 def expected_coactions(n_a: np.ndarray, n_b: np.ndarray, total_actions: int, within_pairs: float) -> np.ndarray:
@@ -31,6 +30,8 @@ def expected_coactions(n_a: np.ndarray, n_b: np.ndarray, total_actions: int, wit
 
 def p_values(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """P(Poisson(expected) >= shared), elementwise."""
+    from scipy.stats import poisson  # SciPy's statistics take a second to load: here, not at import
+
     shared = np.asarray(shared, dtype=float)
     lam = np.maximum(np.asarray(expected, dtype=float), 1e-300)
     return poisson.sf(shared - 1, lam)

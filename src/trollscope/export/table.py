@@ -10,10 +10,13 @@ Quotes and separators inside cells are escaped by the CSV writer. Parquet is wri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trollscope.errors import UserError
-from trollscope.store import Store
 from trollscope.store.sql import ident
+
+if TYPE_CHECKING:  # the CLI reads FORMULA_STARTS at start, before any store is opened
+    from trollscope.store import Store
 
 EXPORTABLE = ("posts", "accounts", "quarantine", "ingests", "pair_tests", "evidence", "edges", "campaigns",
               "campaign_members", "content_links", "account_signals", "campaign_techniques", "narratives",

@@ -5,10 +5,24 @@
 gives posts their ids and drops repeats, `accounts` merges the accounts.
 """
 
-from trollscope.ingest.choose import choose_reader
-from trollscope.ingest.files import expand_paths
-from trollscope.ingest.readers import READERS, Reader, TableOptions, parse_mapping, reader_named
-from trollscope.ingest.run import FileReport, ingest
+from importlib import import_module
 
 __all__ = ["READERS", "FileReport", "Reader", "TableOptions", "choose_reader", "expand_paths", "ingest",
            "parse_mapping", "reader_named"]
+
+# Imported on first use (PEP 562): the CLI reads `readers.FORMATS` for its help, which must not load
+# the readers, Arrow and DuckDB.
+_LAZY = {"choose_reader": "choose", "expand_paths": "files", "FileReport": "run", "ingest": "run",
+         **dict.fromkeys(("READERS", "Reader", "TableOptions", "parse_mapping", "reader_named"), "readers")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

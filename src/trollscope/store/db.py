@@ -15,11 +15,10 @@ import pyarrow as pa
 
 from trollscope.errors import StoreError
 from trollscope.settings import DEFAULTS
-from trollscope.store import catalogue, schema, snapshot
+from trollscope.store import DEFAULT_DB, catalogue, schema, snapshot
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
 
-DEFAULT_DB = "trollscope.duckdb"
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
 LOCK_WAIT = float(os.environ.get("TROLLSCOPE_LOCK_WAIT", "5"))  # seconds a writer waits for the store
 MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])

@@ -1,49 +1,84 @@
 """The readers, one module per format, and the one list the ingest chooses from.
 
-A new format is one module with a `Reader` subclass, one line in READERS, and a test.
+A new format is one module with a `Reader` subclass, one line in `READER_MODULES`, and a test.
 """
 
 from __future__ import annotations
 
-from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
-from trollscope.ingest.readers.bluesky import BLUESKY
-from trollscope.ingest.readers.cascade import CASCADE
-from trollscope.ingest.readers.coornet import COORNET
-from trollscope.ingest.readers.coortweet import COORTWEET
-from trollscope.ingest.readers.crowdtangle import CROWDTANGLE, CROWDTANGLE_API
-from trollscope.ingest.readers.io_archive import IO_ARCHIVE
-from trollscope.ingest.readers.ira import IRA
-from trollscope.ingest.readers.mastodon import MASTODON
-from trollscope.ingest.readers.meta_library import META_LIBRARY
-from trollscope.ingest.readers.reddit import REDDIT
-from trollscope.ingest.readers.table import TABLE, TableOptions, parse_mapping
-from trollscope.ingest.readers.telegram_4cat import TELEGRAM_4CAT
-from trollscope.ingest.readers.telegram_export import TELEGRAM_EXPORT
-from trollscope.ingest.readers.telethon import TELETHON
-from trollscope.ingest.readers.twitter_v1 import TWITTER_V1
-from trollscope.ingest.readers.twitter_v2 import TWITTER_V2
-from trollscope.ingest.readers.tiktok import TIKTOK_RESEARCH
-from trollscope.ingest.readers.youtube import YOUTUBE
-from trollscope.ingest.readers.zeeschuimer import ZEESCHUIMER
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
+    from trollscope.ingest.readers.table import TableOptions, parse_mapping
+
+    READERS: tuple[Reader, ...]
 
 # Order matters: the first reader whose sniff accepts a file reads it; the fallback (`table`,
-# read through a mapping) is never sniffed.
-READERS: tuple[Reader, ...] = (
+# read through a mapping) is never sniffed. Each line: the format's name (its reader's `name`), the
+# module and the reader in it. The modules (and Arrow and DuckDB, which they read into) load on the first
+# use of READERS, so the CLI can name the formats in `ingest --help` without them.
+READER_MODULES: tuple[tuple[str, str, str], ...] = (
+    ("ira", "ira", "IRA"),
+    ("io-archive", "io_archive", "IO_ARCHIVE"),
+    ("twitter-v2", "twitter_v2", "TWITTER_V2"),
     # Mastodon before Twitter v1: a Mastodon search response is `{"statuses": [...]}` too
-    IRA, IO_ARCHIVE, TWITTER_V2, MASTODON, TWITTER_V1, CASCADE,
-    TELEGRAM_EXPORT, TELETHON, TELEGRAM_4CAT, BLUESKY, REDDIT, YOUTUBE, TIKTOK_RESEARCH, ZEESCHUIMER,
-    CROWDTANGLE, CROWDTANGLE_API, COORNET, META_LIBRARY, COORTWEET,
-    TABLE,
+    ("mastodon", "mastodon", "MASTODON"),
+    ("twitter-v1", "twitter_v1", "TWITTER_V1"),
+    ("cascade", "cascade", "CASCADE"),
+    ("telegram-export", "telegram_export", "TELEGRAM_EXPORT"),
+    ("telethon", "telethon", "TELETHON"),
+    ("4cat-telegram", "telegram_4cat", "TELEGRAM_4CAT"),
+    ("bluesky", "bluesky", "BLUESKY"),
+    ("reddit", "reddit", "REDDIT"),
+    ("youtube", "youtube", "YOUTUBE"),
+    ("tiktok-research", "tiktok", "TIKTOK_RESEARCH"),
+    ("zeeschuimer", "zeeschuimer", "ZEESCHUIMER"),
+    ("crowdtangle", "crowdtangle", "CROWDTANGLE"),
+    ("crowdtangle-api", "crowdtangle", "CROWDTANGLE_API"),
+    ("coornet", "coornet", "COORNET"),
+    ("meta-content-library", "meta_library", "META_LIBRARY"),
+    ("coortweet", "coortweet", "COORTWEET"),
+    ("table", "table", "TABLE"),
 )
 
-__all__ = ["READERS", "NoOptions", "ReadContext", "Reader", "StageBuffer", "StageResult", "TableOptions",
-           "parse_mapping", "reader_named"]
+# The format names, in READERS' order, without loading a reader.
+FORMATS: tuple[str, ...] = tuple(name for name, _, _ in READER_MODULES)
+
+_FROM = {**dict.fromkeys(("NoOptions", "ReadContext", "Reader", "StageBuffer", "StageResult"), "base"),
+         "TableOptions": "table", "parse_mapping": "table"}
+
+__all__ = ["FORMATS", "READERS", "NoOptions", "ReadContext", "Reader", "StageBuffer", "StageResult",
+           "TableOptions", "parse_mapping", "reader_named"]
+
+
+def _readers() -> tuple[Reader, ...]:
+    found = globals().get("READERS")
+    if found is None:
+        found = tuple(getattr(import_module(f"{__name__}.{module}"), attr)
+                      for _, module, attr in READER_MODULES)
+        globals()["READERS"] = found
+    return found
+
+
+def __getattr__(name: str):  # PEP 562: what is named here loads on first use
+    if name == "READERS":
+        return _readers()
+    if name in _FROM:
+        value = getattr(import_module(f"{__name__}.{_FROM[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def reader_named(name: str) -> Reader:
     from trollscope.errors import FormatError
 
-    for reader in READERS:
+    for reader in _readers():
         if reader.name == name:
             return reader
-    raise FormatError(f"unknown format {name!r}; formats are: {', '.join(r.name for r in READERS)}")
+    raise FormatError(f"unknown format {name!r}; formats are: {', '.join(FORMATS)}")
