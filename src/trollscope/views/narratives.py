@@ -84,6 +84,18 @@ def narratives(store: Store, campaign_id: str | None = None, examples: int = 5,
     return out
 
 
+def campaign_orders(store: Store) -> dict[str, list[str]]:
+    """Each campaign's narrative ids in the order `narratives(store, campaign_id=...)` gives them."""
+    if not computed(store):
+        return {}
+    out: dict[str, list[str]] = {}
+    for cid, nid in store.con.execute(
+            "SELECT campaign_id, narrative_id FROM campaign_narratives "
+            "ORDER BY campaign_id, posts DESC, narrative_id").fetchall():
+        out.setdefault(cid, []).append(nid)
+    return out
+
+
 def account_narratives(store: Store, account_id: str) -> list[dict]:
     """The narratives an account's posts were assigned to, most posts first."""
     if not computed(store):

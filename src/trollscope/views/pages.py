@@ -70,6 +70,33 @@ def signals(store: Store, account_ids: list[str] | None = None) -> dict[str, dic
     return {r["account_id"]: r for r in rows if r.get("account_id") is not None}
 
 
+class Shared:
+    """What the pages of one report read alike, read once for it: the run, every DISARM tag, every
+    narrative and each campaign's order of them, the members' signals, synchrony's bin. It lives for
+    one `report` call; `serve` reads each page afresh (its store may gain a run while it serves)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.run = _run(store)
+        self.techniques = disarm.techniques(store, run=self.run) if self.run else []
+        self.narratives = narratives(store)
+        self._narratives = {n["narrative_id"]: n for n in self.narratives}
+        self._order = nq.campaign_orders(store)
+        self.signals: dict[str, dict] = {}
+        self._bin: int | None = None
+
+    def techniques_of(self, cid: str) -> list[dict]:
+        return [t for t in self.techniques if t.get("campaign_id") == cid]
+
+    def narratives_of(self, cid: str) -> list[dict]:
+        return [self._narratives[nid] for nid in self._order.get(cid, [])]
+
+    def bin_width(self) -> int:
+        if self._bin is None:
+            self._bin = _bin_width(self.store)
+        return self._bin
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
@@ -109,7 +136,7 @@ def _clip_rows(rows: list[dict], keys=("text", "text_a", "text_b", "example_text
     return rows
 
 
-def _readable(rows: list[dict], store: Store) -> list[dict]:
+def _readable(rows: list[dict], store: Store, shared: Shared | None = None) -> list[dict]:
     """Evidence rows with B's delay after A and a readable name for internal items (time bins, text hashes)."""
     window = None
     for r in rows:
@@ -118,7 +145,7 @@ def _readable(rows: list[dict], store: Store) -> list[dict]:
         item = r.get("item")
         if isinstance(item, str) and item.startswith("bin:") and item[4:].isdigit():
             if window is None:
-                window = _bin_width(store)
+                window = shared.bin_width() if shared else _bin_width(store)
             start = dt.datetime.fromtimestamp(int(item[4:]) * window, dt.UTC)
             r["item_label"] = f"same {window} s bin from {start:%Y-%m-%d %H:%M:%S}"
         elif isinstance(item, str) and item.startswith("text:"):
@@ -164,15 +191,16 @@ def quiet(store: Store) -> None:
     store.con.execute("SET enable_progress_bar = false")
 
 
-def overview(store: Store) -> dict:
+def overview(store: Store, shared: Shared | None = None) -> dict:
     """The store at a glance: sources, sizes, time span, the detection run, campaigns, narratives."""
     quiet(store)
     info = summary.info(store, top=10)
-    detected = _run(store) is not None
+    run = shared.run if shared else _run(store)
+    detected = run is not None
     view = {"view": "overview", "store": info, "detected": detected, "run": None, "traces": [],
             "campaigns": [], "flagged_accounts": 0, "links": 0, "excess": None, "scales": [], "changes": None}
     if detected:
-        view["run"] = query.run_info(store)
+        view["run"] = run.as_dict()  # what query.run_info gives: the newest run
         view["campaigns"] = query.campaigns(store)
         view["flagged_accounts"] = store.count("campaign_members")
         view["links"] = store.count("edges") if store.has_table("edges") else 0
@@ -190,10 +218,10 @@ def overview(store: Store) -> dict:
             "SELECT DISTINCT scale_seconds FROM coaction_excess ORDER BY 1").fetchall()] \
             if store.has_table("coaction_excess") else []
         view["changes"] = changes_view(store)
-    nar = narratives(store)
+    nar = shared.narratives if shared else narratives(store)
     view["narratives_total"] = len(nar)
     view["narratives"] = [_narrative(n) for n in nar[: LIMITS["narratives"]]]
-    view["techniques"] = techniques(store)
+    view["techniques"] = shared.techniques if shared else techniques(store)
     return plain(view)
 
 
@@ -215,15 +243,29 @@ def _narrative(n: dict) -> dict:
     return n
 
 
-def campaign_view(store: Store, campaign_id: str) -> dict:
-    """One campaign: figures, traces, graph, timeline, shared items, evidence, members, narratives."""
+def campaign_reads(store: Store, cids: list[str]) -> dict[str, dict]:
+    """What each campaign's page reads of its own, by campaign id, each query made once for all of
+    `cids`: its rows (`query.campaign`, posts attached), evidence total, links and timeline."""
+    found = query.campaigns_rows(store, cids, evidence_limit=LIMITS["evidence"])
+    cids = [d["campaign"]["campaign_id"] for d in found]
+    totals = query.evidence_totals(store, cids)
+    links = campaign_edges(store, cids)
+    lines = timelines(store, cids)
+    return {cid: {"data": d, "evidence_total": totals[cid], "edges": links[cid], "timeline": lines[cid]}
+            for cid, d in zip(cids, found)}
+
+
+def campaign_view(store: Store, campaign_id: str, shared: Shared | None = None, reads: dict | None = None) -> dict:
+    """One campaign: figures, traces, graph, timeline, shared items, evidence, members, narratives.
+
+    In a report, `reads` is the campaign's `campaign_reads` and `shared` what every campaign reads alike."""
     cid = query.campaign_key(campaign_id)
-    data = query.campaign(store, cid, evidence_limit=LIMITS["evidence"])
+    reads = reads or campaign_reads(store, [cid])[cid]
+    data = reads["data"]
     head = data["campaign"]
-    evidence_total = store.sql(f"SELECT count(*) FROM {query.campaign_evidence()}",
-                               params={"cid": cid}).fetchall()[0][0]
+    evidence_total = reads["evidence_total"]
     members = data["members"]
-    sig = signals(store, [m["account_id"] for m in members])
+    sig = shared.signals if shared else signals(store, [m["account_id"] for m in members])
     for m in members:
         labels = m.pop("labels", None) or {}
         m["category"] = labels.get("account_category") or labels.get("category") or labels.get("label")
@@ -243,32 +285,45 @@ def campaign_view(store: Store, campaign_id: str) -> dict:
         "view": "campaign",
         "campaign": head,
         "traces": traces,
-        "graph": graph(store, cid, members),
-        "timeline": timeline(store, cid),
-        "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store),
-        "evidence": _readable(_clip_rows(data["evidence"]), store),
+        "graph": graph(members, *reads["edges"]),
+        "timeline": reads["timeline"],
+        "top_items": _readable(_clip_rows(data["top_items"][: LIMITS["top_items"]]), store, shared),
+        "evidence": _readable(_clip_rows(data["evidence"]), store, shared),
         "evidence_total": evidence_total,
         # linked as a group (detect.groups), shown apart from the pair links above
         "groups": data["groups"],
         "group_evidence": _clip_rows(data["group_evidence"]),
         "members": members[: LIMITS["members"]],
         "members_total": len(members),
-        "narratives": [_narrative(n) for n in narratives(store, campaign_id=cid)],
-        "techniques": techniques(store, campaign_id=cid),
+        "narratives": [_narrative(n) for n in (shared.narratives_of(cid) if shared
+                                               else narratives(store, campaign_id=cid))],
+        "techniques": shared.techniques_of(cid) if shared else techniques(store, campaign_id=cid),
     }
     return plain(view)
 
 
-def graph(store: Store, cid: str, members: list[dict]) -> dict:
-    """Nodes (members, laid out) and the strongest links among them, for sigma.js."""
-    edges = _rows(store, """
-        SELECT e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength, e.groups
+def campaign_edges(store: Store, cids: list[str]) -> dict[str, tuple[list[dict], int]]:
+    """Each campaign's strongest links among its members (LIMITS["graph_edges"] at most) and how many
+    links it has in all, by campaign id."""
+    rows = _rows(store, f"""
+        SELECT ma.campaign_id AS _campaign, e.a, e.b, e.strength, e.shared, e.traces, e.trace_strength, e.groups,
+               count(*) OVER (PARTITION BY ma.campaign_id) AS _total
         FROM edges e
-        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id = $cid
-        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = $cid
-        ORDER BY e.strength DESC, e.a, e.b""", params={"cid": cid})
-    total = len(edges)
-    edges = edges[: LIMITS["graph_edges"]]
+        JOIN campaign_members ma ON ma.account_id = e.a AND ma.campaign_id IN (SELECT unnest($cids))
+        JOIN campaign_members mb ON mb.account_id = e.b AND mb.campaign_id = ma.campaign_id
+        QUALIFY row_number() OVER (PARTITION BY ma.campaign_id ORDER BY e.strength DESC, e.a, e.b)
+                <= {int(LIMITS['graph_edges'])}
+        ORDER BY ma.campaign_id, e.strength DESC, e.a, e.b""", params={"cids": cids})
+    out: dict[str, tuple[list[dict], int]] = {cid: ([], 0) for cid in cids}
+    for r in rows:
+        cid, total = r.pop("_campaign"), r.pop("_total")
+        out[cid][0].append(r)
+        out[cid] = (out[cid][0], total)
+    return out
+
+
+def graph(members: list[dict], edges: list[dict], total: int) -> dict:
+    """Nodes (members, laid out) and the strongest links among them (`campaign_edges`), for sigma.js."""
     shown = members[: LIMITS["members"]]
     index = {m["account_id"]: i for i, m in enumerate(shown)}
     edges = [e for e in edges if e["a"] in index and e["b"] in index]
@@ -327,31 +382,40 @@ def _layout(n: int, edges: list[tuple[int, int, float]]) -> list[tuple[float, fl
     return [((x - min(xs)) / span, (y - min(ys)) / span) for x, y in coords]
 
 
-def timeline(store: Store, cid: str) -> dict:
-    """Posts by the members over time, and how many of them are coordinated actions (evidence)."""
-    span = store.sql("""
-        SELECT min(p.created_at), max(p.created_at) FROM posts p
-        JOIN campaign_members m ON m.account_id = p.account_id AND m.campaign_id = ?""", params=[cid]).fetchall()[0]
-    if span[0] is None:
-        return {"bin": None, "bins": []}
-    days = (span[1] - span[0]).total_seconds() / 86400
-    unit = next(u for u, d in (("hour", 5), ("day", 120), ("week", 840), ("month", 3600), ("year", 1e9))
-                if days <= d * LIMITS["timeline_bins"] / 120)
-    bins = _rows(store, f"""
-        WITH p AS (
-          SELECT date_trunc('{unit}', p.created_at) AS t, count(*) AS posts FROM posts p
-          JOIN campaign_members m ON m.account_id = p.account_id AND m.campaign_id = $cid GROUP BY 1),
-        c AS (
-          SELECT date_trunc('{unit}', x.t) AS t, count(DISTINCT x.post_id) AS coordinated FROM (
-            SELECT unnest([e.time_a, e.time_b]) AS t, unnest([e.post_a, e.post_b]) AS post_id
-            FROM {query.campaign_evidence()}) x GROUP BY 1),
-        -- every bin from the first to the last, empty ones too, so the time axis does not lie
-        s AS (SELECT unnest(range(min(t), max(t) + INTERVAL 1 {unit}, INTERVAL 1 {unit})) AS t FROM p)
-        SELECT s.t, coalesce(p.posts, 0) AS posts, coalesce(c.coordinated, 0) AS coordinated
-        FROM s LEFT JOIN p USING (t) LEFT JOIN c USING (t) ORDER BY s.t
-        """, params={"cid": cid})
-    return {"bin": unit, "bins": [{"t": b["t"], "posts": b["posts"], "coordinated": b["coordinated"]}
-                                  for b in bins]}
+def timelines(store: Store, cids: list[str]) -> dict[str, dict]:
+    """Each campaign's timeline, by campaign id: posts by its members over time, and how many of them
+    are coordinated actions (evidence). One query for the spans, one per bin size for the bars."""
+    spans = store.sql("""
+        SELECT m.campaign_id, min(p.created_at), max(p.created_at) FROM posts p
+        JOIN campaign_members m ON m.account_id = p.account_id AND m.campaign_id IN (SELECT unnest(?))
+        GROUP BY 1""", params=[cids]).fetchall()
+    out = {cid: {"bin": None, "bins": []} for cid in cids}
+    units: dict[str, list[str]] = {}
+    for cid, first, last in spans:
+        days = (last - first).total_seconds() / 86400
+        unit = next(u for u, d in (("hour", 5), ("day", 120), ("week", 840), ("month", 3600), ("year", 1e9))
+                    if days <= d * LIMITS["timeline_bins"] / 120)
+        units.setdefault(unit, []).append(cid)
+    for unit, group in sorted(units.items()):
+        for b in _rows(store, f"""
+            WITH p AS (
+              SELECT m.campaign_id, date_trunc('{unit}', p.created_at) AS t, count(*) AS posts FROM posts p
+              JOIN campaign_members m ON m.account_id = p.account_id AND m.campaign_id IN (SELECT unnest($cids))
+              GROUP BY 1, 2),
+            c AS (
+              SELECT x.campaign_id, date_trunc('{unit}', x.t) AS t, count(DISTINCT x.post_id) AS coordinated FROM (
+                SELECT ma.campaign_id, unnest([e.time_a, e.time_b]) AS t, unnest([e.post_a, e.post_b]) AS post_id
+                FROM {query.campaigns_evidence()}) x GROUP BY 1, 2),
+            -- every bin from the first to the last, empty ones too, so the time axis does not lie
+            s AS (SELECT campaign_id, unnest(range(min(t), max(t) + INTERVAL 1 {unit}, INTERVAL 1 {unit})) AS t
+                  FROM p GROUP BY campaign_id)
+            SELECT s.campaign_id, s.t, coalesce(p.posts, 0) AS posts, coalesce(c.coordinated, 0) AS coordinated
+            FROM s LEFT JOIN p USING (campaign_id, t) LEFT JOIN c USING (campaign_id, t) ORDER BY s.campaign_id, s.t
+            """, params={"cids": group}):
+            out[b["campaign_id"]]["bins"].append({"t": b["t"], "posts": b["posts"], "coordinated": b["coordinated"]})
+        for cid in group:
+            out[cid]["bin"] = unit
+    return out
 
 
 def accounts_index(store: Store, q: str | None = None, limit: int | None = None) -> dict:
@@ -408,10 +472,18 @@ def pair_view(store: Store, a: str, b: str) -> dict:
 def report(store: Store, progress=None) -> dict:
     """Everything the single-file report shows: the overview, every campaign, the account index."""
     quiet(store)
-    view = {"overview": overview(store), "campaigns": [], "accounts": accounts_index(store)}
+    shared = Shared(store)
+    view = {"overview": overview(store, shared), "campaigns": [], "accounts": accounts_index(store)}
     ids = [c["campaign_id"] for c in view["overview"]["campaigns"]]
+    # Every campaign's rows at once, then the members' signals in one read: read per campaign, the
+    # evidence was joined 4 times and the posts' texts (the store's widest column) read 4 times apiece.
+    if progress:
+        progress(0, len(ids))  # the reads below come before the first campaign is done
+    found = campaign_reads(store, ids) if ids else {}
+    if found:
+        shared.signals = signals(store, [m["account_id"] for r in found.values() for m in r["data"]["members"]])
     for i, cid in enumerate(ids):
-        view["campaigns"].append(campaign_view(store, cid))
+        view["campaigns"].append(campaign_view(store, cid, shared, found[cid]))
         if progress:
             progress(i + 1, len(ids))
     return view
