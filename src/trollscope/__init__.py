@@ -4,6 +4,7 @@ dumps of social-media posts, with the evidence behind every link.
     ts = trollscope.open("demo.duckdb")      # a Project: a Store with the CLI's verbs (see api.py)
 """
 
+from trollscope import lazy
 from trollscope.version import __version__
 
 __all__ = ["Campaign", "Project", "RunResults", "Store", "open", "__version__"]
@@ -12,17 +13,4 @@ __all__ = ["Campaign", "Project", "RunResults", "Store", "open", "__version__"]
 # whole API before a command is chosen, nor `trollscope --help` at all.
 _LAZY = {"Campaign": "trollscope.api", "Project": "trollscope.api", "RunResults": "trollscope.api",
          "open": "trollscope.api", "Store": "trollscope.store"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trollscope' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy.exports(__name__, _LAZY, __all__)

@@ -9,20 +9,11 @@
     stage.py    the stage itself: `detect(store, ...)`
 """
 
+from trollscope import lazy
+
 __all__ = ["DetectResult", "TraceResult", "detect"]
 
 
-def __getattr__(name: str):
-    # PEP 562: the stage (DuckDB, Arrow, NumPy, SciPy) loads on first use, so that reading the traces'
-    # registry (`trollscope traces`, the CLI's help) does not load it
-    if name in __all__:
-        from trollscope.detect import stage
-
-        value = getattr(stage, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trollscope.detect' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# The stage (DuckDB, Arrow, NumPy, SciPy) loads on first use, so that reading the traces' registry
+# (`trollscope traces`, the CLI's help) does not load it.
+__getattr__, __dir__ = lazy.exports(__name__, dict.fromkeys(__all__, "trollscope.detect.stage"), __all__)

@@ -79,7 +79,7 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     if changed_posts:
         return Plan(False, f"{changed_posts:,} post(s) seen by {last.run_id} changed or were removed "
                            "(an update needs posts only appended)")
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _inc_new AS
         SELECT p.* FROM posts p ANTI JOIN inc_posts k ON k.post_id = p.post_id
     """)
@@ -177,7 +177,7 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
     post's hash and action was the largest fixed cost of an update: 3 s of 40 on ira-dev)."""
     con = store.con
     if update:
-        con.execute(f"INSERT INTO inc_posts SELECT post_id, hash(p) AS h FROM _inc_new p")
+        con.execute("INSERT INTO inc_posts SELECT post_id, hash(p) AS h FROM _inc_new p")
     else:
         con.execute(f"CREATE OR REPLACE TABLE inc_posts AS {_hashed()}")
     for trace in traces:

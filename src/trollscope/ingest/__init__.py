@@ -5,7 +5,7 @@
 gives posts their ids and drops repeats, `accounts` merges the accounts.
 """
 
-from importlib import import_module
+from trollscope import lazy
 
 __all__ = ["READERS", "FileReport", "Reader", "TableOptions", "choose_reader", "expand_paths", "ingest",
            "parse_mapping", "reader_named"]
@@ -16,13 +16,4 @@ _LAZY = {"choose_reader": "choose", "expand_paths": "files", "FileReport": "run"
          **dict.fromkeys(("READERS", "Reader", "TableOptions", "parse_mapping", "reader_named"), "readers")}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy.exports(__name__, {k: f"{__name__}.{v}" for k, v in _LAZY.items()}, __all__)

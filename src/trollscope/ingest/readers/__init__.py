@@ -8,6 +8,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from trollscope import lazy
+
 if TYPE_CHECKING:
     from trollscope.ingest.readers.base import NoOptions, ReadContext, Reader, StageBuffer, StageResult
     from trollscope.ingest.readers.table import TableOptions, parse_mapping
@@ -61,18 +63,11 @@ def _readers() -> tuple[Reader, ...]:
     return found
 
 
+_named, __dir__ = lazy.exports(__name__, {k: f"{__name__}.{v}" for k, v in _FROM.items()}, __all__)
+
+
 def __getattr__(name: str):  # PEP 562: what is named here loads on first use
-    if name == "READERS":
-        return _readers()
-    if name in _FROM:
-        value = getattr(import_module(f"{__name__}.{_FROM[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _readers() if name == "READERS" else _named(name)
 
 
 def reader_named(name: str) -> Reader:
