@@ -145,7 +145,12 @@ class Store:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.ConnectionException:
+                # Ctrl-C left the transaction open and the connection was closed first (at exit):
+                # DuckDB rolled back what was not committed, nothing is left to undo
+                pass
             raise
         self.con.execute("COMMIT")
 
