@@ -40,6 +40,15 @@ def build(tmp_path, rows, name="s.duckdb"):
     return store
 
 
+def add_post(store, path, row: dict) -> None:
+    """Ingest one more post (an original post, unless `row` says otherwise) from a CSV at `path`."""
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerow({"kind": "post", **row})
+    ingest(store, [str(path)], mapping=MAPPING)
+
+
 def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -157,13 +166,8 @@ def test_signals_are_cached_and_recomputed_when_posts_change(tmp_path):
     key = store.sql("SELECT key FROM account_signals_meta").fetchall()
     assert signals(store) == first
     assert store.sql("SELECT key FROM account_signals_meta").fetchall() == key
-    src = tmp_path / "more.csv"
-    with open(src, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerow({"id": "extra1", "user": "evening", "handle": "evening", "ts": iso(MONDAY + timedelta(hours=8)),
-                    "text": "an extra weekday post", "kind": "post"})
-    ingest(store, [str(src)], mapping=MAPPING)
+    add_post(store, tmp_path / "more.csv", {"id": "extra1", "user": "evening", "handle": "evening",
+                                           "ts": iso(MONDAY + timedelta(hours=8)), "text": "an extra weekday post"})
     after = {r["account_id"]: r for r in signals(store)}
     assert after["evening"]["features"]["posts"] == 5.0
     assert after["evening"]["features"]["operator_hours_share"] == 0.2
@@ -295,13 +299,9 @@ def test_duplicate_share_from_the_runs_text_hashes_equals_normalising_every_text
 
     store = build(tmp_path, features_world())
     run_id = detect(store).run_id
-    src = tmp_path / "later.csv"
-    with open(src, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerow({"id": "late1", "user": "latecomer", "handle": "latecomer", "ts": iso(MONDAY + timedelta(days=1)),
-                    "text": "The election was STOLEN, share before they delete this https://t.co/y", "kind": "post"})
-    ingest(store, [str(src)], mapping=MAPPING)
+    add_post(store, tmp_path / "later.csv", {
+        "id": "late1", "user": "latecomer", "handle": "latecomer", "ts": iso(MONDAY + timedelta(days=1)),
+        "text": "The election was STOLEN, share before they delete this https://t.co/y"})
     hashes = text_hashes(store, run_id)
     assert hashes is not None and "late1" not in {p for (p,) in store.sql(f"SELECT post_id FROM ({hashes})").fetchall()}
     cfg = st.resolve()

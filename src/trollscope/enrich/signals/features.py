@@ -84,14 +84,13 @@ def _own_texts(hashes: str | None) -> str:
     expressions over every authored text were most of this table's time (7 of 9 s on ira-dev)."""
     norm = (f"SELECT account_id, md5(n) AS h FROM (SELECT account_id, {NORM_TEXT} AS n FROM {{src}}) "
             "WHERE length(n) >= 10")
-    authored = "kind <> 'repost' AND text IS NOT NULL"
     if hashes is None:
-        return f"own AS ({norm.format(src=f'posts WHERE {authored}')})"
+        return "own AS (" + norm.format(src="posts WHERE kind <> 'repost' AND text IS NOT NULL") + ")"
     # MATERIALIZED: otherwise the optimiser pushes the length test (the regular expressions) below
     # the anti join, into the scan of every post
     return f"""rest AS MATERIALIZED (
       SELECT p.account_id, p.text FROM posts p ANTI JOIN ({hashes}) k ON k.post_id = p.post_id
-      WHERE p.{authored.replace(' AND ', ' AND p.')}),
+      WHERE p.kind <> 'repost' AND p.text IS NOT NULL),
     own AS (
       -- (the hashes are of authored posts with a text only)
       SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10
