@@ -429,30 +429,42 @@ class WindowSql:
 
     def _expected(self, parts: int) -> list[tuple[str, str]]:
         # λ of every tested pair per scale (the pair test), and μ (the excess summary), with the sum
-        # over its strata of each stratum's own tails (see `totals`).
+        # over its strata of each stratum's own tails (see `totals`). Each pair meets its first
+        # account's strata in a table of its own first: in one statement DuckDB's join order paired
+        # the two accounts' activity on the stratum before the pairs, every two accounts active the
+        # same day (synchrony on ira-dev: 19.8 M rows for the 6.2 M the pairs need, 4.6 s).
         p = self.prefix
         tails = ", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))
 
-        def piece(where: str) -> str:
+        def piece(first: str) -> str:
             return f"""
-                SELECT q.a, q.b, x.scale, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected,
+                SELECT q.a, q.b, q.scale, sum(2.0 * t.p * q.n * y.n / (t.d * t.d)) AS expected,
                        sum(coalesce(h.h, 0.0)) AS distinct_seen, {tails}
-                FROM (SELECT a, b FROM {self.pairs}{where}) q
+                FROM {first} q
+                JOIN {self.activity} y ON y.account_id = q.b AND y.scale = q.scale AND y.s = q.s
+                JOIN {self.strata} t ON t.scale = q.scale AND t.s = q.s
+                LEFT JOIN {p}curve h ON h.scale = q.scale AND h.s = q.s AND h.g = {self._grid_index('q.n * y.n')}
+                GROUP BY q.a, q.b, q.scale
+            """
+
+        def first(where: str) -> str:
+            return f"""
+                SELECT q.a, q.b, x.scale, x.s, x.n FROM (SELECT a, b FROM {self.pairs}{where}) q
                 JOIN {self.activity} x ON x.account_id = q.a
-                JOIN {self.activity} y ON y.account_id = q.b AND y.scale = x.scale AND y.s = x.s
-                JOIN {self.strata} t ON t.scale = x.scale AND t.s = x.s
-                LEFT JOIN {p}curve h ON h.scale = x.scale AND h.s = x.s AND h.g = {self._grid_index('x.n * y.n')}
-                GROUP BY q.a, q.b, x.scale
             """
 
         if parts <= 1:
-            return [(self.expected, piece(""))]
-        steps = [(f"{p}expected_{i}", piece(f" WHERE (a + b) % {parts} = {i}")) for i in range(parts)]
-        return steps + [(self.expected, " UNION ALL ".join(f"SELECT * FROM {t}" for t, _ in steps))]
+            return [(f"{p}expected_first", first("")), (self.expected, piece(f"{p}expected_first"))]
+        steps = []
+        for i in range(parts):
+            steps += [(f"{p}expected_first", first(f" WHERE (a + b) % {parts} = {i}")),
+                      (f"{p}expected_{i}", piece(f"{p}expected_first"))]
+        return steps + [(self.expected, " UNION ALL ".join(f"SELECT * FROM {p}expected_{i}" for i in range(parts)))]
 
     def expected_parts(self, parts: int) -> list[str]:
         """The pieces of `null_stats(points, parts)`, dropped once the whole is made."""
-        return [f"{self.prefix}expected_{i}" for i in range(parts)] if parts > 1 else []
+        return [f"{self.prefix}expected_first"] + (
+            [f"{self.prefix}expected_{i}" for i in range(parts)] if parts > 1 else [])
 
     @staticmethod
     def _grid_index(x: str) -> str:
