@@ -54,12 +54,29 @@ def grid_points(max_actions: int) -> int:
     return int(math.ceil(2 * math.log(max(int(max_actions), 2)) / math.log(GRID))) + 2
 
 
-def _struct_first(t: str = "t", post: str = "post_id") -> str:
-    return f"min(struct_pack(t := {t}, post_id := {post}))"
+# An action's time and post number as one BIGINT, ordered as (t, post): seconds since T0 times 2^31
+# plus the post's number (an INTEGER row number, below 2^31). T0 is ingest's EARLIEST (1995-01-01):
+# no stored post is older, and 2100 (LATEST) is less than 2^32 s after it, so the code fits 63 bits.
+# A min/max over these codes groups 3-4 times as fast as over structs (the act tables' groupings).
+T0 = 788_918_400
+POST_BITS = 2_147_483_648
 
 
-def _struct_last(t: str = "t", post: str = "post_id") -> str:
-    return f"max(struct_pack(t := {t}, post_id := {post}))"
+def _code(t: str, post: str) -> str:
+    return f"(CAST({t} AS BIGINT) - {T0}) * {POST_BITS} + {post}"
+
+
+def _first(t: str = "t", post: str = "post_id") -> str:
+    return f"min({_code(t, post)})"
+
+
+def _last(t: str = "t", post: str = "post_id") -> str:
+    return f"max({_code(t, post)})"
+
+
+def _decode(code: str, t: str, post: str) -> str:
+    """The time and post columns of a code (codes are never negative: // and % are exact)."""
+    return f"{code} // {POST_BITS} + {T0} AS {t}, CAST({code} % {POST_BITS} AS INTEGER) AS {post}"
 
 
 @dataclass(frozen=True)
@@ -540,10 +557,9 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
         (p + "posts", f"SELECT post_id, CAST(row_number() OVER (ORDER BY post_id) AS INTEGER) AS n FROM "
                       f"(SELECT DISTINCT post_id FROM {src}) x"),
         (f"{p}act{first}", f"""
-            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
-                   l.t AS t_last, l.post_id AS post_last FROM (
+            SELECT account_id, item, b, {_decode('m', 't', 'post_id')}, {_decode('l', 't_last', 'post_last')} FROM (
               SELECT i.n AS account_id, it.n AS item, s.t // {first} AS b,
-                     {_struct_first('s.t', 'q.n')} AS m, {_struct_last('s.t', 'q.n')} AS l
+                     {_first('s.t', 'q.n')} AS m, {_last('s.t', 'q.n')} AS l
               FROM {src} s JOIN {p}ids i ON i.account_id = s.account_id JOIN {p}items it ON it.item = s.item
               JOIN {p}posts q ON q.post_id = s.post_id
               GROUP BY i.n, it.n, s.t // {first}) g
@@ -553,10 +569,8 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
     for fine, coarse in zip(scales, scales[1:]):
         r = coarse // fine
         prepare.append((f"{p}act{coarse}", f"""
-            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
-                   l.t AS t_last, l.post_id AS post_last FROM (
-              SELECT account_id, item, b // {r} AS b, {_struct_first()} AS m,
-                     {_struct_last('t_last', 'post_last')} AS l
+            SELECT account_id, item, b, {_decode('m', 't', 'post_id')}, {_decode('l', 't_last', 'post_last')} FROM (
+              SELECT account_id, item, b // {r} AS b, {_first()} AS m, {_last('t_last', 'post_last')} AS l
               FROM {p}act{fine} GROUP BY account_id, item, b // {r}) g
         """))
     prepare.append((p + "item_buckets", " UNION ALL ".join(
