@@ -11,6 +11,7 @@ that every record keeps its number; the copy ends after the last complete record
 
 from __future__ import annotations
 
+import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,11 @@ def needs_scan(path: Path, compressed: bool, limits: Limits) -> bool:
     return compressed or path.stat().st_size > min(limits.max_field_bytes, limits.max_record_bytes)
 
 
-def scan_csv(path: Path, limits: Limits) -> CsvScan:
+class Stopped(Exception):
+    """The scan was stopped from outside (`stop` set: the read beside it failed)."""
+
+
+def scan_csv(path: Path, limits: Limits, stop: threading.Event | None = None) -> CsvScan:
     out = CsvScan()
     pos = 0  # bytes of content seen
     last_end = 0  # offset just past the last record end
@@ -58,6 +63,8 @@ def scan_csv(path: Path, limits: Limits) -> CsvScan:
                 break
             if not chunk:
                 break
+            if stop is not None and stop.is_set():
+                raise Stopped(str(path))
             if len(head) < 2000:
                 head += chunk[max(0, last_end - pos): max(0, last_end - pos) + 2000 - len(head)]
             arr = np.frombuffer(chunk, np.uint8)

@@ -192,6 +192,14 @@ def ingest_batch(store: Store, paths: list[Path], reader: Reader, options, limit
     return [failed[p] for p in paths]
 
 
+def _drop_temps_quietly(con) -> None:
+    """The batch's temporary tables after a failure (the connection may be gone: Ctrl-C)."""
+    try:
+        stg.drop_temps(con)
+    except duckdb.Error:
+        pass
+
+
 class _FileFailed(Exception):
     def __init__(self, path: Path, status: str, reason: str):
         self.path, self.status, self.reason = path, status, reason
@@ -203,8 +211,10 @@ def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits:
     con = store.con
     results: dict[str, StageResult] = {}
     current = paths[0]
-    con.execute("BEGIN TRANSACTION")
     try:
+        # Staging writes temporary tables only, so it runs before the batch's transaction: a file
+        # DuckDB cannot read (or reads wrongly, csvload) fails one statement, which can be tried
+        # again, where inside a transaction any error aborts the whole of it.
         try:
             shas = []
             for path in paths:
@@ -222,7 +232,12 @@ def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits:
                 elif offset:
                     con.execute("UPDATE _stage SET source_line = source_line + ? WHERE source_file = ?",
                                 [offset, source])
-            current = None
+        except BaseException:
+            _drop_temps_quietly(con)
+            raise
+        current = None
+        con.execute("BEGIN TRANSACTION")
+        try:
             counts = canonicalise(con, reader.name, results, reader.platform)
             for source, sha in zip(sources, shas):
                 c = counts[source]
@@ -239,6 +254,7 @@ def _try_batch(store: Store, paths: list[Path], reader: Reader, options, limits:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            _drop_temps_quietly(con)
             raise
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
