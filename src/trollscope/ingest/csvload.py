@@ -210,7 +210,7 @@ def _read_beside_scan(con, path: Path, limits: Limits, read) -> tuple[CsvScan, d
     def work() -> None:
         try:
             box["scan"] = scan_csv(path, limits, stop)
-        except BaseException as exc:  # handed to the caller's thread
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
             box["error"] = exc
             con.interrupt()
 
