@@ -18,6 +18,7 @@ from trollscope.store import run as runs
 from trollscope.store.run import Run
 from trollscope.detect.incremental import text_hashes
 from trollscope.detect.traces.base import NORM_TEXT
+from trollscope.enrich.signals import incremental as inc
 
 @dataclass(frozen=True)
 class Feature:
@@ -97,22 +98,41 @@ def _own_texts(hashes: str | None) -> str:
       UNION ALL {norm.format(src='rest')})"""
 
 
-def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
-    """One SELECT giving every feature per account that has posts (`hashes`: see `_own_texts`)."""
+def _dup_ctes(hashes: str | None, only: str | None) -> str:
+    """CTEs ending in `dup` (account_id, dup_share): the duplicate-text share of every account, or of
+    the accounts in the table `only`. Whether a text is shared is always decided over every account."""
+    if only is None:
+        mine, shared = "own_s AS (SELECT * FROM own)", "SELECT h FROM own"
+    else:
+        mine = f"own_s AS (SELECT * FROM own WHERE account_id IN (SELECT account_id FROM {only}))"
+        shared = "SELECT h FROM own WHERE h IN (SELECT h FROM own_s)"
+    return f"""{_own_texts(hashes)},
+    {mine},
+    shared_texts AS ({shared} GROUP BY h HAVING count(DISTINCT account_id) >= 2),
+    dup AS (
+      SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
+      FROM own_s o LEFT JOIN shared_texts s USING (h) GROUP BY o.account_id
+    )"""
+
+
+def dup_sql(hashes: str | None, only: str) -> str:
+    """One SELECT of (account_id, dup_share) for the accounts in the table `only` that have own texts."""
+    return f"WITH {_dup_ctes(hashes, only)} SELECT account_id, dup_share FROM dup"
+
+
+def account_features_sql(cfg: dict, hashes: str | None = None, only: str | None = None) -> str:
+    """One SELECT giving every feature but the campaign's per account that has posts, or per such
+    account in the table `only` (`hashes`: see `_own_texts`). Only the duplicate share reads other
+    accounts' posts; the other features read the account's own posts and row of `accounts`."""
     tz = literal(str(cfg["operator_timezone"]))
     lo, hi = _hours(cfg["operator_hours"])
-    campaign = (
-        """
-        LEFT JOIN (SELECT account_id, ln(1 + coalesce(strength, 0)) AS cs FROM campaign_members) cm USING (account_id)
-        """ if has_detect else "LEFT JOIN (SELECT NULL::VARCHAR AS account_id, NULL::DOUBLE AS cs) cm USING (account_id)"
-    )
-    zero_campaign = "coalesce(cm.cs, 0.0)" if has_detect else "NULL::DOUBLE"
+    mine = "" if only is None else f" AND account_id IN (SELECT account_id FROM {only})"
     return f"""
     WITH p AS (
       SELECT account_id, created_at, kind, hashtags,
              CAST(created_at AS TIMESTAMP) AS utc,
              timezone({tz}, created_at) AS op
-      FROM posts WHERE account_id IS NOT NULL AND created_at IS NOT NULL
+      FROM posts WHERE account_id IS NOT NULL AND created_at IS NOT NULL{mine}
     ),
     base AS (
       SELECT account_id, count(*) AS posts,
@@ -147,23 +167,21 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
                        AND hour(p.utc + to_hours(tz.offset_h)) BETWEEN 9 AND 17 THEN 1.0 ELSE 0.0 END) AS office
       FROM p JOIN tz USING (account_id) GROUP BY p.account_id
     ),
-    gaps AS (
+    gaps AS (  -- in microseconds: exact integers, so the moments below are too
       SELECT account_id, g FROM (
-        SELECT account_id, epoch(created_at) - lag(epoch(created_at)) OVER (PARTITION BY account_id ORDER BY created_at) AS g
+        SELECT account_id, epoch_us(created_at) - lag(epoch_us(created_at)) OVER (PARTITION BY account_id ORDER BY created_at) AS g
         FROM p) WHERE g IS NOT NULL
     ),
     burst AS (
-      SELECT account_id,
-             CASE WHEN count(*) >= 2 AND stddev_pop(g) + avg(g) > 0
-                  THEN (stddev_pop(g) - avg(g)) / (stddev_pop(g) + avg(g)) END AS b
-      FROM gaps GROUP BY account_id
+      -- σ from exact integer sums, not stddev_pop: a float aggregate's last bits follow the order rows
+      -- arrive in, which depends on the other accounts in the query; an update computes a few accounts
+      -- alone and must get a full run's numbers (enrich/signals/incremental.py)
+      SELECT account_id, CASE WHEN n >= 2 AND sd + mu > 0 THEN (sd - mu) / (sd + mu) END AS b
+      FROM (SELECT account_id, count(*) AS n, sum(g)::DOUBLE / count(*) AS mu,
+                   sqrt((count(*) * sum(g::HUGEINT * g) - sum(g::HUGEINT) * sum(g::HUGEINT))::DOUBLE) / count(*) AS sd
+            FROM gaps GROUP BY account_id)
     ),
-    {_own_texts(hashes)},
-    shared_texts AS (SELECT h FROM own GROUP BY h HAVING count(DISTINCT account_id) >= 2),
-    dup AS (
-      SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
-      FROM own o LEFT JOIN shared_texts s USING (h) GROUP BY o.account_id
-    ),
+    {_dup_ctes(hashes, only)},
     tags AS (
       SELECT account_id, tag, count(*) AS n FROM (SELECT account_id, unnest(hashtags) AS tag FROM p)
       WHERE tag IS NOT NULL AND tag <> '' GROUP BY ALL
@@ -171,17 +189,17 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
     tag_conc AS (
       SELECT account_id,
              CASE WHEN count(*) = 1 THEN 1.0
-                  ELSE 1.0 - (-sum(n / tot * ln(n / tot))) / ln(count(*)) END AS conc
+                  ELSE 1.0 - (-sum(n / tot * ln(n / tot) ORDER BY tag)) / ln(count(*)) END AS conc
       FROM (SELECT *, sum(n) OVER (PARTITION BY account_id) AS tot FROM tags)
       WHERE tot >= 3 GROUP BY account_id
     ),
     chars AS (
       SELECT account_id, ch, count(*) AS n FROM (
-        SELECT account_id, unnest(string_split(lower(handle), '')) AS ch FROM accounts WHERE handle <> '')
+        SELECT account_id, unnest(string_split(lower(handle), '')) AS ch FROM accounts WHERE handle <> ''{mine})
       GROUP BY ALL
     ),
     handle_h AS (
-      SELECT account_id, -sum(n / tot * log2(n / tot)) AS ent
+      SELECT account_id, -sum(n / tot * log2(n / tot) ORDER BY ch) AS ent  -- in one order (see burst)
       FROM (SELECT *, sum(n) OVER (PARTITION BY account_id) AS tot FROM chars) GROUP BY account_id
     )
     SELECT b.account_id, a.handle,
@@ -202,8 +220,7 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
            CASE WHEN regexp_full_match(coalesce(a.handle, ''), '[A-Za-z]+_?[0-9]{{2,}}') THEN 1.0 ELSE 0.0 END
              AS handle_name_digits,
            length(coalesce(a.handle, ''))::DOUBLE AS handle_length,
-           coalesce(hh.ent, 0.0) AS handle_entropy,
-           {zero_campaign} AS campaign_strength
+           coalesce(hh.ent, 0.0) AS handle_entropy
     FROM base b
     LEFT JOIN accounts a USING (account_id)
     LEFT JOIN tz USING (account_id)
@@ -212,8 +229,24 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
     LEFT JOIN dup d USING (account_id)
     LEFT JOIN tag_conc tc USING (account_id)
     LEFT JOIN handle_h hh USING (account_id)
-    {campaign}
     """
+
+
+def with_campaign(features: str, has_detect: bool) -> str:
+    """`features` (a table or parenthesised SELECT of `account_features_sql`'s columns) with the
+    campaign column: the run's campaigns, read again whole each time (one join over the members)."""
+    if not has_detect:
+        return f"SELECT f.*, NULL::DOUBLE AS campaign_strength FROM {features} f"
+    return f"""
+    SELECT f.*, coalesce(cm.cs, 0.0) AS campaign_strength FROM {features} f
+    LEFT JOIN (SELECT account_id, ln(1 + coalesce(strength, 0)) AS cs FROM campaign_members) cm
+      ON cm.account_id = f.account_id
+    """
+
+
+def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
+    """One SELECT giving every feature per account that has posts (`hashes`: see `_own_texts`)."""
+    return with_campaign(f"({account_features_sql(cfg, hashes)})", has_detect)
 
 
 def scored_sql(features_table: str) -> str:
@@ -235,12 +268,29 @@ def scored_sql(features_table: str) -> str:
 
 @catalogue.produces("account_signals")
 def build(store: Store, run: Run, create: str) -> None:
-    """`account_signals` for `run`: its settings, its campaigns (none before detection)."""
+    """`account_signals` for `run`: its settings, its campaigns (none before detection). When `run`
+    updated the run whose features are kept, only the accounts the new posts can change are computed
+    again (enrich/signals/incremental.py); the table is the same as computed whole."""
+    con = store.con
     cfg = run.config()
     has_detect = bool(run.run_id) and store.has_table("campaign_members")
     hashes = text_hashes(store, run.run_id) if run.run_id else None
-    store.con.execute(f"{create} account_signals AS WITH f AS ({features_sql(cfg, has_detect, hashes)}) "
-                      f"{scored_sql('f')}")
+    unscored = tuple(n for n in NAMES if n != "campaign_strength")
+    try:
+        update = inc.plan(store, run, cfg, unscored, hashes)
+        if update.incremental:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_fresh AS {account_features_sql(cfg, hashes, inc.CHANGED)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {dup_sql(hashes, inc.DUP_ONLY)}")
+            features = inc.updated_sql("_sig_fresh", "_sig_dup")
+        else:
+            features = account_features_sql(cfg, hashes)
+        # in one order, so the standardisation's sums over all accounts are the same in both ways
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_features AS SELECT * FROM ({features}) ORDER BY account_id")
+        con.execute(f"{create} account_signals AS WITH f AS ({with_campaign('_sig_features', has_detect)}) "
+                    f"{scored_sql('f')}")
+        inc.keep(store, run, cfg, unscored, "_sig_features", update)
+    finally:
+        inc.cleanup(store)
 
 
 def ensure(store: Store, run: Run | None = None) -> str:
