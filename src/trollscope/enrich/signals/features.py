@@ -78,15 +78,20 @@ def _hours(spec: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _own_texts(hashes: str | None) -> str:
+def _own_texts(hashes: str | None, complete: bool = False) -> str:
     """CTEs ending in `own`: each authored post's account and normalised-text hash (texts of 10
     characters or more). With `hashes` (a SELECT of post_id, th, chars made by near-duplicate text
     for the run), its posts are read from there and only the others normalised: the regular
-    expressions over every authored text were most of this table's time (7 of 9 s on ira-dev)."""
+    expressions over every authored text were most of this table's time (7 of 9 s on ira-dev).
+    `complete`: `hashes` holds every authored post's text (the posts are the run's), so none is
+    looked for outside it (that anti join, which carries every text, took 2 s on ira-dev)."""
     norm = (f"SELECT account_id, md5(n) AS h FROM (SELECT account_id, {NORM_TEXT} AS n FROM {{src}}) "
             "WHERE length(n) >= 10")
     if hashes is None:
         return "own AS (" + norm.format(src="posts WHERE kind <> 'repost' AND text IS NOT NULL") + ")"
+    hashed = f"SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10"
+    if complete:
+        return f"own AS ({hashed})"
     # MATERIALIZED: otherwise the optimiser pushes the length test (the regular expressions) below
     # the anti join, into the scan of every post
     return f"""rest AS MATERIALIZED (
@@ -94,36 +99,34 @@ def _own_texts(hashes: str | None) -> str:
       WHERE p.kind <> 'repost' AND p.text IS NOT NULL),
     own AS (
       -- (the hashes are of authored posts with a text only)
-      SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10
+      {hashed}
       UNION ALL {norm.format(src='rest')})"""
 
 
-def _dup_ctes(hashes: str | None, only: str | None) -> str:
-    """CTEs ending in `dup` (account_id, dup_share): the duplicate-text share of every account, or of
-    the accounts in the table `only`. Whether a text is shared is always decided over every account."""
-    if only is None:
-        mine, shared = "own_s AS (SELECT * FROM own)", "SELECT h FROM own"
-    else:
-        mine = f"own_s AS (SELECT * FROM own WHERE account_id IN (SELECT account_id FROM {only}))"
-        shared = "SELECT h FROM own WHERE h IN (SELECT h FROM own_s)"
-    return f"""{_own_texts(hashes)},
-    {mine},
-    shared_texts AS ({shared} GROUP BY h HAVING count(DISTINCT account_id) >= 2),
-    dup AS (
-      SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
-      FROM own_s o LEFT JOIN shared_texts s USING (h) GROUP BY o.account_id
-    )"""
+def dup_sql(own: str, only: str | None = None) -> str:
+    """One SELECT of (account_id, dup_share) for the accounts that have own texts, or those of them in
+    `only` (a table or parenthesised SELECT of account_id); `own` (account_id, h) holds every
+    account's own texts, so whether a text is shared is always decided over every account."""
+    mine, texts = own, own
+    if only is not None:
+        mine = f"(SELECT * FROM {own} WHERE account_id IN (SELECT account_id FROM {only}))"
+        texts = f"(SELECT * FROM {own} WHERE h IN (SELECT h FROM {mine}))"
+    return f"""
+    SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
+    FROM {mine} o
+    LEFT JOIN (SELECT h FROM {texts} GROUP BY h HAVING count(DISTINCT account_id) >= 2) s USING (h)
+    GROUP BY o.account_id
+    """
 
 
-def dup_sql(hashes: str | None, only: str) -> str:
-    """One SELECT of (account_id, dup_share) for the accounts in the table `only` that have own texts."""
-    return f"WITH {_dup_ctes(hashes, only)} SELECT account_id, dup_share FROM dup"
-
-
-def account_features_sql(cfg: dict, hashes: str | None = None, only: str | None = None) -> str:
-    """One SELECT giving every feature but the campaign's per account that has posts, or per such
-    account in the table `only` (`hashes`: see `_own_texts`). Only the duplicate share reads other
-    accounts' posts; the other features read the account's own posts and row of `accounts`."""
+def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = False,
+                         only: str | None = None, dup: str | None = None) -> str:
+    """One SELECT giving every feature but the campaign's per account that has posts (`hashes`,
+    `complete`: see `_own_texts`), or per such account in the table `only`, whose duplicate shares
+    are then given (`dup`: account_id, dup_share; see `dup_sql`). Only the duplicate share reads
+    other accounts' posts; the other features read the account's own posts and row of `accounts`."""
+    if (only is None) != (dup is None):
+        raise ValueError("`only` and `dup` go together")
     tz = literal(str(cfg["operator_timezone"]))
     lo, hi = _hours(cfg["operator_hours"])
     mine = "" if only is None else f" AND account_id IN (SELECT account_id FROM {only})"
@@ -181,7 +184,8 @@ def account_features_sql(cfg: dict, hashes: str | None = None, only: str | None 
                    sqrt((count(*) * sum(g::HUGEINT * g) - sum(g::HUGEINT) * sum(g::HUGEINT))::DOUBLE) / count(*) AS sd
             FROM gaps GROUP BY account_id)
     ),
-    {_dup_ctes(hashes, only)},
+    {"" if dup else _own_texts(hashes, complete) + ","}
+    dup AS ({dup_sql("own") if dup is None else f"SELECT * FROM {dup}"}),
     tags AS (
       SELECT account_id, tag, count(*) AS n FROM (SELECT account_id, unnest(hashtags) AS tag FROM p)
       WHERE tag IS NOT NULL AND tag <> '' GROUP BY ALL
@@ -276,14 +280,18 @@ def build(store: Store, run: Run, create: str) -> None:
     has_detect = bool(run.run_id) and store.has_table("campaign_members")
     hashes = text_hashes(store, run.run_id) if run.run_id else None
     unscored = tuple(n for n in NAMES if n != "campaign_strength")
+    # the run's hashes hold every authored text while the posts are the run's (detect.traces.neardup)
+    complete = hashes is not None and inc.exact(store, run)
     try:
         update = inc.plan(store, run, cfg, unscored, hashes)
         if update.incremental:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_fresh AS {account_features_sql(cfg, hashes, inc.CHANGED)}")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {dup_sql(hashes, inc.DUP_ONLY)}")
+            both = f"(SELECT account_id FROM {inc.CHANGED} UNION ALL SELECT account_id FROM {inc.DUP_ONLY})"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {dup_sql(inc.OWN, both)}")
+            con.execute("CREATE OR REPLACE TEMP TABLE _sig_fresh AS "
+                        f"{account_features_sql(cfg, only=inc.CHANGED, dup='_sig_dup')}")
             features = inc.updated_sql("_sig_fresh", "_sig_dup")
         else:
-            features = account_features_sql(cfg, hashes)
+            features = account_features_sql(cfg, hashes, complete)
         # in one order, so the standardisation's sums over all accounts are the same in both ways
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_features AS SELECT * FROM ({features}) ORDER BY account_id")
         con.execute(f"{create} account_signals AS WITH f AS ({with_campaign('_sig_features', has_detect)}) "

@@ -40,9 +40,12 @@ from trollscope.store.run import Run
 
 CHANGED = "_sig_changed"  # accounts whose features are computed again
 DUP_ONLY = "_sig_dup_only"  # accounts whose duplicate share alone is computed again
+OWN = "_sig_own"  # every own text's account and hash (account_id, h)
 STATE_DDL = ("CREATE OR REPLACE TABLE inc_signals_state "
              "(run_id VARCHAR, key VARCHAR, since VARCHAR, recomputed BIGINT, dup_recomputed BIGINT)")
-_ACCOUNT_H = "hash(a.account_id, a.handle, a.followers, a.post_count)"
+# each account's fields a feature reads (grouped: one row per account whatever `accounts` holds)
+_ACCOUNT_H = ("(SELECT account_id, bit_xor(hash(account_id, handle, followers, post_count)) AS acct_h "
+              "FROM accounts GROUP BY account_id)")
 
 
 @dataclass
@@ -64,7 +67,7 @@ def key(cfg: dict, names: tuple[str, ...]) -> str:
                        "settings": {s: cfg[s] for s in entry.depends}}, sort_keys=True, default=str)
 
 
-def _exact(store: Store, run: Run) -> bool:
+def exact(store: Store, run: Run) -> bool:
     """Whether the posts now are the ones `run` saw and the kept detection state is `run`'s."""
     if not run.run_id or runs.fingerprint(store.con) != run.fingerprint or not store.has_table("inc_state"):
         return False
@@ -73,11 +76,11 @@ def _exact(store: Store, run: Run) -> bool:
 
 def plan(store: Store, run: Run, cfg: dict, names: tuple[str, ...], hashes: str | None) -> Update:
     """Decide between an update of the kept features and a computation from scratch. For an update,
-    leaves the temporary tables `_sig_changed` and `_sig_dup_only` (account_id)."""
+    leaves the temporary tables `_sig_changed` and `_sig_dup_only` (account_id) and `_sig_own`."""
     con = store.con
     if not (store.has_table("inc_signals") and store.has_table("inc_signals_state")):
         return Update(False, "no features kept")
-    if not _exact(store, run):
+    if not exact(store, run):
         return Update(False, f"the posts are not the ones {run.run_id or 'the run'} saw")
     since = updated_from(store, run.run_id)
     if since is None:
@@ -91,23 +94,22 @@ def plan(store: Store, run: Run, cfg: dict, names: tuple[str, ...], hashes: str 
         # finding whose texts a new post shares would normalise every text: the whole cost
         return Update(False, "no text hashes of the run (near_duplicate not run)")
     # `hashes` holds every authored post's text of the run (detect.traces.neardup) and the posts are
-    # the run's (`_exact`), so the own texts are exactly these hashes
+    # the run's (`exact`), so the own texts are exactly these hashes
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {CHANGED} AS
         SELECT DISTINCT p.account_id FROM posts p SEMI JOIN inc_added n ON n.post_id = p.post_id
         WHERE p.account_id IS NOT NULL
         UNION
-        SELECT k.account_id FROM inc_signals k LEFT JOIN accounts a ON a.account_id = k.account_id
-        WHERE {_ACCOUNT_H} IS DISTINCT FROM k.acct_h
+        SELECT k.account_id FROM inc_signals k LEFT JOIN {_ACCOUNT_H} a ON a.account_id = k.account_id
+        WHERE a.acct_h IS DISTINCT FROM k.acct_h
     """)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {OWN} AS SELECT p.account_id, k.th AS h FROM posts p "
+                f"JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {DUP_ONLY} AS
-        WITH new_texts AS (
-          SELECT DISTINCT k.th FROM ({hashes}) k SEMI JOIN inc_added n ON n.post_id = k.post_id WHERE k.chars >= 10)
-        SELECT DISTINCT p.account_id FROM posts p
-        JOIN (SELECT post_id FROM ({hashes}) WHERE chars >= 10 AND th IN (SELECT th FROM new_texts)) k
-          ON k.post_id = p.post_id
-        WHERE p.account_id IS NOT NULL AND p.account_id NOT IN (SELECT account_id FROM {CHANGED})
+        SELECT DISTINCT account_id FROM {OWN}
+        WHERE h IN (SELECT k.th FROM ({hashes}) k SEMI JOIN inc_added n ON n.post_id = k.post_id WHERE k.chars >= 10)
+          AND account_id IS NOT NULL AND account_id NOT IN (SELECT account_id FROM {CHANGED})
     """)
     counts = con.execute(f"SELECT (SELECT count(*) FROM {CHANGED}), (SELECT count(*) FROM {DUP_ONLY})").fetchall()[0]
     return Update(True, "", since, int(counts[0]), int(counts[1]))
@@ -130,16 +132,16 @@ def keep(store: Store, run: Run, cfg: dict, names: tuple[str, ...], features: st
     """Keep `features` (every account's features but the campaign's) for the next update, when they
     are the run's: the store writable, its posts the ones the run saw. Otherwise what is kept stays,
     still true of the posts of the run it names."""
-    if store.read_only or not _exact(store, run):
+    if store.read_only or not exact(store, run):
         return
     con = store.con
-    con.execute(f"CREATE OR REPLACE TABLE inc_signals AS SELECT f.*, {_ACCOUNT_H} AS acct_h "
-                f"FROM {features} f LEFT JOIN accounts a ON a.account_id = f.account_id")
+    con.execute(f"CREATE OR REPLACE TABLE inc_signals AS SELECT f.*, a.acct_h "
+                f"FROM {features} f LEFT JOIN {_ACCOUNT_H} a ON a.account_id = f.account_id")
     con.execute(STATE_DDL)
     con.execute("INSERT INTO inc_signals_state VALUES (?, ?, ?, ?, ?)",
                 [run.run_id, key(cfg, names), update.since, update.recomputed, update.dup_recomputed])
 
 
 def cleanup(store: Store) -> None:
-    for table in (CHANGED, DUP_ONLY, "_sig_features", "_sig_fresh", "_sig_dup"):
+    for table in (CHANGED, DUP_ONLY, OWN, "_sig_features", "_sig_fresh", "_sig_dup"):
         store.con.execute(f"DROP TABLE IF EXISTS {table}")
