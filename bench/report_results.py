@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -210,7 +211,12 @@ def plot(runs: list[dict], path: Path) -> bool:
     done = [r for r in runs if r.get("status") == "done"]
     if len(done) < 1:
         return False
-    import matplotlib
+    try:  # not in the product's environment: igraph loads it at import when it is there (0.5 s a process)
+        import matplotlib
+    except ImportError:
+        print(f"matplotlib is not installed: {path.name} is left as it is (pip install matplotlib to redraw it)",
+              file=sys.stderr)
+        return path.exists()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -292,10 +298,21 @@ QUT_NOTES = """### Why the edge sets differ (each cause checked on the data)
 """
 
 
+def _qut_traces(q: dict, short: bool = False) -> str:
+    """The traces trollscope ran in the QUT comparison (runs before the option ran three)."""
+    used = {r.get("ts_traces", "co_repost,co_link,near_duplicate") for r in q.get("sizes", {}).values()}
+    if used == {"all"}:
+        return "all traces" if short else "every trace (its default)"
+    if len(used) == 1:
+        [t] = used
+        return f"{t.count(',') + 1} traces" if short else f"`--traces {t}`"
+    return "traces per row" if short else "the traces given per size in results/vs_qut.json"
+
+
 def qut_section(q: dict) -> list[str]:
     out = [f"## trollscope vs QUT coordination-network-toolkit {q.get('qut_version', '?')} (`bench/vs_qut.py`)", "",
            "The first N tweets of ira-dev in time order (ties by author and text), Δ = 60 s. trollscope: "
-           "`ingest` + `detect --window 60 --traces co_repost,co_link,near_duplicate` (significance included). "
+           f"`ingest` + `detect --window 60` with {_qut_traces(q)} (significance and group evidence included). "
            "QUT: `preprocess` + `compute` co_retweet, co_tweet, co_link, co_similar_tweet (`--time_window 60 "
            "--min_edge_weight 1 --n_cpus 2`); co_similar_tweet capped at 20 minutes. Each step a child process; "
            "CPU = user + system.", "",
@@ -312,7 +329,7 @@ def qut_section(q: dict) -> list[str]:
                    f"| {r['qut_total_seconds'] / max(r['ts_total_seconds'], 0.1):.2f} "
                    f"| {(r.get('qut_total_cpu') or 0) / max(r.get('ts_total_cpu') or 0.1, 0.1):.2f} |")
     out += ["", "Per step (wall / CPU / peak RSS):", "",
-            "| tweets | ts ingest | ts detect (3 traces) | QUT preprocess | QUT co_retweet | QUT co_tweet "
+            f"| tweets | ts ingest | ts detect ({_qut_traces(q, short=True)}) | QUT preprocess | QUT co_retweet | QUT co_tweet "
             "| QUT co_link | QUT co_similar_tweet |", "|---|---|---|---|---|---|---|---|"]
     for label, r in sizes.items():
         def cell(x):

@@ -2,7 +2,8 @@
 
 For each size (the first N tweets of ira-dev in time order, ties by author and text; `full` = all):
   1. the cut is written as an IRA CSV; trollscope ingests it (child process, timed) and runs
-     `detect --window 60 --traces co_repost,co_link,near_duplicate` (child process, timed);
+     `detect --window 60` with every trace (its default; `--traces co_repost,co_link,near_duplicate`
+     for the three that answer QUT's networks) (child process, timed);
   2. the same posts, read back from trollscope's store (so both tools see the same rows and ids),
      are written in QUT's CSV layout (message_id, user_id, username, repost_id, reply_id, message,
      timestamp, urls: the columns its reader unpacks; its --help still lists the older six);
@@ -126,7 +127,7 @@ def agreement(x: set, y: set) -> dict:
             "only_trollscope_share": round(len(y - x) / len(union), 4) if union else None}
 
 
-def one_size(label: str, n: int | None, work: Path, qut: Path) -> dict:
+def one_size(label: str, n: int | None, work: Path, qut: Path, traces: str = "all") -> dict:
     d = work / label
     d.mkdir(parents=True, exist_ok=True)
     src, db, qdb, qcsv = d / "ira.csv", d / "ts.duckdb", d / "qut.db", d / "qut.csv"
@@ -134,12 +135,12 @@ def one_size(label: str, n: int | None, work: Path, qut: Path) -> dict:
         p.unlink(missing_ok=True)
     rows = cut(n, src)
     exe = str(Path(sys.executable).with_name("trollscope"))
-    out: dict = {"label": label, "rows": rows, "window": WINDOW}
+    out: dict = {"label": label, "rows": rows, "window": WINDOW, "ts_traces": traces}
     print(f"[{label}] {rows:,} tweets: trollscope ingest", flush=True)
     out["ts_ingest"] = run(timed([exe, "ingest", str(src), "--db", str(db), "--format", "ira"]))
     print(f"[{label}] trollscope detect", flush=True)
-    out["ts_detect"] = run(timed([exe, "detect", "--db", str(db), "--window", str(WINDOW), "--traces",
-                                  "co_repost,co_link,near_duplicate", "--top", "0"]))
+    pick = [] if traces == "all" else ["--traces", traces]
+    out["ts_detect"] = run(timed([exe, "detect", "--db", str(db), "--window", str(WINDOW), *pick, "--top", "0"]))
     out["posts"] = to_qut_csv(db, qcsv)
     print(f"[{label}] QUT preprocess", flush=True)
     out["qut_preprocess"] = run(timed([str(qut), str(qdb), "preprocess", "--format", "csv", str(qcsv)]))
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", default="100000,300000,full")
     ap.add_argument("--venv", type=Path, default=Path("/work/qut-venv"))
     ap.add_argument("--work", type=Path, default=Path("/work/bench-data/qut"))
+    ap.add_argument("--traces", default="all",
+                    help="traces trollscope runs: all (its default, what issue 15 measures) or a comma list")
     args = ap.parse_args(argv)
     qut = ensure_qut(args.venv)
     version = subprocess.run([str(args.venv / "bin" / "pip"), "show", "coordination-network-toolkit"],
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     results["qut_version"] = next((l.split()[1] for l in version.splitlines() if l.startswith("Version")), "?")
     for size in args.sizes.split(","):
         n = None if size == "full" else int(size)
-        r = one_size(size, n, args.work, qut)
+        r = one_size(size, n, args.work, qut, args.traces)
         results.setdefault("sizes", {})[size] = r
         path.write_text(json.dumps(results, indent=1))
         ratio = r["qut_total_seconds"] / max(r["ts_total_seconds"], 0.1)

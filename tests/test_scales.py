@@ -18,6 +18,8 @@ from trollscope.cli import app
 from trollscope.detect import detect
 from trollscope.detect import null as sig
 from trollscope.detect.trace_run import parse_scales
+from trollscope.detect import window
+from trollscope.ingest import stage as ingest_stage
 from trollscope.errors import UserError
 
 from detect_helpers import MAPPING, fetch, make_store, post, synthetic_world, write_csv
@@ -142,6 +144,23 @@ def test_the_null_sums_made_in_pieces_equal_those_made_at_once(tmp_path, monkeyp
     monkeypatch.setattr(trace_run, "EXPECTED_ROWS", 50)  # a few hundred pieces on this data
     detect(store, traces="co_repost,synchrony", groups=False, full=True)
     assert len(whole) > 100 and fetch(store, query) == whole
+
+
+def test_the_action_code_keeps_time_and_post_order_over_every_storable_time():
+    import duckdb
+
+    con = duckdb.connect()
+    first, last = (con.execute(f"SELECT CAST(epoch(TIMESTAMPTZ '{d}') AS BIGINT)").fetchall()[0][0]
+                   for d in (ingest_stage.EARLIEST, ingest_stage.LATEST))
+    assert window.T0 == first  # no stored post is older than the code's origin
+    rows = [(t, p) for t in (first, first + 1, 1_500_000_000, last - 1) for p in (0, 1, 2**31 - 1)]
+    values = ", ".join(f"({t}, {p})" for t, p in rows)
+    got = con.execute(f"""
+        SELECT {window._decode('c', 't', 'post')}, c FROM (
+          SELECT {window._code('t', 'p')} AS c FROM (VALUES {values}) v(t, p)) x ORDER BY c
+    """).fetchall()
+    assert [(t, p) for t, p, _ in got] == sorted(rows)  # decoded exactly, ordered as (t, post)
+    assert all(0 <= c < 2**63 for _, _, c in got)
 
 
 def test_scales_are_nested_and_checked():

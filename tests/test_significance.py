@@ -70,6 +70,12 @@ def test_p_values_against_scipy():
     # far tail: sf, not 1 - cdf, so tiny p-values keep their digits
     assert sig.p_values(np.array([40]), np.array([0.5]))[0] == pytest.approx(stats.poisson.pmf(40, 0.5), rel=0.05)
     assert sig.p_values(np.array([40]), np.array([0.5]))[0] > 0
+    # the very numbers of scipy.stats.poisson.sf, counts of 0 and λ of 0 included
+    rng = np.random.default_rng(7)
+    k = rng.integers(0, 60, 20_000)
+    lam = np.exp(rng.uniform(-40, 5, 20_000))
+    k[:50], lam[50:100] = 0, 0.0
+    assert np.array_equal(sig.p_values(k, lam), stats.poisson.sf(k - 1, np.maximum(lam, 1e-300)))
 
 
 def test_expected_coactions_formula():

@@ -83,9 +83,13 @@ def build_campaigns(store: Store, cfg: dict, start: dict[str, int] | None = None
     links = content_links(store, vertices if cfg.get("content_layer", True) else [], cfg)
     if rows:
         membership = _leiden(graph, index, links, cfg, _initial(vertices, start))
-    con.execute("CREATE OR REPLACE TEMP TABLE _membership (account_id VARCHAR, community BIGINT)")
-    if vertices:
-        con.executemany("INSERT INTO _membership VALUES (?, ?)", list(zip(vertices, membership)))
+    # one Arrow table, not a statement per account (executemany: 1.5 s for an update's ~10k accounts)
+    con.register("_membership_in", pa.table({"account_id": pa.array(vertices, pa.string()),
+                                             "community": pa.array(membership, pa.int64())}))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _membership AS SELECT * FROM _membership_in")
+    finally:
+        con.unregister("_membership_in")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _comm AS

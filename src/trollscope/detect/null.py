@@ -29,12 +29,15 @@ def expected_coactions(n_a: np.ndarray, n_b: np.ndarray, total_actions: int, wit
 
 
 def p_values(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """P(Poisson(expected) >= shared), elementwise."""
-    from scipy.stats import poisson  # SciPy's statistics take a second to load: here, not at import
+    """P(Poisson(expected) >= shared), elementwise.
+
+    SciPy's `poisson.sf` is `special.pdtrc` behind a second of importing scipy.stats; this is the
+    same function, with its rule for counts below one (always reached) spelled out."""
+    from scipy.special import pdtrc
 
     shared = np.asarray(shared, dtype=float)
     lam = np.maximum(np.asarray(expected, dtype=float), 1e-300)
-    return poisson.sf(shared - 1, lam)
+    return np.where(shared >= 1, pdtrc(np.maximum(shared - 1, 0), lam), 1.0)
 
 
 def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:

@@ -54,12 +54,29 @@ def grid_points(max_actions: int) -> int:
     return int(math.ceil(2 * math.log(max(int(max_actions), 2)) / math.log(GRID))) + 2
 
 
-def _struct_first(t: str = "t", post: str = "post_id") -> str:
-    return f"min(struct_pack(t := {t}, post_id := {post}))"
+# An action's time and post number as one BIGINT, ordered as (t, post): seconds since T0 times 2^31
+# plus the post's number (an INTEGER row number, below 2^31). T0 is ingest's EARLIEST (1995-01-01):
+# no stored post is older, and 2100 (LATEST) is less than 2^32 s after it, so the code fits 63 bits.
+# A min/max over these codes groups 3-4 times as fast as over structs (the act tables' groupings).
+T0 = 788_918_400
+POST_BITS = 2_147_483_648
 
 
-def _struct_last(t: str = "t", post: str = "post_id") -> str:
-    return f"max(struct_pack(t := {t}, post_id := {post}))"
+def _code(t: str, post: str) -> str:
+    return f"(CAST({t} AS BIGINT) - {T0}) * {POST_BITS} + {post}"
+
+
+def _first(t: str = "t", post: str = "post_id") -> str:
+    return f"min({_code(t, post)})"
+
+
+def _last(t: str = "t", post: str = "post_id") -> str:
+    return f"max({_code(t, post)})"
+
+
+def _decode(code: str, t: str, post: str) -> str:
+    """The time and post columns of a code (codes are never negative: // and % are exact)."""
+    return f"{code} // {POST_BITS} + {T0} AS {t}, CAST({code} % {POST_BITS} AS INTEGER) AS {post}"
 
 
 @dataclass(frozen=True)
@@ -429,30 +446,42 @@ class WindowSql:
 
     def _expected(self, parts: int) -> list[tuple[str, str]]:
         # λ of every tested pair per scale (the pair test), and μ (the excess summary), with the sum
-        # over its strata of each stratum's own tails (see `totals`).
+        # over its strata of each stratum's own tails (see `totals`). Each pair meets its first
+        # account's strata in a table of its own first: in one statement DuckDB's join order paired
+        # the two accounts' activity on the stratum before the pairs, every two accounts active the
+        # same day (synchrony on ira-dev: 19.8 M rows for the 6.2 M the pairs need, 4.6 s).
         p = self.prefix
         tails = ", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))
 
-        def piece(where: str) -> str:
+        def piece(first: str) -> str:
             return f"""
-                SELECT q.a, q.b, x.scale, sum(2.0 * t.p * x.n * y.n / (t.d * t.d)) AS expected,
+                SELECT q.a, q.b, q.scale, sum(2.0 * t.p * q.n * y.n / (t.d * t.d)) AS expected,
                        sum(coalesce(h.h, 0.0)) AS distinct_seen, {tails}
-                FROM (SELECT a, b FROM {self.pairs}{where}) q
+                FROM {first} q
+                JOIN {self.activity} y ON y.account_id = q.b AND y.scale = q.scale AND y.s = q.s
+                JOIN {self.strata} t ON t.scale = q.scale AND t.s = q.s
+                LEFT JOIN {p}curve h ON h.scale = q.scale AND h.s = q.s AND h.g = {self._grid_index('q.n * y.n')}
+                GROUP BY q.a, q.b, q.scale
+            """
+
+        def first(where: str) -> str:
+            return f"""
+                SELECT q.a, q.b, x.scale, x.s, x.n FROM (SELECT a, b FROM {self.pairs}{where}) q
                 JOIN {self.activity} x ON x.account_id = q.a
-                JOIN {self.activity} y ON y.account_id = q.b AND y.scale = x.scale AND y.s = x.s
-                JOIN {self.strata} t ON t.scale = x.scale AND t.s = x.s
-                LEFT JOIN {p}curve h ON h.scale = x.scale AND h.s = x.s AND h.g = {self._grid_index('x.n * y.n')}
-                GROUP BY q.a, q.b, x.scale
             """
 
         if parts <= 1:
-            return [(self.expected, piece(""))]
-        steps = [(f"{p}expected_{i}", piece(f" WHERE (a + b) % {parts} = {i}")) for i in range(parts)]
-        return steps + [(self.expected, " UNION ALL ".join(f"SELECT * FROM {t}" for t, _ in steps))]
+            return [(f"{p}expected_first", first("")), (self.expected, piece(f"{p}expected_first"))]
+        steps = []
+        for i in range(parts):
+            steps += [(f"{p}expected_first", first(f" WHERE (a + b) % {parts} = {i}")),
+                      (f"{p}expected_{i}", piece(f"{p}expected_first"))]
+        return steps + [(self.expected, " UNION ALL ".join(f"SELECT * FROM {p}expected_{i}" for i in range(parts)))]
 
     def expected_parts(self, parts: int) -> list[str]:
         """The pieces of `null_stats(points, parts)`, dropped once the whole is made."""
-        return [f"{self.prefix}expected_{i}" for i in range(parts)] if parts > 1 else []
+        return [f"{self.prefix}expected_first"] + (
+            [f"{self.prefix}expected_{i}" for i in range(parts)] if parts > 1 else [])
 
     @staticmethod
     def _grid_index(x: str) -> str:
@@ -528,10 +557,9 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
         (p + "posts", f"SELECT post_id, CAST(row_number() OVER (ORDER BY post_id) AS INTEGER) AS n FROM "
                       f"(SELECT DISTINCT post_id FROM {src}) x"),
         (f"{p}act{first}", f"""
-            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
-                   l.t AS t_last, l.post_id AS post_last FROM (
+            SELECT account_id, item, b, {_decode('m', 't', 'post_id')}, {_decode('l', 't_last', 'post_last')} FROM (
               SELECT i.n AS account_id, it.n AS item, s.t // {first} AS b,
-                     {_struct_first('s.t', 'q.n')} AS m, {_struct_last('s.t', 'q.n')} AS l
+                     {_first('s.t', 'q.n')} AS m, {_last('s.t', 'q.n')} AS l
               FROM {src} s JOIN {p}ids i ON i.account_id = s.account_id JOIN {p}items it ON it.item = s.item
               JOIN {p}posts q ON q.post_id = s.post_id
               GROUP BY i.n, it.n, s.t // {first}) g
@@ -541,10 +569,8 @@ def window_sql(trace: str, actions_sql: str, scales: list[int], min_shared: int,
     for fine, coarse in zip(scales, scales[1:]):
         r = coarse // fine
         prepare.append((f"{p}act{coarse}", f"""
-            SELECT account_id, item, b, m.t AS t, m.post_id AS post_id,
-                   l.t AS t_last, l.post_id AS post_last FROM (
-              SELECT account_id, item, b // {r} AS b, {_struct_first()} AS m,
-                     {_struct_last('t_last', 'post_last')} AS l
+            SELECT account_id, item, b, {_decode('m', 't', 'post_id')}, {_decode('l', 't_last', 'post_last')} FROM (
+              SELECT account_id, item, b // {r} AS b, {_first()} AS m, {_last('t_last', 'post_last')} AS l
               FROM {p}act{fine} GROUP BY account_id, item, b // {r}) g
         """))
     prepare.append((p + "item_buckets", " UNION ALL ".join(

@@ -100,17 +100,23 @@ def repeated_ids(con, table: str) -> bool:
 
 
 def dedup(con) -> None:
-    """`_dedup`: one row per post id of `_good`, the first one, with the entities of all of them."""
+    """`_dedup`: one row per post id of `_good`, the first one, with the entities of all of them
+    in the order of their rows. Only the ids that repeat are grouped (an ordered aggregate sorts
+    per group); a row's own lists are already distinct (canonical.check)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _good_rows AS SELECT * FROM _good")
+    order = "ORDER BY source_file, source_line"
+    lists = ("urls", "hashtags", "mentions", "objects")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _dedup AS
-        SELECT * REPLACE (
-          (SELECT ts_distinct(flatten(list(g2.urls))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS urls,
-          (SELECT ts_distinct(flatten(list(g2.hashtags))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS hashtags,
-          (SELECT ts_distinct(flatten(list(g2.mentions))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS mentions,
-          (SELECT ts_distinct(flatten(list(g2.objects))) FROM _good_rows g2 WHERE g2.post_id = g.post_id) AS objects)
-        FROM _good_rows g
-        QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY source_file, source_line) = 1
+        WITH repeated AS (SELECT post_id FROM _good_rows GROUP BY post_id HAVING count(*) > 1),
+        merged AS (
+          SELECT post_id, arg_min(rowid, (source_file, source_line)) AS first_row,
+                 {', '.join(f'ts_distinct(flatten(list({c} {order}))) AS {c}' for c in lists)}
+          FROM _good_rows SEMI JOIN repeated USING (post_id) GROUP BY post_id
+        )
+        SELECT g.* REPLACE ({', '.join(f'coalesce(m.{c}, g.{c}) AS {c}' for c in lists)})
+        FROM _good_rows g LEFT JOIN merged m ON m.post_id = g.post_id
+        WHERE m.post_id IS NULL OR g.rowid = m.first_row
         """
     )

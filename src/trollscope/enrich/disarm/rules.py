@@ -122,20 +122,32 @@ def compute(store: Store, min_accounts: int) -> list[dict]:
               SELECT *, row_number() OVER (PARTITION BY campaign_id ORDER BY pairs DESC, first_time, item) AS r
               FROM per_item
             )
-            SELECT c.campaign_id, c.rank,
-                   (SELECT count(*) FROM (SELECT DISTINCT trace, a, b FROM ev WHERE ev.campaign_id = c.campaign_id)) AS pairs,
-                   (SELECT len(list_distinct(flatten(list([a, b])))) FROM ev WHERE ev.campaign_id = c.campaign_id) AS accounts,
-                   (SELECT count(*) FROM per_item WHERE per_item.campaign_id = c.campaign_id) AS items,
-                   (SELECT min(least(time_a, time_b)) FROM ev WHERE ev.campaign_id = c.campaign_id) AS first_seen,
-                   (SELECT max(greatest(time_a, time_b)) FROM ev WHERE ev.campaign_id = c.campaign_id) AS last_seen,
-                   (SELECT max(q_value) FROM _dz_pairs d WHERE d.campaign_id = c.campaign_id AND d.trace IN ({rule_in}))
-                     AS max_q,
-                   (SELECT list(struct_pack(trace := rk.trace, item := rk.item, pairs := rk.pairs,
-                                            accounts := rk.accounts, first_time := rk.first_time,
-                                            text := p.text) ORDER BY rk.r)
-                    FROM ranked rk LEFT JOIN posts p ON p.post_id = rk.post_id
-                    WHERE rk.campaign_id = c.campaign_id AND rk.r <= 3) AS examples
-            FROM campaigns c ORDER BY c.rank
+            -- each figure grouped once over all campaigns (correlated subqueries ran per campaign)
+            , spread AS (
+              SELECT campaign_id, len(list_distinct(flatten(list([a, b])))) AS accounts,
+                     min(least(time_a, time_b)) AS first_seen, max(greatest(time_a, time_b)) AS last_seen
+              FROM ev GROUP BY campaign_id
+            ), linked AS (
+              SELECT campaign_id, count(*) AS pairs FROM (SELECT DISTINCT campaign_id, trace, a, b FROM ev) d
+              GROUP BY campaign_id
+            ), counted AS (SELECT campaign_id, count(*) AS items FROM per_item GROUP BY campaign_id
+            ), strongest AS (
+              SELECT campaign_id, max(q_value) AS max_q FROM _dz_pairs WHERE trace IN ({rule_in}) GROUP BY campaign_id
+            ), shown AS (
+              SELECT rk.campaign_id,
+                     list(struct_pack(trace := rk.trace, item := rk.item, pairs := rk.pairs,
+                                      accounts := rk.accounts, first_time := rk.first_time,
+                                      text := p.text) ORDER BY rk.r) AS examples
+              FROM ranked rk LEFT JOIN posts p ON p.post_id = rk.post_id
+              WHERE rk.r <= 3 GROUP BY rk.campaign_id
+            )
+            SELECT c.campaign_id, c.rank, coalesce(l.pairs, 0), s.accounts, coalesce(n.items, 0), s.first_seen,
+                   s.last_seen, q.max_q, x.examples
+            FROM campaigns c
+            LEFT JOIN spread s USING (campaign_id) LEFT JOIN linked l USING (campaign_id)
+            LEFT JOIN counted n USING (campaign_id) LEFT JOIN strongest q USING (campaign_id)
+            LEFT JOIN shown x USING (campaign_id)
+            ORDER BY c.rank
         """).fetchall()
         for cid, rank, pairs, accounts, items, first, last, max_q, examples in rows:
             if not accounts or accounts < min_accounts:
