@@ -140,3 +140,25 @@ def test_a_full_run_or_changed_definitions_compute_the_signals_whole(tmp_path):
     pipeline.detect(store, traces="co_repost")
     assert store.sql("SELECT run_id, since FROM inc_signals_state").fetchall() == [("R5", "")]
     store.close()
+
+
+def test_a_changed_accounts_row_without_a_new_post_is_computed_again(tmp_path):
+    """A post seen again (not stored twice) brings the account's newer follower count: its features
+    are computed again though it has no new post."""
+    from test_signals import MONDAY, add_post, build, features_world, iso
+
+    rows = features_world()
+    store = build(tmp_path, rows)
+    pipeline.detect(store)
+    before = dict(store.sql("SELECT account_id, activity_per_follower FROM account_signals").fetchall())
+    add_post(store, tmp_path / "again.csv", {"id": f"p{len(rows) - 1:06d}", "user": "maria19847",
+                                             "handle": "maria19847", "ts": iso(MONDAY), "followers": "90000"})
+    second = pipeline.detect(store)
+    assert second.incremental and second.new_posts == 0
+    assert store.sql("SELECT since, recomputed FROM inc_signals_state").fetchall() == [("R1", 1)]
+    now = dict(store.sql("SELECT account_id, activity_per_follower FROM account_signals").fetchall())
+    assert now["maria19847"] < before["maria19847"]
+    mine = "SELECT * FROM account_signals"
+    for one, other in ((mine, _scratch(store)), (_scratch(store), mine)):
+        assert store.sql(f"{one} EXCEPT ALL {other}").fetchall() == []
+    store.close()
