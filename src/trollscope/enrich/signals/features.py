@@ -103,18 +103,15 @@ def _own_texts(hashes: str | None, complete: bool = False) -> str:
       UNION ALL {norm.format(src='rest')})"""
 
 
-def dup_sql(own: str, only: str | None = None) -> str:
-    """One SELECT of (account_id, dup_share) for the accounts that have own texts, or those of them in
-    `only` (a table or parenthesised SELECT of account_id); `own` (account_id, h) holds every
-    account's own texts, so whether a text is shared is always decided over every account."""
-    mine, texts = own, own
-    if only is not None:
-        mine = f"(SELECT * FROM {own} WHERE account_id IN (SELECT account_id FROM {only}))"
-        texts = f"(SELECT * FROM {own} WHERE h IN (SELECT h FROM {mine}))"
+def dup_sql(own: str) -> str:
+    """One SELECT of (account_id, own_texts, shared_texts, dup_share) for every account with own texts
+    (`own`: account_id, h): its own texts, those another account posted too, and their ratio. The
+    counts are kept for an update, which adds to them (enrich/signals/incremental.py)."""
     return f"""
-    SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
-    FROM {mine} o
-    LEFT JOIN (SELECT h FROM {texts} GROUP BY h HAVING count(DISTINCT account_id) >= 2) s USING (h)
+    SELECT o.account_id, count(*) AS own_texts, count(s.h) AS shared_texts,
+           count(s.h)::DOUBLE / count(*) AS dup_share
+    FROM {own} o
+    LEFT JOIN (SELECT h FROM {own} GROUP BY h HAVING count(DISTINCT account_id) >= 2) s USING (h)
     GROUP BY o.account_id
     """
 
@@ -123,8 +120,9 @@ def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = 
                          only: str | None = None, dup: str | None = None) -> str:
     """One SELECT giving every feature but the campaign's per account that has posts (`hashes`,
     `complete`: see `_own_texts`), or per such account in the table `only`, whose duplicate shares
-    are then given (`dup`: account_id, dup_share; see `dup_sql`). Only the duplicate share reads
-    other accounts' posts; the other features read the account's own posts and row of `accounts`."""
+    are then given (`dup`: a table of `dup_sql`'s columns). Only the duplicate share reads other
+    accounts' posts; the other features read the account's own posts and row of `accounts`. Two
+    counts behind the duplicate share come last, `own_texts` and `shared_texts` (see `with_campaign`)."""
     if (only is None) != (dup is None):
         raise ValueError("`only` and `dup` go together")
     tz = literal(str(cfg["operator_timezone"]))
@@ -224,7 +222,9 @@ def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = 
            CASE WHEN regexp_full_match(coalesce(a.handle, ''), '[A-Za-z]+_?[0-9]{{2,}}') THEN 1.0 ELSE 0.0 END
              AS handle_name_digits,
            length(coalesce(a.handle, ''))::DOUBLE AS handle_length,
-           coalesce(hh.ent, 0.0) AS handle_entropy
+           coalesce(hh.ent, 0.0) AS handle_entropy,
+           coalesce(d.own_texts, 0) AS own_texts,
+           coalesce(d.shared_texts, 0) AS shared_texts
     FROM base b
     LEFT JOIN accounts a USING (account_id)
     LEFT JOIN tz USING (account_id)
@@ -239,10 +239,11 @@ def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = 
 def with_campaign(features: str, has_detect: bool) -> str:
     """`features` (a table or parenthesised SELECT of `account_features_sql`'s columns) with the
     campaign column: the run's campaigns, read again whole each time (one join over the members)."""
+    cols = "f.* EXCLUDE (own_texts, shared_texts)"  # kept for an update, not shown
     if not has_detect:
-        return f"SELECT f.*, NULL::DOUBLE AS campaign_strength FROM {features} f"
+        return f"SELECT {cols}, NULL::DOUBLE AS campaign_strength FROM {features} f"
     return f"""
-    SELECT f.*, coalesce(cm.cs, 0.0) AS campaign_strength FROM {features} f
+    SELECT {cols}, coalesce(cm.cs, 0.0) AS campaign_strength FROM {features} f
     LEFT JOIN (SELECT account_id, ln(1 + coalesce(strength, 0)) AS cs FROM campaign_members) cm
       ON cm.account_id = f.account_id
     """
@@ -279,14 +280,13 @@ def build(store: Store, run: Run, create: str) -> None:
     cfg = run.config()
     has_detect = bool(run.run_id) and store.has_table("campaign_members")
     hashes = text_hashes(store, run.run_id) if run.run_id else None
-    unscored = tuple(n for n in NAMES if n != "campaign_strength")
+    unscored = tuple(n for n in NAMES if n != "campaign_strength") + ("own_texts", "shared_texts")
     # the run's hashes hold every authored text while the posts are the run's (detect.traces.neardup)
     complete = hashes is not None and inc.exact(store, run)
     try:
         update = inc.plan(store, run, cfg, unscored, hashes)
         if update.incremental:
-            both = f"(SELECT account_id FROM {inc.CHANGED} UNION ALL SELECT account_id FROM {inc.DUP_ONLY})"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {dup_sql(inc.OWN, both)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {inc.dup_update_sql()}")
             con.execute("CREATE OR REPLACE TEMP TABLE _sig_fresh AS "
                         f"{account_features_sql(cfg, only=inc.CHANGED, dup='_sig_dup')}")
             features = inc.updated_sql("_sig_fresh", "_sig_dup")
