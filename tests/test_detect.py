@@ -380,3 +380,39 @@ def test_content_layer_groups_cells_of_one_narrative_and_flags_no_one(tmp_path):
     assert len(cross) == len(ring) * len(cell)
     assert all(r["shared"] == 6 and r["expected"] == pytest.approx(lam, rel=1e-9) for r in cross)
     assert lam > 1  # not a trivial null: six shared tags are needed
+
+
+def test_a_trace_without_actions_leaves_the_tables_the_whole_path_leaves(tmp_path, monkeypatch):
+    """A trace with nothing to pair (the IRA sample has no objects or replies) skips the window join and
+    the null (trace_run._nothing); forced through them instead, on no rows, every table is the same."""
+    from trollscope.detect.engine import duck
+    from trollscope.ingest import ingest
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "ira_sample.csv.gz"
+    tables = ("pair_tests", "evidence", "coaction_excess", "campaigns", "campaign_members", "groups")
+
+    def run(path: Path) -> tuple[dict, dict]:
+        with trollscope.open(path) as store:
+            ingest(store, [str(sample)])
+            result = detect(store)
+            got = {t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+            got["types"] = store.con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                                             f"WHERE table_name IN {tables} ORDER BY ALL").fetchall()
+        return got, {t.trace: t.actions for t in result.traces}
+
+    short, actions = run(tmp_path / "short.duckdb")
+    empty = sorted(t for t, n in actions.items() if n == 0)
+    assert "co_object" in empty and len(empty) < len(actions)  # some traces are empty, not all
+    arrow = duck.DuckDBEngine.arrow
+
+    def no_shortcut(self, sql):  # an empty trace's action count reads 1: the whole path runs on no rows
+        out = arrow(self, sql)
+        if sql.startswith("SELECT count(*) AS d FROM") and out.column("d")[0].as_py() == 0:
+            return out.set_column(0, "d", [[1]])
+        return out
+
+    monkeypatch.setattr(duck.DuckDBEngine, "arrow", no_shortcut)
+    whole, _ = run(tmp_path / "whole.duckdb")
+    assert short == whole
+    excess = [r for r in short["coaction_excess"] if r[0] == "co_object"]
+    assert excess and all(r[3] == 0 and r[4] == 0.0 for r in excess)  # zeros at every scale, as the null says

@@ -96,6 +96,8 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     for table, select in ws.prepare:
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
+    if d == 0:  # nothing to pair (no reposts, no objects, ...): the trace's empty tables, not 20 statements
+        return _nothing(store, engine, trace, ws, cfg)
     # One cap for every scale, from the work it gives over all of them (`WindowSql.cap_deltas`):
     # item-buckets more crowded than the cap are cut into the next finer scale's, down the ladder.
     # A budget per scale (each scale its own `pair_budget`) was measured: K times the work for the
@@ -196,6 +198,32 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
             engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
                        tuple(ws.scales), family, by_scale)
+
+
+def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) -> TraceResult:
+    """The tables of a trace without a single action, as `run_trace` leaves them: no tested pair,
+    no evidence, an excess of zeros at every scale."""
+    events = [ws.event_column(s) for s in ws.scales] if ws.unit == "events" else []
+    columns = (["NULL::VARCHAR AS a", "NULL::VARCHAR AS b"] + [f"0::INTEGER AS {ws.count_column(s)}" for s in ws.scales]
+               + [f"0::INTEGER AS {e}" for e in events] + ["0::BIGINT AS first_t", "0::BIGINT AS last_t"]
+               + [f"0.0::DOUBLE AS lam_{s}" for s in ws.scales] + ["0.0::DOUBLE AS weight"])
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_tested AS SELECT {', '.join(columns)} LIMIT 0")
+    _judge(store, trace.name, ws, 0, cfg)
+    _store_excess(store, trace.name, [{"scale_seconds": s, "min_items": k, "observed": 0, "expected": 0.0}
+                                      for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)])
+    store.con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _ev_{trace.name} AS
+        SELECT '{trace.name}' AS trace, NULL::VARCHAR AS a, NULL::VARCHAR AS b, NULL::VARCHAR AS item,
+               NULL::VARCHAR AS post_a, NULL::VARCHAR AS post_b, 0::BIGINT AS t_a, 0::BIGINT AS t_b,
+               0::BIGINT AS scale_seconds LIMIT 0
+    """)
+    from trollscope.detect.groups import keep_actions
+
+    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg)
+    for table in ws.tables():
+        if table != kept:
+            engine.drop(table)
+    return TraceResult(trace.name, 0, 0, 0.0, 0, 0, 0.0, 0, tuple(ws.scales), 0, {})
 
 
 def _excess(engine, ws: WindowSql, totals: dict, observed: dict) -> list[dict]:
