@@ -3,8 +3,11 @@
 A run keeps, beside its results, the state an update needs (persistent tables, replaced with the
 run's results in one transaction, so they always belong to the newest run):
 
-  inc_state       one row: the run it belongs to, the per-trace time scales, the trace results (JSON)
+  inc_state       one row: the run it belongs to, the per-trace time scales, the trace results (JSON),
+                  and the run it updated (`since`; '' for a full run)
   inc_posts       every post the run saw: post_id and a hash of the whole row
+  inc_added       an update only: the posts it saw that the run it updated had not (what an
+                  enrichment kept for that run updates from: enrich/signals/incremental.py)
   inc_src_<trace> each trace's actions (account_id, item, t, post_id), as the window join took them
   inc_nd_posts    every authored post's normalised-text hash and length (near-duplicate text; the
                   account signals' duplicate share reads it too: `text_hashes`)
@@ -26,7 +29,7 @@ from trollscope.detect.traces import base as tr
 from trollscope.store import Store
 from trollscope.store import run as runs
 
-STATE_DDL = "CREATE TABLE IF NOT EXISTS inc_state (run_id VARCHAR, scales VARCHAR, traces VARCHAR)"
+STATE_DDL = "CREATE OR REPLACE TABLE inc_state (run_id VARCHAR, scales VARCHAR, traces VARCHAR, since VARCHAR)"
 
 
 @dataclass
@@ -102,6 +105,15 @@ def text_hashes(store: Store, run_id: str) -> str | None:
     return "SELECT post_id, th, chars FROM inc_nd_posts" if state == [(run_id,)] else None
 
 
+def updated_from(store: Store, run_id: str) -> str | None:
+    """The run `run_id` updated, when the kept state is `run_id`'s and it was an update (its new posts
+    are then `inc_added`); None otherwise (a full run, another run's state, a store from before)."""
+    if not (store.has_table("inc_added") and _has_column(store, "inc_state", "since")):
+        return None
+    state = store.con.execute("SELECT run_id, since FROM inc_state").fetchall()
+    return state[0][1] if len(state) == 1 and state[0][0] == run_id and state[0][1] else None
+
+
 def _hashed() -> str:
     """Each post's id and a hash of its whole row: a changed field changes the hash."""
     return "SELECT post_id, hash(p) AS h FROM posts p"
@@ -171,15 +183,18 @@ def previous_membership(store: Store) -> dict[str, int]:
 
 
 def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, list[int]],
-         results: dict[str, dict], update: bool = False) -> None:
+         results: dict[str, dict], update: bool = False, since: str = "") -> None:
     """Replace the kept state with this run's (inside the caller's transaction). An update appends
     what it added to the kept posts and actions instead of writing them again (a rewrite of every
-    post's hash and action was the largest fixed cost of an update: 3 s of 40 on ira-dev)."""
+    post's hash and action was the largest fixed cost of an update: 3 s of 40 on ira-dev). `since`:
+    the run updated."""
     con = store.con
     if update:
         con.execute("INSERT INTO inc_posts SELECT post_id, hash(p) AS h FROM _inc_new p")
+        con.execute("CREATE OR REPLACE TABLE inc_added AS SELECT post_id FROM _inc_new")
     else:
         con.execute(f"CREATE OR REPLACE TABLE inc_posts AS {_hashed()}")
+        con.execute("DROP TABLE IF EXISTS inc_added")
     for trace in traces:
         kept, add = f"inc_src_{trace.name}", f"_inc_add_{trace.name}"
         if not (update and store.has_table(add)):
@@ -208,10 +223,10 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
         con.execute("DROP TABLE IF EXISTS inc_nd_sig")
     if store.has_table("_membership"):
         con.execute("CREATE OR REPLACE TABLE inc_membership AS SELECT * FROM _membership")
-    con.execute(STATE_DDL)
-    con.execute("DELETE FROM inc_state")
-    con.execute("INSERT INTO inc_state VALUES (?, ?, ?)",
-                [run_id, json.dumps({k: list(v) for k, v in scales.items()}), json.dumps(results, default=str)])
+    con.execute(STATE_DDL)  # replaced, not emptied: a store's older inc_state has no `since`
+    con.execute("INSERT INTO inc_state VALUES (?, ?, ?, ?)",
+                [run_id, json.dumps({k: list(v) for k, v in scales.items()}), json.dumps(results, default=str),
+                 since if update else ""])
 
 
 def forget(store: Store) -> None:
@@ -219,6 +234,7 @@ def forget(store: Store) -> None:
     con = store.con
     con.execute("DROP TABLE IF EXISTS inc_state")
     con.execute("DROP TABLE IF EXISTS inc_posts")
+    con.execute("DROP TABLE IF EXISTS inc_added")
 
 
 def cleanup(store: Store, traces: list[tr.Trace]) -> None:

@@ -152,7 +152,7 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
             identity.keep(store.con, result.run_id, continued)
             if keeps:
                 inc.keep(store, result.run_id, traces, scales, {t.trace: asdict(t) for t in result.traces},
-                         update)
+                         update, plan.since)
             else:
                 inc.forget(store)
     finally:

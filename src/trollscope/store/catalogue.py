@@ -120,7 +120,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
         ("technique_id", "VARCHAR", "e.g. T0049.001."), ("name", "VARCHAR", "Technique name."))),
     Derived("account_signals", "enrich.signals",
             "Per-account features, each scored feature's contribution `c_<name>`, and the prior `score`.",
-            depends=("operator_timezone", "operator_hours"), version=2, live_input=True),
+            depends=("operator_timezone", "operator_hours"), version=3, live_input=True),
     Derived("campaign_techniques", "enrich.disarm", "DISARM techniques each campaign shows, with rule and evidence.", _c(
         ("campaign_id", "VARCHAR", "The campaign."), ("technique_id", "VARCHAR", "e.g. T0049.001."),
         ("name", "VARCHAR", "Technique name."), ("tactic", "VARCHAR", "Tactic name."),

@@ -18,6 +18,7 @@ from trollscope.store import run as runs
 from trollscope.store.run import Run
 from trollscope.detect.incremental import text_hashes
 from trollscope.detect.traces.base import NORM_TEXT
+from trollscope.enrich.signals import incremental as inc
 
 @dataclass(frozen=True)
 class Feature:
@@ -77,15 +78,20 @@ def _hours(spec: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _own_texts(hashes: str | None) -> str:
+def _own_texts(hashes: str | None, complete: bool = False) -> str:
     """CTEs ending in `own`: each authored post's account and normalised-text hash (texts of 10
     characters or more). With `hashes` (a SELECT of post_id, th, chars made by near-duplicate text
     for the run), its posts are read from there and only the others normalised: the regular
-    expressions over every authored text were most of this table's time (7 of 9 s on ira-dev)."""
+    expressions over every authored text were most of this table's time (7 of 9 s on ira-dev).
+    `complete`: `hashes` holds every authored post's text (the posts are the run's), so none is
+    looked for outside it (that anti join, which carries every text, took 2 s on ira-dev)."""
     norm = (f"SELECT account_id, md5(n) AS h FROM (SELECT account_id, {NORM_TEXT} AS n FROM {{src}}) "
             "WHERE length(n) >= 10")
     if hashes is None:
         return "own AS (" + norm.format(src="posts WHERE kind <> 'repost' AND text IS NOT NULL") + ")"
+    hashed = f"SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10"
+    if complete:
+        return f"own AS ({hashed})"
     # MATERIALIZED: otherwise the optimiser pushes the length test (the regular expressions) below
     # the anti join, into the scan of every post
     return f"""rest AS MATERIALIZED (
@@ -93,26 +99,41 @@ def _own_texts(hashes: str | None) -> str:
       WHERE p.kind <> 'repost' AND p.text IS NOT NULL),
     own AS (
       -- (the hashes are of authored posts with a text only)
-      SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10
+      {hashed}
       UNION ALL {norm.format(src='rest')})"""
 
 
-def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
-    """One SELECT giving every feature per account that has posts (`hashes`: see `_own_texts`)."""
+def dup_sql(own: str) -> str:
+    """One SELECT of (account_id, own_texts, shared_texts, dup_share) for every account with own texts
+    (`own`: account_id, h): its own texts, those another account posted too, and their ratio. The
+    counts are kept for an update, which adds to them (enrich/signals/incremental.py)."""
+    return f"""
+    SELECT o.account_id, count(*) AS own_texts, count(s.h) AS shared_texts,
+           count(s.h)::DOUBLE / count(*) AS dup_share
+    FROM {own} o
+    LEFT JOIN (SELECT h FROM {own} GROUP BY h HAVING count(DISTINCT account_id) >= 2) s USING (h)
+    GROUP BY o.account_id
+    """
+
+
+def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = False,
+                         only: str | None = None, dup: str | None = None) -> str:
+    """One SELECT giving every feature but the campaign's per account that has posts (`hashes`,
+    `complete`: see `_own_texts`), or per such account in the table `only`, whose duplicate shares
+    are then given (`dup`: a table of `dup_sql`'s columns). Only the duplicate share reads other
+    accounts' posts; the other features read the account's own posts and row of `accounts`. Two
+    counts behind the duplicate share come last, `own_texts` and `shared_texts` (see `with_campaign`)."""
+    if (only is None) != (dup is None):
+        raise ValueError("`only` and `dup` go together")
     tz = literal(str(cfg["operator_timezone"]))
     lo, hi = _hours(cfg["operator_hours"])
-    campaign = (
-        """
-        LEFT JOIN (SELECT account_id, ln(1 + coalesce(strength, 0)) AS cs FROM campaign_members) cm USING (account_id)
-        """ if has_detect else "LEFT JOIN (SELECT NULL::VARCHAR AS account_id, NULL::DOUBLE AS cs) cm USING (account_id)"
-    )
-    zero_campaign = "coalesce(cm.cs, 0.0)" if has_detect else "NULL::DOUBLE"
+    mine = "" if only is None else f" AND account_id IN (SELECT account_id FROM {only})"
     return f"""
     WITH p AS (
       SELECT account_id, created_at, kind, hashtags,
              CAST(created_at AS TIMESTAMP) AS utc,
              timezone({tz}, created_at) AS op
-      FROM posts WHERE account_id IS NOT NULL AND created_at IS NOT NULL
+      FROM posts WHERE account_id IS NOT NULL AND created_at IS NOT NULL{mine}
     ),
     base AS (
       SELECT account_id, count(*) AS posts,
@@ -147,23 +168,22 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
                        AND hour(p.utc + to_hours(tz.offset_h)) BETWEEN 9 AND 17 THEN 1.0 ELSE 0.0 END) AS office
       FROM p JOIN tz USING (account_id) GROUP BY p.account_id
     ),
-    gaps AS (
+    gaps AS (  -- in microseconds: exact integers, so the moments below are too
       SELECT account_id, g FROM (
-        SELECT account_id, epoch(created_at) - lag(epoch(created_at)) OVER (PARTITION BY account_id ORDER BY created_at) AS g
+        SELECT account_id, epoch_us(created_at) - lag(epoch_us(created_at)) OVER (PARTITION BY account_id ORDER BY created_at) AS g
         FROM p) WHERE g IS NOT NULL
     ),
     burst AS (
-      SELECT account_id,
-             CASE WHEN count(*) >= 2 AND stddev_pop(g) + avg(g) > 0
-                  THEN (stddev_pop(g) - avg(g)) / (stddev_pop(g) + avg(g)) END AS b
-      FROM gaps GROUP BY account_id
+      -- σ from exact integer sums, not stddev_pop: a float aggregate's last bits follow the order rows
+      -- arrive in, which depends on the other accounts in the query; an update computes a few accounts
+      -- alone and must get a full run's numbers (enrich/signals/incremental.py)
+      SELECT account_id, CASE WHEN n >= 2 AND sd + mu > 0 THEN (sd - mu) / (sd + mu) END AS b
+      FROM (SELECT account_id, count(*) AS n, sum(g)::DOUBLE / count(*) AS mu,
+                   sqrt((count(*) * sum(g::HUGEINT * g) - sum(g::HUGEINT) * sum(g::HUGEINT))::DOUBLE) / count(*) AS sd
+            FROM gaps GROUP BY account_id)
     ),
-    {_own_texts(hashes)},
-    shared_texts AS (SELECT h FROM own GROUP BY h HAVING count(DISTINCT account_id) >= 2),
-    dup AS (
-      SELECT o.account_id, avg(CASE WHEN s.h IS NOT NULL THEN 1.0 ELSE 0.0 END) AS dup_share
-      FROM own o LEFT JOIN shared_texts s USING (h) GROUP BY o.account_id
-    ),
+    {"" if dup else _own_texts(hashes, complete) + ","}
+    dup AS ({dup_sql("own") if dup is None else f"SELECT * FROM {dup}"}),
     tags AS (
       SELECT account_id, tag, count(*) AS n FROM (SELECT account_id, unnest(hashtags) AS tag FROM p)
       WHERE tag IS NOT NULL AND tag <> '' GROUP BY ALL
@@ -171,17 +191,17 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
     tag_conc AS (
       SELECT account_id,
              CASE WHEN count(*) = 1 THEN 1.0
-                  ELSE 1.0 - (-sum(n / tot * ln(n / tot))) / ln(count(*)) END AS conc
+                  ELSE 1.0 - (-sum(n / tot * ln(n / tot) ORDER BY tag)) / ln(count(*)) END AS conc
       FROM (SELECT *, sum(n) OVER (PARTITION BY account_id) AS tot FROM tags)
       WHERE tot >= 3 GROUP BY account_id
     ),
     chars AS (
       SELECT account_id, ch, count(*) AS n FROM (
-        SELECT account_id, unnest(string_split(lower(handle), '')) AS ch FROM accounts WHERE handle <> '')
+        SELECT account_id, unnest(string_split(lower(handle), '')) AS ch FROM accounts WHERE handle <> ''{mine})
       GROUP BY ALL
     ),
     handle_h AS (
-      SELECT account_id, -sum(n / tot * log2(n / tot)) AS ent
+      SELECT account_id, -sum(n / tot * log2(n / tot) ORDER BY ch) AS ent  -- in one order (see burst)
       FROM (SELECT *, sum(n) OVER (PARTITION BY account_id) AS tot FROM chars) GROUP BY account_id
     )
     SELECT b.account_id, a.handle,
@@ -203,7 +223,8 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
              AS handle_name_digits,
            length(coalesce(a.handle, ''))::DOUBLE AS handle_length,
            coalesce(hh.ent, 0.0) AS handle_entropy,
-           {zero_campaign} AS campaign_strength
+           coalesce(d.own_texts, 0) AS own_texts,
+           coalesce(d.shared_texts, 0) AS shared_texts
     FROM base b
     LEFT JOIN accounts a USING (account_id)
     LEFT JOIN tz USING (account_id)
@@ -212,8 +233,25 @@ def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
     LEFT JOIN dup d USING (account_id)
     LEFT JOIN tag_conc tc USING (account_id)
     LEFT JOIN handle_h hh USING (account_id)
-    {campaign}
     """
+
+
+def with_campaign(features: str, has_detect: bool) -> str:
+    """`features` (a table or parenthesised SELECT of `account_features_sql`'s columns) with the
+    campaign column: the run's campaigns, read again whole each time (one join over the members)."""
+    cols = "f.* EXCLUDE (own_texts, shared_texts)"  # kept for an update, not shown
+    if not has_detect:
+        return f"SELECT {cols}, NULL::DOUBLE AS campaign_strength FROM {features} f"
+    return f"""
+    SELECT {cols}, coalesce(cm.cs, 0.0) AS campaign_strength FROM {features} f
+    LEFT JOIN (SELECT account_id, ln(1 + coalesce(strength, 0)) AS cs FROM campaign_members) cm
+      ON cm.account_id = f.account_id
+    """
+
+
+def features_sql(cfg: dict, has_detect: bool, hashes: str | None = None) -> str:
+    """One SELECT giving every feature per account that has posts (`hashes`: see `_own_texts`)."""
+    return with_campaign(f"({account_features_sql(cfg, hashes)})", has_detect)
 
 
 def scored_sql(features_table: str) -> str:
@@ -235,12 +273,32 @@ def scored_sql(features_table: str) -> str:
 
 @catalogue.produces("account_signals")
 def build(store: Store, run: Run, create: str) -> None:
-    """`account_signals` for `run`: its settings, its campaigns (none before detection)."""
+    """`account_signals` for `run`: its settings, its campaigns (none before detection). When `run`
+    updated the run whose features are kept, only the accounts the new posts can change are computed
+    again (enrich/signals/incremental.py); the table is the same as computed whole."""
+    con = store.con
     cfg = run.config()
     has_detect = bool(run.run_id) and store.has_table("campaign_members")
     hashes = text_hashes(store, run.run_id) if run.run_id else None
-    store.con.execute(f"{create} account_signals AS WITH f AS ({features_sql(cfg, has_detect, hashes)}) "
-                      f"{scored_sql('f')}")
+    unscored = tuple(n for n in NAMES if n != "campaign_strength") + ("own_texts", "shared_texts")
+    # the run's hashes hold every authored text while the posts are the run's (detect.traces.neardup)
+    complete = hashes is not None and inc.exact(store, run)
+    try:
+        update = inc.plan(store, run, cfg, unscored, hashes)
+        if update.incremental:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {inc.dup_update_sql()}")
+            con.execute("CREATE OR REPLACE TEMP TABLE _sig_fresh AS "
+                        f"{account_features_sql(cfg, only=inc.CHANGED, dup='_sig_dup')}")
+            features = inc.updated_sql("_sig_fresh", "_sig_dup")
+        else:
+            features = account_features_sql(cfg, hashes, complete)
+        # in one order, so the standardisation's sums over all accounts are the same in both ways
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_features AS SELECT * FROM ({features}) ORDER BY account_id")
+        con.execute(f"{create} account_signals AS WITH f AS ({with_campaign('_sig_features', has_detect)}) "
+                    f"{scored_sql('f')}")
+        inc.keep(store, run, cfg, unscored, "_sig_features", update)
+    finally:
+        inc.cleanup(store)
 
 
 def ensure(store: Store, run: Run | None = None) -> str:
