@@ -129,6 +129,7 @@ def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bo
     """
     con = store.con
     name = f"_inc_src_{trace.name}"
+    _drop(con, name)  # a view or a table, as the run before in this process left it
     if not update or trace.needs:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, top)}) a")
@@ -149,10 +150,16 @@ def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bo
                 SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {add}) u
               GROUP BY account_id, item) g
         """)
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+    else:  # a view: the window join materialises it once as its `src` (a table here was a second copy)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS "
                     f"SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {add}")
     return name
+
+
+def _drop(con, name: str) -> None:
+    """Drop the temporary table or view `name` (DuckDB's DROP names the kind, and refuses the other)."""
+    view = con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name]).fetchall()
+    con.execute(f"DROP {'VIEW' if view[0][0] else 'TABLE'} IF EXISTS {name}")
 
 
 def touched_buckets(store: Store, trace: tr.Trace, top: int) -> int:
@@ -240,7 +247,7 @@ def forget(store: Store) -> None:
 def cleanup(store: Store, traces: list[tr.Trace]) -> None:
     con = store.con
     for trace in traces:
-        con.execute(f"DROP TABLE IF EXISTS _inc_src_{trace.name}")
+        _drop(con, f"_inc_src_{trace.name}")  # before the table its view reads
         con.execute(f"DROP TABLE IF EXISTS _inc_add_{trace.name}")
     for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
