@@ -109,11 +109,13 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     else:
         labels = np.zeros(0, dtype=np.int64)
     # Name each cluster by the smallest text id in it: stable for a given input and seed.
+    # (stable sort: each label's first text in that order is its smallest; a Python loop over every
+    # text cost ~0.5 s on ira-dev's 800k texts)
     order = np.argsort(labels, kind="stable")
     first = np.full(labels.max() + 1 if len(labels) else 0, -1, dtype=np.int64)
-    for tid in order:
-        if first[labels[tid]] < 0:
-            first[labels[tid]] = tid
+    if len(labels):
+        starts = order[np.r_[0, np.flatnonzero(np.diff(labels[order])) + 1]]
+        first[labels[starts]] = starts
     cluster_of = first[labels] if len(labels) else labels
     con.register("_nd_map", pa.table({"tid": pa.array(np.arange(n_texts, dtype=np.int64)),
                                       "cluster": pa.array(cluster_of.astype(np.int64))}))
