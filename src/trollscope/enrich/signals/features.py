@@ -282,9 +282,10 @@ def build(store: Store, run: Run, create: str) -> None:
     hashes = text_hashes(store, run.run_id) if run.run_id else None
     unscored = tuple(n for n in NAMES if n != "campaign_strength") + ("own_texts", "shared_texts")
     # the run's hashes hold every authored text while the posts are the run's (detect.traces.neardup)
-    complete = hashes is not None and inc.exact(store, run)
+    exact = inc.exact(store, run)
+    complete = hashes is not None and exact
     try:
-        update = inc.plan(store, run, cfg, unscored, hashes)
+        update = inc.plan(store, run, cfg, unscored, hashes, exact)
         if update.incremental:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_dup AS {inc.dup_update_sql()}")
             con.execute("CREATE OR REPLACE TEMP TABLE _sig_fresh AS "
@@ -296,7 +297,8 @@ def build(store: Store, run: Run, create: str) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sig_features AS SELECT * FROM ({features}) ORDER BY account_id")
         con.execute(f"{create} account_signals AS WITH f AS ({with_campaign('_sig_features', has_detect)}) "
                     f"{scored_sql('f')}")
-        inc.keep(store, run, cfg, unscored, "_sig_features", update)
+        if exact:  # what is kept must be true of the posts of the run it names
+            inc.keep(store, run, cfg, unscored, "_sig_features", update)
     finally:
         inc.cleanup(store)
 

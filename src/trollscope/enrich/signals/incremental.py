@@ -77,13 +77,14 @@ def exact(store: Store, run: Run) -> bool:
     return store.con.execute("SELECT run_id FROM inc_state").fetchall() == [(run.run_id,)]
 
 
-def plan(store: Store, run: Run, cfg: dict, names: tuple[str, ...], hashes: str | None) -> Update:
-    """Decide between an update of the kept features and a computation from scratch. For an update,
-    leaves the temporary tables `_sig_changed` and `_sig_dup_only` (account_id) and `_sig_touched`."""
+def plan(store: Store, run: Run, cfg: dict, names: tuple[str, ...], hashes: str | None, posts_exact: bool) -> Update:
+    """Decide between an update of the kept features and a computation from scratch (`posts_exact`:
+    `exact(store, run)`). For an update, leaves the temporary tables `_sig_changed` and `_sig_dup_only`
+    (account_id) and `_sig_touched`."""
     con = store.con
     if not (store.has_table("inc_signals") and store.has_table("inc_signals_state")):
         return Update(False, "no features kept")
-    if not exact(store, run):
+    if not posts_exact:
         return Update(False, f"the posts are not the ones {run.run_id or 'the run'} saw")
     since = updated_from(store, run.run_id)
     if since is None:
@@ -162,10 +163,10 @@ def updated_sql(fresh: str, dup: str) -> str:
 
 
 def keep(store: Store, run: Run, cfg: dict, names: tuple[str, ...], features: str, update: Update) -> None:
-    """Keep `features` (every account's features but the campaign's) for the next update, when they
-    are the run's: the store writable, its posts the ones the run saw. Otherwise what is kept stays,
-    still true of the posts of the run it names."""
-    if store.read_only or not exact(store, run):
+    """Keep `features` (every account's features but the campaign's) for the next update; the caller
+    keeps them only when the posts are the ones the run saw (`exact`). A read-only store keeps what
+    it has, still true of the posts of the run it names."""
+    if store.read_only:
         return
     con = store.con
     con.execute(f"CREATE OR REPLACE TABLE inc_signals AS SELECT f.*, a.acct_h "
