@@ -158,9 +158,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         JOIN _tr_weights w ON w.a = p.a AND w.b = p.b
         GROUP BY p.a, p.b, {counts}, w.first_t, w.last_t, w.weight
     """
-    columns = [("a", "account"), ("b", "account")] + [(ws.count_column(s), None) for s in ws.scales] + [
-        (ws.event_column(s), None) for s in ws.scales if ws.unit == "events"] + [
-        ("first_t", None), ("last_t", None)] + [(f"lam_{s}", None) for s in ws.scales] + [("weight", None)]
+    columns = [(name, kind) for name, kind, _ in _tested_columns(ws)]
     # numbered in the order of the ids, so the order of the numbers is the order of the ids
     engine.to_store("_tr_tested", ws.names(tested_sql, columns) + " ORDER BY a, b")
     family = eligible * (eligible - 1) // 2
@@ -200,14 +198,20 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
                        tuple(ws.scales), family, by_scale)
 
 
+def _tested_columns(ws: WindowSql) -> list[tuple[str, str | None, str]]:
+    """`_tr_tested`'s columns: name, what it numbers (`WindowSql.names`) and SQL type."""
+    return ([("a", "account", "VARCHAR"), ("b", "account", "VARCHAR")]
+            + [(ws.count_column(s), None, "INTEGER") for s in ws.scales]
+            + [(ws.event_column(s), None, "INTEGER") for s in ws.scales if ws.unit == "events"]
+            + [("first_t", None, "BIGINT"), ("last_t", None, "BIGINT")]
+            + [(f"lam_{s}", None, "DOUBLE") for s in ws.scales] + [("weight", None, "DOUBLE")])
+
+
 def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) -> TraceResult:
     """The tables of a trace without a single action, as `run_trace` leaves them: no tested pair,
     no evidence, an excess of zeros at every scale."""
-    events = [ws.event_column(s) for s in ws.scales] if ws.unit == "events" else []
-    columns = (["NULL::VARCHAR AS a", "NULL::VARCHAR AS b"] + [f"0::INTEGER AS {ws.count_column(s)}" for s in ws.scales]
-               + [f"0::INTEGER AS {e}" for e in events] + ["0::BIGINT AS first_t", "0::BIGINT AS last_t"]
-               + [f"0.0::DOUBLE AS lam_{s}" for s in ws.scales] + ["0.0::DOUBLE AS weight"])
-    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_tested AS SELECT {', '.join(columns)} LIMIT 0")
+    columns = ", ".join(f"NULL::{sql_type} AS {name}" for name, _, sql_type in _tested_columns(ws))
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _tr_tested AS SELECT {columns} LIMIT 0")
     _judge(store, trace.name, ws, 0, cfg)
     _store_excess(store, trace.name, [{"scale_seconds": s, "min_items": k, "observed": 0, "expected": 0.0}
                                       for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)])
