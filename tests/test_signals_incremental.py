@@ -130,23 +130,36 @@ def test_a_full_run_or_changed_definitions_compute_the_signals_whole(tmp_path):
     a, b = _world()
     store = trollscope.open(tmp_path / "s.duckdb")
     ingest(store, [str(write_csv(tmp_path / "a.csv", a))], mapping=MAPPING)
-    pipeline.detect(store, traces="co_repost,near_duplicate")
+    first = pipeline.detect(store, traces="co_repost,near_duplicate")
     assert store.sql("SELECT run_id, since FROM inc_signals_state").fetchall() == [("R1", "")]
+    # the user is told how the signals were made, and why they were computed whole
+    assert first.enrichment == ["account signals: computed whole (no features kept)"]
     # a kept table made with another definition of the features (e.g. an older version) is not used
     store.sql("UPDATE inc_signals_state SET key = 'another'")
     ingest(store, [str(write_csv(tmp_path / "b.csv", b[: len(b) // 2]))], mapping=MAPPING)
-    assert pipeline.detect(store, traces="co_repost,near_duplicate").incremental
+    second = pipeline.detect(store, traces="co_repost,near_duplicate")
+    assert second.incremental
     assert store.sql("SELECT run_id, since FROM inc_signals_state").fetchall() == [("R2", "")]
+    assert second.enrichment == [("account signals: computed whole (the features kept were computed with "
+                                  "other settings or definitions)")]
     ingest(store, [str(write_csv(tmp_path / "c.csv", b[len(b) // 2:]))], mapping=MAPPING)
-    assert pipeline.detect(store, traces="co_repost,near_duplicate").incremental
+    third = pipeline.detect(store, traces="co_repost,near_duplicate")
+    assert third.incremental
     assert store.sql("SELECT run_id, since FROM inc_signals_state").fetchall() == [("R3", "R2")]
-    assert not pipeline.detect(store, traces="co_repost,near_duplicate", full=True).incremental
+    changed, dup = store.sql("SELECT recomputed, dup_recomputed FROM inc_signals_state").fetchall()[0]
+    assert changed > 0
+    assert third.enrichment == [(f"account signals: updated from R2's, {changed:,} account(s) computed again "
+                                 f"and {dup:,} more for their duplicate-text share")]
+    fourth = pipeline.detect(store, traces="co_repost,near_duplicate", full=True)
+    assert not fourth.incremental
     assert store.sql("SELECT run_id, since FROM inc_signals_state").fetchall() == [("R4", "")]
+    assert fourth.enrichment == ["account signals: computed whole (R4 is not an update of a run)"]
     # without near-duplicate text's hashes, finding whose texts a new post shares would cost the whole
     ingest(store, [str(write_csv(tmp_path / "d.csv", [post("late", "user0001", SPAN, "one more time")]))],
            mapping=MAPPING)
-    pipeline.detect(store, traces="co_repost")
+    fifth = pipeline.detect(store, traces="co_repost")
     assert store.sql("SELECT run_id, since FROM inc_signals_state").fetchall() == [("R5", "")]
+    assert fifth.enrichment == ["account signals: computed whole (R5 is not an update of a run)"]  # other traces
     store.close()
 
 

@@ -9,6 +9,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -34,7 +35,10 @@ synth = _synth()
 def _digest(folder: Path) -> str:
     h = hashlib.sha256()
     for part in sorted(folder.glob("*.parquet")):
-        h.update(pq.read_table(part).to_pandas().to_csv(index=False).encode())
+        table = pq.read_table(part)
+        h.update(repr(table.schema).encode())
+        for column in table.columns:
+            h.update(repr(column.to_pylist()).encode())
     truth = json.loads((folder / "truth.json").read_text())
     truth.pop("seconds")
     h.update(json.dumps(truth, sort_keys=True).encode())
@@ -58,27 +62,39 @@ def test_deterministic_for_a_seed(generated):
 
 def test_planted_structure(generated):
     truth = json.loads((generated / "a" / "truth.json").read_text())
-    table = pq.read_table(sorted((generated / "a").glob("*.parquet")))
-    posts = table.to_pandas()
-    assert len(posts) == truth["posts"] == POSTS
-    assert posts["post_id"].is_unique
+    con = duckdb.connect()
+    con.register("posts", pq.read_table(sorted((generated / "a").glob("*.parquet"))))
+
+    def one(sql: str, *params):
+        return con.execute(sql, list(params)).fetchall()[0]
+
+    n, distinct = one("SELECT count(*), count(DISTINCT post_id) FROM posts")
+    assert n == truth["posts"] == POSTS
+    assert distinct == n
     assert {c["style"] for c in truth["campaigns"]} == set(synth.STYLES)
     # heavy-tailed activity: the busiest 10 % of accounts write far more than 10 % of posts
-    per_account = posts["account"].value_counts().to_numpy()
-    assert per_account[: len(per_account) // 10].sum() > 0.3 * len(posts)
+    top, = one("""SELECT sum(k) FROM (SELECT k, row_number() OVER (ORDER BY k DESC) AS r,
+                                      count(*) OVER () AS accounts
+                               FROM (SELECT count(*) AS k FROM posts GROUP BY account) g) x
+                  WHERE r <= accounts // 10""")
+    assert top > 0.3 * n
     # daily rhythm: the evening hour is busier than the small hours
-    hours = (posts["ts"] // 3600) % 24
-    assert (hours == 20).sum() > 2 * (hours == 4).sum()
+    evening, night = one("SELECT count(*) FILTER ((ts // 3600) % 24 = 20), count(*) FILTER ((ts // 3600) % 24 = 4) "
+                         "FROM posts")
+    assert evening > 2 * night
     # every planted account acts in its campaign; a repost ring reposts one post within 60 s
     ring = next(c for c in truth["campaigns"] if c["style"] == "repost_ring")
-    members = posts[posts["account"].astype(str).isin(ring["accounts"]) & (posts["kind"] == "repost")]
-    grouped = members.groupby("ref_post")["ts"].agg(["count", "min", "max"])
-    assert ((grouped["count"] >= 5) & (grouped["max"] - grouped["min"] <= 60)).sum() >= 20
+    bursts, = one("""SELECT count(*) FROM (
+                       SELECT ref_post FROM posts WHERE CAST(account AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))
+                         AND kind = 'repost'
+                       GROUP BY ref_post HAVING count(*) >= 5 AND max(ts) - min(ts) <= 60) g""", ring["accounts"])
+    assert bursts >= 20
     # copy-paste: copies of one message within a minute, not all verbatim
     copy = next(c for c in truth["campaigns"] if c["style"] == "copy_paste")
-    texts = posts[posts["account"].astype(str).isin(copy["accounts"])]["text"]
-    counts = texts.value_counts()
-    assert counts.iloc[0] >= 4 and (counts == 1).sum() > 0
+    most, once = one("""SELECT max(k), count(*) FILTER (k = 1) FROM (
+                          SELECT count(*) AS k FROM posts WHERE CAST(account AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))
+                          GROUP BY text) g""", copy["accounts"])
+    assert most >= 4 and once > 0
     crowd = np.load(generated / "a" / "crowd.npy")
     assert len(crowd) > 100
 

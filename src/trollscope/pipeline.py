@@ -28,6 +28,7 @@ def detect(store: Store, progress: Callable[[str], None] | None = None, engine_n
     if progress:
         progress("account signals and DISARM techniques")
     signals.ensure(store, run)
+    result.enrichment.append(signals.described(store, run))
     disarm.ensure(store, run)
     # what each campaign showed at this run, for `changes` later (the cached table holds the newest run only)
     with store.transaction():

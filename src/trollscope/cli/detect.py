@@ -91,6 +91,8 @@ def detect(
     out.print(f"{result.edges:,} significant links; {result.campaigns:,} campaigns; "
               f"{result.flagged_accounts:,} accounts flagged")
     out.print(what_changed, highlight=False, markup=False)
+    for line in result.enrichment:
+        out.print(line, highlight=False, markup=False)
     print_campaigns(top_rows)
 
 

@@ -52,6 +52,7 @@ class DetectResult:
     new_posts: int = 0  # posts the updated run had not seen
     buckets_touched: int = 0  # item-buckets (top scale, summed over traces) holding a new post's action
     pairs_retested: int = 0  # pair tests (over traces) whose counts or expected co-actions changed
+    enrichment: list[str] = field(default_factory=list)  # one line per enrichment of the run: how it was made
 
     def summary(self) -> str:
         """One line: what the run updated, or that it was full and why."""

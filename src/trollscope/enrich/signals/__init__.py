@@ -11,10 +11,11 @@ not fitted to any data; `trollscope train` fits a classifier on labelled account
 from __future__ import annotations
 
 from trollscope.enrich.signals.features import FEATURES, NAMES, SCORED, ensure
+from trollscope.enrich.signals.incremental import described
 from trollscope.store import Store
 from trollscope.store.run import Run
 
-__all__ = ["FEATURES", "signals"]
+__all__ = ["FEATURES", "described", "signals"]
 
 
 def signals(store: Store, account_ids: list[str] | None = None, run: Run | None = None) -> list[dict]:

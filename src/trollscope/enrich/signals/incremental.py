@@ -45,7 +45,7 @@ CHANGED = "_sig_changed"  # accounts whose features are computed again
 DUP_ONLY = "_sig_dup_only"  # accounts whose duplicate share alone is computed again
 TOUCHED = "_sig_touched"  # every own text a new post also has: account_id, h, new (the post is new)
 STATE_DDL = ("CREATE OR REPLACE TABLE inc_signals_state "
-             "(run_id VARCHAR, key VARCHAR, since VARCHAR, recomputed BIGINT, dup_recomputed BIGINT)")
+             "(run_id VARCHAR, key VARCHAR, since VARCHAR, recomputed BIGINT, dup_recomputed BIGINT, reason VARCHAR)")
 # each account's fields a feature reads (grouped: one row per account whatever `accounts` holds)
 _ACCOUNT_H = ("(SELECT account_id, bit_xor(hash(account_id, handle, followers, post_count)) AS acct_h "
               "FROM accounts GROUP BY account_id)")
@@ -172,8 +172,27 @@ def keep(store: Store, run: Run, cfg: dict, names: tuple[str, ...], features: st
     con.execute(f"CREATE OR REPLACE TABLE inc_signals AS SELECT f.*, a.acct_h "
                 f"FROM {features} f LEFT JOIN {_ACCOUNT_H} a ON a.account_id = f.account_id")
     con.execute(STATE_DDL)
-    con.execute("INSERT INTO inc_signals_state VALUES (?, ?, ?, ?, ?)",
-                [run.run_id, key(cfg, names), update.since, update.recomputed, update.dup_recomputed])
+    con.execute("INSERT INTO inc_signals_state VALUES (?, ?, ?, ?, ?, ?)",
+                [run.run_id, key(cfg, names), update.since, update.recomputed, update.dup_recomputed,
+                 update.reason])
+
+
+def described(store: Store, run: Run) -> str:
+    """One line on how `run`'s account signals were made: updated (for how many accounts) or
+    computed whole, and why."""
+    if not store.has_table("inc_signals_state"):
+        return "account signals: computed whole (nothing kept for an update)"
+    cur = store.con.execute("SELECT * FROM inc_signals_state")
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    if len(rows) != 1 or rows[0]["run_id"] != run.run_id:
+        return (f"account signals: computed whole; not kept for the next update (the posts are not the "
+                f"ones {run.run_id} saw)")
+    row = rows[0]
+    if row.get("since"):
+        return (f"account signals: updated from {row['since']}'s, {row['recomputed']:,} account(s) computed again "
+                f"and {row['dup_recomputed']:,} more for their duplicate-text share")
+    return f"account signals: computed whole ({row.get('reason') or 'the reason was not kept'})"
 
 
 def cleanup(store: Store) -> None:
