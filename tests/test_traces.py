@@ -8,12 +8,18 @@ epoch seconds, so window buckets (t // Δ) start exactly at T0 + k·Δ.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 
+import duckdb
 import numpy as np
 import pytest
 
+from hypothesis import given, settings, strategies as st
+
 from trollscope.detect import detect
 from trollscope.views.results import explain
+from trollscope.detect.traces.base import NORM_TEXT
 from trollscope.detect.traces.neardup import build_text_clusters
 from trollscope.detect.window import bucket_cap, cap_within
 
@@ -103,6 +109,28 @@ def test_co_repost_without_ids_pairs_reposts_of_the_same_text(tmp_path):
         (item1, "a1", "b1", at(0), at(25)),
         (item2, "a2", "b2", at(5000), at(5010)),
     ]
+
+
+def _normalised(text: str) -> str:
+    """NORM_TEXT's definition, in Python: lower case, no `RT @user:` prefix, each link a space,
+    each run of whitespace one space, no space at either end (DuckDB's trim: any Unicode space separator)."""
+    text = re.sub(r"^rt @[a-z0-9_]+:?[\t\n\f\r ]*", "", text.lower())
+    text = re.sub(r"https?://[^\t\n\f\r ]+", " ", text)
+    text = re.sub(r"[\t\n\f\r ]+", " ", text)
+    spaces = "".join(sorted({c for c in text if unicodedata.category(c) == "Zs"}))
+    return text.strip(spaces)
+
+
+_TEXT_CON = duckdb.connect()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "B", " ", "  ", "\t", "\n", "\r\n", "\f", "\u00a0", "\u2003", "RT @x_1:",
+                                 "rt @y ", "http://t.co/x", "https://e.org/a b", "é", "@z", ":"]),
+                max_size=12).map("".join))
+def test_normalised_text_is_its_definition_whatever_the_spacing(text):
+    got = _TEXT_CON.execute(f"SELECT {NORM_TEXT} FROM (SELECT ? AS text)", [text]).fetchall()[0][0]
+    assert got == _normalised(text)
 
 
 def test_co_repost_outside_the_window_gives_no_pair(tmp_path):

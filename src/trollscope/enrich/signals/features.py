@@ -85,10 +85,11 @@ def _own_texts(hashes: str | None, complete: bool = False) -> str:
     expressions over every authored text were most of this table's time (7 of 9 s on ira-dev).
     `complete`: `hashes` holds every authored post's text (the posts are the run's), so none is
     looked for outside it (that anti join, which carries every text, took 2 s on ira-dev)."""
-    norm = (f"SELECT account_id, md5(n) AS h FROM (SELECT account_id, {NORM_TEXT} AS n FROM {{src}}) "
-            "WHERE length(n) >= 10")
+    def norm(src: str) -> str:  # (a function, not str.format: the normalisation's patterns hold braces)
+        return f"SELECT account_id, md5(n) AS h FROM (SELECT account_id, {NORM_TEXT} AS n FROM {src}) WHERE length(n) >= 10"
+
     if hashes is None:
-        return "own AS (" + norm.format(src="posts WHERE kind <> 'repost' AND text IS NOT NULL") + ")"
+        return "own AS (" + norm("posts WHERE kind <> 'repost' AND text IS NOT NULL") + ")"
     hashed = f"SELECT p.account_id, k.th AS h FROM posts p JOIN ({hashes}) k ON k.post_id = p.post_id WHERE k.chars >= 10"
     if complete:
         return f"own AS ({hashed})"
@@ -100,7 +101,7 @@ def _own_texts(hashes: str | None, complete: bool = False) -> str:
     own AS (
       -- (the hashes are of authored posts with a text only)
       {hashed}
-      UNION ALL {norm.format(src='rest')})"""
+      UNION ALL {norm('rest')})"""
 
 
 def dup_sql(own: str) -> str:
