@@ -47,6 +47,18 @@ def poisson_tail_sql(lam: str, k: int) -> str:
     return f"(CASE WHEN {lam} < 0.5 THEN exp(-{lam}) * ({series}) ELSE 1.0 - exp(-{lam}) * ({head}) END)"
 
 
+def exact_sum(term: str, digits: int = 24) -> str:
+    """SQL for the sum of `term` over a group, the same in any order: each term in whole units of
+    10^-`digits` as a 38-digit integer, so the sum may reach 10^(38 − digits). A float sum's last bits
+    follow the order in which a parallel aggregation meets the rows, which changes from run to run,
+    and rounding the sums to 12 digits still tipped now and then (on ira-dev, 2 of 112,536 pair tests
+    and one co-action excess differed between two runs of one store). The terms summed with the
+    default (expected co-actions 2·P·n·n'/D², distinct items, their Poisson tails) are never below
+    1e-16 unless 0 or a tail too small to count, and their sums stay far below 1e14: a double's
+    precision is kept."""
+    return f"(CAST(sum(CAST(round(({term}) * 1e{int(digits)}) AS DECIMAL(38, 0))) AS DOUBLE) / 1e{int(digits)})"
+
+
 def grid_points(max_actions: int) -> int:
     """Grid points that cover every product n_as · n_bs up to `max_actions`²."""
     import math
@@ -387,13 +399,14 @@ class WindowSql:
         actions n_as. Per scale, item and stratum: P_is, the action pairs on the item within the
         scale (every pair in one bucket, half of those across neighbouring buckets: the share
         within the scale for times spread evenly), and P'_is, the same over the item-buckets the
-        join enumerated. Per scale and stratum: D_s and P_s = Σ_i P_is.
+        join enumerated. Per scale and stratum: D_s, top_s and P_s = Σ_i P_is.
 
         The pair test's expected co-actions are λ_ab = Σ_s 2 · P_s · n_as · n_bs / D_s²
         (`detect.null`): action pairs, which bound the distinct items. The excess summary needs
         the distinct items themselves, μ_ab = Σ_s Σ_i (1 − exp(−2 · P'_is · n_as · n_bs / D_s²)),
         which depends on a pair only through x = n_as · n_bs in each stratum: `curve` tabulates
-        h_s(x) = Σ_i (1 − exp(−2 · x · P'_is / D_s²)) at x = GRID^g (g < `points`), with the
+        h_s(x) = Σ_i (1 − exp(−2 · x · P'_is / D_s²)) at x = GRID^g (g < `points`, and up to the
+        point at or above top_s², top_s the most actions of one account in s: no x there is larger), with the
         Poisson tails t<k> = P(Poisson(h) >= k), and a pair reads it at the grid point at or above
         its x (h grows with x, so μ is never under-estimated by the grid). `activity_sql` first.
 
@@ -421,17 +434,20 @@ class WindowSql:
                 ) u GROUP BY scale, item, s
             """),
             (self.strata, f"""
-                SELECT a.scale, a.s, a.d, coalesce(q.p, 0.0) AS p, coalesce(q.pk, 0.0) AS pk FROM (
-                  SELECT scale, s, sum(n) AS d FROM {self.activity} GROUP BY scale, s) a
+                SELECT a.scale, a.s, a.d, a.top, coalesce(q.p, 0.0) AS p, coalesce(q.pk, 0.0) AS pk FROM (
+                  SELECT scale, s, sum(n) AS d, max(n) AS top FROM {self.activity} GROUP BY scale, s) a
                 LEFT JOIN (SELECT scale, s, sum(p) AS p, sum(pk) AS pk FROM {p}item_strata GROUP BY scale, s) q
                   ON q.scale = a.scale AND q.s = a.s
             """),
             (p + "curve", f"""
                 SELECT scale, s, g, h, {tails} FROM (
-                  SELECT v.scale, v.s, g.g, sum(v.items * (1.0 - exp(-2.0 * pow({GRID}, g.g) * v.pk / (t.d * t.d)))) AS h
+                  SELECT v.scale, v.s, g.g, {exact_sum(f'v.items * (1.0 - exp(-2.0 * pow({GRID}, g.g) * v.pk / (t.d * t.d)))')} AS h
                   FROM (SELECT scale, s, pk, count(*) AS items FROM {p}item_strata WHERE pk > 0 GROUP BY scale, s, pk) v
                   JOIN {self.strata} t ON t.scale = v.scale AND t.s = v.s
                   CROSS JOIN (SELECT * FROM (VALUES {grid}) gg(g)) g
+                  -- a stratum's x = n_as · n_bs is at most top² (its busiest account's actions): no
+                  -- pair reads a point above it, so none is made (most strata are far from the busiest)
+                  WHERE g.g <= {self._grid_index('greatest(t.top, 1) * greatest(t.top, 1)')}
                   GROUP BY v.scale, v.s, g.g) c
             """),
         ] + self._expected(int(parts))
@@ -451,12 +467,12 @@ class WindowSql:
         # the two accounts' activity on the stratum before the pairs, every two accounts active the
         # same day (synchrony on ira-dev: 19.8 M rows for the 6.2 M the pairs need, 4.6 s).
         p = self.prefix
-        tails = ", ".join(f"sum(coalesce(h.t{k}, 0.0)) AS st{k}" for k in range(1, EXCESS_ITEMS + 1))
+        tails = ", ".join(f"{exact_sum(f'coalesce(h.t{k}, 0.0)')} AS st{k}" for k in range(1, EXCESS_ITEMS + 1))
 
         def piece(first: str) -> str:
             return f"""
-                SELECT q.a, q.b, q.scale, sum(2.0 * t.p * q.n * y.n / (t.d * t.d)) AS expected,
-                       sum(coalesce(h.h, 0.0)) AS distinct_seen, {tails}
+                SELECT q.a, q.b, q.scale, {exact_sum('2.0 * t.p * q.n * y.n / (t.d * t.d)')} AS expected,
+                       {exact_sum('coalesce(h.h, 0.0)')} AS distinct_seen, {tails}
                 FROM {first} q
                 JOIN {self.activity} y ON y.account_id = q.b AND y.scale = q.scale AND y.s = q.s
                 JOIN {self.strata} t ON t.scale = q.scale AND t.s = q.s
@@ -498,7 +514,7 @@ class WindowSql:
         p = self.prefix
         sums = ", ".join(f"coalesce(l.t{k}, 0.0) AS all_t{k}" for k in range(1, EXCESS_ITEMS + 1))
         class_sums = ", ".join(
-            f"sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.t{k}) / 2.0 AS t{k}"
+            f"{exact_sum(f'CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.t{k}', 18)} / 2.0 AS t{k}"
             for k in range(1, EXCESS_ITEMS + 1))
         return f"""
             SELECT a.scale, a.d, a.accounts, a.eligible, coalesce(l.mu, 0.0) AS mu_all, {sums} FROM (
@@ -508,7 +524,7 @@ class WindowSql:
               GROUP BY scale) a
             LEFT JOIN (
               -- Σ_(a<b) h(n_a·n_b) = (Σ_(n,n') k_n·k_n'·h(n·n') − Σ_n k_n·h(n²)) / 2, k_n accounts with n actions
-              SELECT x.scale, sum(CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.h) / 2.0 AS mu,
+              SELECT x.scale, {exact_sum('CASE WHEN x.n = y.n THEN x.k * (x.k - 1.0) ELSE x.k * y.k END * h.h', 18)} / 2.0 AS mu,
                      {class_sums}
               FROM (SELECT scale, s, n, count(*) AS k FROM {self.activity} GROUP BY scale, s, n) x
               JOIN (SELECT scale, s, n, count(*) AS k FROM {self.activity} GROUP BY scale, s, n) y
