@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import duckdb
 import numpy as np
 import pytest
 from scipy import stats
 
 from trollscope.detect import detect
 from trollscope.detect import null as sig
+from trollscope.detect.window import exact_sum
 
 from detect_helpers import epoch, fetch, make_store, pair_tests, post
 
@@ -76,6 +78,26 @@ def test_p_values_against_scipy():
     lam = np.exp(rng.uniform(-40, 5, 20_000))
     k[:50], lam[50:100] = 0, 0.0
     assert np.array_equal(sig.p_values(k, lam), stats.poisson.sf(k - 1, np.maximum(lam, 1e-300)))
+
+
+def test_exact_sums_are_the_same_in_any_order():
+    """The null's sums (λ, μ, tails) are made in fixed point: the same whatever order the rows come
+    in, where a float sum's last bits change (and rounding to 12 digits tips some of them)."""
+    rng = np.random.default_rng(7)
+    # terms like the null's: 2·P·n·n'/D² over very different strata
+    terms = np.concatenate([rng.random(20000) * 1e-3, rng.random(20000) * 1e-12, rng.random(200) * 50.0])
+    con = duckdb.connect()
+    con.execute("SET threads = 1")  # the table's order is the order summed
+    con.execute("CREATE TABLE up AS SELECT unnest(?::DOUBLE[]) AS x", [sorted(terms.tolist())])
+    con.execute("CREATE TABLE down AS SELECT unnest(?::DOUBLE[]) AS x", [sorted(terms.tolist(), reverse=True)])
+    plain = [con.execute(f"SELECT sum(x) FROM {t}").fetchall()[0][0] for t in ("up", "down")]
+    exact = [con.execute(f"SELECT {exact_sum('x')} FROM {t}").fetchall()[0][0] for t in ("up", "down")]
+    assert plain[0] != plain[1]  # the case the fixed point is for
+    assert exact[0] == exact[1]
+    assert exact[0] == pytest.approx(math.fsum(terms), rel=1e-15)
+    # the coarser units of the sums over all pairs of accounts reach 1e20
+    big = con.execute(f"SELECT {exact_sum('x * 1e6', 18)} FROM down").fetchall()[0][0]
+    assert big == pytest.approx(math.fsum(terms) * 1e6, rel=1e-15)
 
 
 def test_expected_coactions_formula():

@@ -49,7 +49,7 @@ from scipy.special import gammaln
 
 from trollscope.detect import null as sig
 from trollscope.detect.traces import base as tr
-from trollscope.detect.window import bucket_cap
+from trollscope.detect.window import bucket_cap, exact_sum
 from trollscope.store import Store
 
 BLOCK = 16  # buckets per block of the split: long against the window, so few bursts are cut in two
@@ -265,7 +265,7 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
         dd AS (SELECT s, count(*) AS d FROM _g_rows WHERE h = {h} GROUP BY s),
         act AS (SELECT account_id, s, count(*) AS n FROM _g_rows WHERE h = {h}
                 AND account_id IN (SELECT a FROM pm UNION SELECT b FROM pm) GROUP BY ALL)
-        SELECT pm.a, pm.b, pm.shared, coalesce(sum(2.0 * st.pp * x.n * y.n / (dd.d * dd.d)), 0) AS expected
+        SELECT pm.a, pm.b, pm.shared, coalesce({exact_sum('2.0 * st.pp * x.n * y.n / (dd.d * dd.d)')}, 0) AS expected
         FROM pm
         LEFT JOIN act x ON x.account_id = pm.a
         LEFT JOIN act y ON y.account_id = pm.b AND y.s = x.s

@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from trollscope.detect import null as sig
 from trollscope.detect.traces import base as tr
-from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, cap_within, grid_points, poisson_tail_sql,
-                                      window_sql)
+from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, cap_within, exact_sum, grid_points,
+                                      poisson_tail_sql, window_sql)
 from trollscope.errors import UserError
 from trollscope.store import Store
 
@@ -238,7 +238,7 @@ def _excess(engine, ws: WindowSql, totals: dict, observed: dict) -> list[dict]:
     on `min_shared` items); every other pair is summed stratum by stratum from the activity
     histogram (a pair active in several strata counts as one pair per stratum there:
     docs/detection.md gives the error)."""
-    sums = ", ".join(f"sum({poisson_tail_sql('distinct_seen', k)}) AS e{k}, sum(st{k}) AS st{k}"
+    sums = ", ".join(f"{exact_sum(poisson_tail_sql('distinct_seen', k))} AS e{k}, {exact_sum(f'st{k}')} AS st{k}"
                      for k in range(1, EXCESS_ITEMS + 1))
     expected = {int(r["scale"]): r for r in engine.arrow(
         f"SELECT scale, {sums} FROM {ws.expected} GROUP BY scale").to_pylist()}
