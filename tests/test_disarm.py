@@ -155,6 +155,31 @@ def test_copy_paste_ring_is_tagged_and_the_honest_crowd_is_not(copy_paste):
         techniques(store, "C99")
 
 
+def test_the_example_post_of_copies_posted_in_the_same_second_is_the_first_by_id(tmp_path):
+    """Copies posted at one time: the example shown is the copy with the smallest post id, in every
+    run (the earliest post alone left the choice among them to the order of a parallel aggregation)."""
+    rows, ring = copy_paste_world()
+    first_at: dict[str, str] = {}
+    for r in rows:
+        if r["category"] == "ring":  # every copy of a message at its first copy's second, named by its number
+            key, link = r["text"].rsplit(" https://", 1)
+            r["ts"] = first_at.setdefault(key, r["ts"])
+            r["text"] = f"copy{link[-1]} {r['text']}"
+            message, copy = link.split("/r")[1][:-1], int(link[-1])  # the link: t.co/r<message><copy>
+            r["id"] = f"y{int(message):03d}-{9 - copy}"  # later copies, smaller ids
+    store = trollscope.open(tmp_path / "same.duckdb")
+    ingest(store, [str(write(tmp_path / "same.csv", rows))], mapping=MAPPING)
+    detect(store, window=60)
+    cp = next(t for t in techniques(store) if t["rule"] == "copy-paste")
+    # The evidence of a pair names its first account's post (accounts in id order): the copies of
+    # patriot00 to patriot04 stand for the message, and patriot04's has the smallest id of them. The
+    # evidence table lists patriot00's pairs first, which is where the order-dependent choice landed.
+    shown = [e["item"] for e in cp["examples"]]
+    assert len(shown) == 3
+    assert all(item.startswith('"copy4 ') for item in shown), shown
+    store.close()
+
+
 def test_tags_are_cached_per_detection_run(copy_paste):
     store, _ = copy_paste
     first = techniques(store)

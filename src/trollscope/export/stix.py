@@ -136,7 +136,9 @@ def _top_items(store: Store, cid: str, limit: int = 20) -> list[dict]:
           FROM {campaign_evidence()}
         ), top AS (
           SELECT trace, item, count(*) AS pairs, min(least(time_a, time_b)) AS first_time,
-                 arg_min(CASE WHEN time_a <= time_b THEN post_a ELSE post_b END, least(time_a, time_b)) AS post_id
+                 -- the earliest post, ties by post id (arg_min took any post of that second)
+                 min(struct_pack(t := least(time_a, time_b),
+                                 p := CASE WHEN time_a <= time_b THEN post_a ELSE post_b END)).p AS post_id
           FROM ev GROUP BY ALL ORDER BY pairs DESC, trace, item LIMIT {int(limit)}
         )
         SELECT top.trace, top.item, top.pairs, top.first_time, p.handle AS account, p.text

@@ -104,55 +104,62 @@ def compute(store: Store, min_accounts: int) -> list[dict]:
         LEFT JOIN campaign_members m ON m.account_id = u.account_id AND m.campaign_id = i.campaign_id
         GROUP BY ALL
     """)
+    # Every rule at once: each trace belongs to one rule (checked below), so an evidence row's rule is
+    # its trace's, and each figure is grouped by (rule, campaign). One statement per rule read the
+    # evidence and joined the posts seven times (1.1 s of DISARM's time on an ira-dev update).
+    rule_of = [(t, rule.name) for rule in RULES for t in rule.traces]
+    assert len({t for t, _ in rule_of}) == len(rule_of), "a trace in two rules"
+    values = ", ".join(f"({literal(t)}, {literal(name)})" for t, name in rule_of)
+    filters = " ".join(f"WHEN {literal(rule.name)} THEN coalesce({rule.item_filter}, FALSE)" for rule in RULES)
+    rows = con.execute(f"""
+        WITH rule_of AS (SELECT * FROM (VALUES {values}) v(trace, rule)),
+        ok AS (
+          SELECT r.rule, i.campaign_id, i.trace, i.item FROM _dz_items i JOIN rule_of r USING (trace)
+          WHERE CASE r.rule {filters} ELSE FALSE END
+        ), ev AS (
+          SELECT ok.rule, e.* FROM _dz_ev e JOIN ok USING (campaign_id, trace, item)
+        ), per_item AS (
+          SELECT rule, campaign_id, trace, item, count(*) AS pairs,
+                 len(list_distinct(flatten(list([a, b])))) AS accounts,
+                 min(least(time_a, time_b)) AS first_time,
+                 -- the earliest post, ties by id (arg_min took any of the posts of one minute)
+                 min(struct_pack(t := time_a, p := post_a)).p AS post_id
+          FROM ev GROUP BY ALL
+        ), ranked AS (
+          SELECT *, row_number() OVER (PARTITION BY rule, campaign_id ORDER BY pairs DESC, first_time, item) AS r
+          FROM per_item
+        ), spread AS (
+          SELECT rule, campaign_id, len(list_distinct(flatten(list([a, b])))) AS accounts,
+                 min(least(time_a, time_b)) AS first_seen, max(greatest(time_a, time_b)) AS last_seen
+          FROM ev GROUP BY rule, campaign_id
+        ), linked AS (
+          SELECT rule, campaign_id, count(*) AS pairs FROM (SELECT DISTINCT rule, campaign_id, trace, a, b FROM ev) d
+          GROUP BY rule, campaign_id
+        ), counted AS (SELECT rule, campaign_id, count(*) AS items FROM per_item GROUP BY rule, campaign_id
+        ), strongest AS (
+          SELECT r.rule, d.campaign_id, max(d.q_value) AS max_q FROM _dz_pairs d JOIN rule_of r USING (trace)
+          GROUP BY r.rule, d.campaign_id
+        ), shown AS (
+          SELECT rk.rule, rk.campaign_id,
+                 list(struct_pack(trace := rk.trace, item := rk.item, pairs := rk.pairs,
+                                  accounts := rk.accounts, first_time := rk.first_time,
+                                  text := p.text) ORDER BY rk.r) AS examples
+          FROM ranked rk LEFT JOIN posts p ON p.post_id = rk.post_id
+          WHERE rk.r <= 3 GROUP BY rk.rule, rk.campaign_id
+        )
+        SELECT s.rule, c.campaign_id, c.rank, coalesce(l.pairs, 0), s.accounts, coalesce(n.items, 0), s.first_seen,
+               s.last_seen, q.max_q, x.examples
+        FROM spread s JOIN campaigns c USING (campaign_id)
+        LEFT JOIN linked l USING (rule, campaign_id) LEFT JOIN counted n USING (rule, campaign_id)
+        LEFT JOIN strongest q USING (rule, campaign_id) LEFT JOIN shown x USING (rule, campaign_id)
+        ORDER BY c.rank, s.rule
+    """).fetchall()
+    by_name = {rule.name: rule for rule in RULES}
     tags = []
-    for rule in RULES:
-        rule_in = ", ".join(literal(t) for t in rule.traces)
-        rows = con.execute(f"""
-            WITH ok AS (
-              SELECT campaign_id, trace, item FROM _dz_items
-              WHERE trace IN ({rule_in}) AND coalesce({rule.item_filter}, FALSE)
-            ), ev AS (
-              SELECT e.* FROM _dz_ev e JOIN ok USING (campaign_id, trace, item)
-            ), per_item AS (
-              SELECT campaign_id, trace, item, count(*) AS pairs,
-                     len(list_distinct(flatten(list([a, b])))) AS accounts,
-                     min(least(time_a, time_b)) AS first_time, arg_min(post_a, time_a) AS post_id
-              FROM ev GROUP BY ALL
-            ), ranked AS (
-              SELECT *, row_number() OVER (PARTITION BY campaign_id ORDER BY pairs DESC, first_time, item) AS r
-              FROM per_item
-            )
-            -- each figure grouped once over all campaigns (correlated subqueries ran per campaign)
-            , spread AS (
-              SELECT campaign_id, len(list_distinct(flatten(list([a, b])))) AS accounts,
-                     min(least(time_a, time_b)) AS first_seen, max(greatest(time_a, time_b)) AS last_seen
-              FROM ev GROUP BY campaign_id
-            ), linked AS (
-              SELECT campaign_id, count(*) AS pairs FROM (SELECT DISTINCT campaign_id, trace, a, b FROM ev) d
-              GROUP BY campaign_id
-            ), counted AS (SELECT campaign_id, count(*) AS items FROM per_item GROUP BY campaign_id
-            ), strongest AS (
-              SELECT campaign_id, max(q_value) AS max_q FROM _dz_pairs WHERE trace IN ({rule_in}) GROUP BY campaign_id
-            ), shown AS (
-              SELECT rk.campaign_id,
-                     list(struct_pack(trace := rk.trace, item := rk.item, pairs := rk.pairs,
-                                      accounts := rk.accounts, first_time := rk.first_time,
-                                      text := p.text) ORDER BY rk.r) AS examples
-              FROM ranked rk LEFT JOIN posts p ON p.post_id = rk.post_id
-              WHERE rk.r <= 3 GROUP BY rk.campaign_id
-            )
-            SELECT c.campaign_id, c.rank, coalesce(l.pairs, 0), s.accounts, coalesce(n.items, 0), s.first_seen,
-                   s.last_seen, q.max_q, x.examples
-            FROM campaigns c
-            LEFT JOIN spread s USING (campaign_id) LEFT JOIN linked l USING (campaign_id)
-            LEFT JOIN counted n USING (campaign_id) LEFT JOIN strongest q USING (campaign_id)
-            LEFT JOIN shown x USING (campaign_id)
-            ORDER BY c.rank
-        """).fetchall()
-        for cid, rank, pairs, accounts, items, first, last, max_q, examples in rows:
-            if not accounts or accounts < min_accounts:
-                continue
-            tags.append(_tag(rule, cid, rank, pairs, accounts, items, first, last, max_q, examples or []))
+    for name, cid, rank, pairs, accounts, items, first, last, max_q, examples in rows:
+        if not accounts or accounts < min_accounts:
+            continue
+        tags.append(_tag(by_name[name], cid, rank, pairs, accounts, items, first, last, max_q, examples or []))
     tags += _creation_bursts(store, min_accounts)
     order = {r.name: i for i, r in enumerate(ALL_RULES)}
     tags.sort(key=lambda t: (t["rank"], order[t["rule"]]))
