@@ -77,8 +77,11 @@ def chernoff_p(x: float, mu: float) -> float:
     return float(min(1.0, math.exp(-mu + x * (1.0 + math.log(mu / x)))))
 
 
-def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) -> GroupResult:
-    """Select groups on one half of the data, test them on the other; write the group tables."""
+def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
+                sources: dict[str, str] | None = None) -> GroupResult:
+    """Select groups on one half of the data, test them on the other; write the group tables.
+    `sources`: per trace, a table or view of its actions that lives until the groups are found (the
+    actions detect.incremental keeps), read instead of computing them or keeping a copy."""
     started = time.perf_counter()
     con = store.con
     con.execute("CREATE OR REPLACE TEMP TABLE _g_ev (uid BIGINT, half VARCHAR, item VARCHAR, unit_start BIGINT, "
@@ -89,7 +92,7 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) ->
             if not trace.group_test:
                 continue
             w = int(cfg["slow_window"]) if trace.slow else max(int(window or 0), int(cfg["group_window"]))
-            found += _trace_groups(store, trace, w, cfg, len(found))
+            found += _trace_groups(store, trace, w, cfg, len(found), (sources or {}).get(trace.name))
     m = len(found)
     for g in found:
         g["q_value"] = min(1.0, g["p_value"] * m)
@@ -105,11 +108,13 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace]) ->
                        round(time.perf_counter() - started, 2))
 
 
-def keep_actions(engine, trace: tr.Trace, table: str, cfg: dict) -> str | None:
+def keep_actions(engine, trace: tr.Trace, table: str, cfg: dict, source: str | None = None) -> str | None:
     """Keep a trace's materialised actions (the window join's `src`) for the group test, which
     would otherwise compute them again (on the IRA file, normalising repost texts is most of the
-    cost). DuckDB engine only: Spark's tables stay in Spark. The table kept, or None."""
-    if not cfg.get("groups", True) or not trace.group_test or getattr(engine, "name", "") != "duckdb":
+    cost). DuckDB engine only: Spark's tables stay in Spark. The table kept, or None. Not when the
+    trace's actions already live in `source` until the groups are found (`find_groups(sources=)`):
+    a copy of every trace's actions held to the end of the traces was a third of their memory."""
+    if source or not cfg.get("groups", True) or not trace.group_test or getattr(engine, "name", "") != "duckdb":
         return None
     engine.con.execute(f"DROP TABLE IF EXISTS _g_src_{trace.name}")
     engine.con.execute(f"ALTER TABLE {table} RENAME TO _g_src_{trace.name}")
@@ -121,9 +126,10 @@ def _temp_table(con, name: str) -> bool:
                             [name]).fetchall()[0][0])
 
 
-def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int) -> list[dict]:
+def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int,
+                  source: str | None = None) -> list[dict]:
     """One trace's groups, both directions; evidence of those that may be confirmed goes to `_g_ev`."""
-    prepared = _prepare(store, trace, w, cfg)
+    prepared = _prepare(store, trace, w, cfg, source)
     if prepared is None:
         return []
     hist, totals = prepared
@@ -138,7 +144,7 @@ def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: i
     return out
 
 
-def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, dict] | None:
+def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict, source: str | None = None) -> tuple[dict, dict] | None:
     """The trace's rows (`_g_rows`) and units (`_g_units`); the unit histograms per (tiling, half)
     and the actions per (half, stratum). None when the trace has no actions."""
     con = store.con
@@ -150,8 +156,8 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
     # the null). Posts are not merged per bucket either: c counts posts, a bound on accounts.
     # Materialised as it comes, unfiltered, as in the window join: a filter on a computed item (the
     # normalised text of a repost) makes DuckDB evaluate its regular expressions twice.
-    src = f"_g_src_{trace.name}"
-    if not _temp_table(con, src):
+    src = source or f"_g_src_{trace.name}"
+    if not source and not _temp_table(con, src):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, w)}) a")
     # A post with several items keeps its rarest; where every post has one item (reposts, text
@@ -175,7 +181,8 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict) -> tuple[dict, di
                CAST(hash(item, t // {w} // {BLOCK}, {seed}) % 2 AS INTEGER) AS h, t // {stratum} AS s
         FROM n
     """)
-    con.execute(f"DROP TABLE {src}")
+    if not source:  # (a source is its owner's to drop)
+        con.execute(f"DROP TABLE {src}")
     if con.execute("SELECT count(*) FROM _g_rows").fetchall()[0][0] == 0:
         return None
     # Units: (tiling o, half h, item, tile). A unit is counted in the histogram of each time

@@ -116,13 +116,14 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
     from trollscope.detect.engine import make_engine
 
     engine = make_engine(store, engine_name, spark_master, spark_staging)
+    sources: dict[str, str] = {}  # per trace, the table of its actions (kept to the end of the run)
     try:
         for trace in traces:
             say(f"trace {trace.name}")
             t0 = time.perf_counter()
             actions = None
             if keeps:
-                actions = inc.trace_actions(store, trace, cfg, scales[trace.name][-1], update)
+                actions = sources[trace.name] = inc.trace_actions(store, trace, cfg, scales[trace.name][-1], update)
                 if update:
                     result.buckets_touched += inc.touched_buckets(store, trace, scales[trace.name][-1])
             tr_result = run_trace(store, engine, trace, scales[trace.name], cfg, actions=actions)
@@ -135,7 +136,8 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
     from trollscope.detect.groups import find_groups, write_groups
 
     say("groups: chosen on one half of the data, tested on the other")
-    result.groups = find_groups(store, cfg, window, traces)
+    # the actions kept for the next update (detect.incremental) serve the group test too
+    result.groups = find_groups(store, cfg, window, traces, sources)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 

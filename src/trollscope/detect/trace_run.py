@@ -97,7 +97,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
     if d == 0:  # nothing to pair (no reposts, no objects, ...): the trace's empty tables, not 20 statements
-        return _nothing(store, engine, trace, ws, cfg)
+        return _nothing(store, engine, trace, ws, cfg, actions)
     # One cap for every scale, from the work it gives over all of them (`WindowSql.cap_deltas`):
     # item-buckets more crowded than the cap are cut into the next finer scale's, down the ladder.
     # A budget per scale (each scale its own `pair_budget`) was measured: K times the work for the
@@ -190,7 +190,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     """)
     from trollscope.detect.groups import keep_actions
 
-    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg)  # the group test reads them again
+    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg, actions)  # the group test reads them again
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
         if table != kept:
             engine.drop(table)
@@ -207,7 +207,8 @@ def _tested_columns(ws: WindowSql) -> list[tuple[str, str | None, str]]:
             + [(f"lam_{s}", None, "DOUBLE") for s in ws.scales] + [("weight", None, "DOUBLE")])
 
 
-def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) -> TraceResult:
+def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict,
+             actions: str | None = None) -> TraceResult:
     """The tables of a trace without a single action, as `run_trace` leaves them: no tested pair,
     no evidence, an excess of zeros at every scale."""
     columns = ", ".join(f"NULL::{sql_type} AS {name}" for name, _, sql_type in _tested_columns(ws))
@@ -223,7 +224,7 @@ def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) ->
     """)
     from trollscope.detect.groups import keep_actions
 
-    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg)
+    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg, actions)
     for table in ws.tables():
         if table != kept:
             engine.drop(table)

@@ -37,7 +37,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     With `update`, only the new posts (`_inc_new`, detect.incremental) are normalised and only their
     new texts hashed; the kept signatures (`inc_nd_sig`) are the index they join. Either way every
     authored post's text hash and length (`text_hashes_sql`) and the signatures are left in
-    `_nd_keep_posts` and `_nd_keep_sig` for the next update (what the update added alone in
+    `_nd_keep_posts` and `_nd_keep_sig` for the next update (an update: what it added alone also in
     `_nd_add_posts` and `_nd_add_sig`, which the kept state appends).
     """
     con = store.con
@@ -52,15 +52,20 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
           SELECT post_id, {NORM_TEXT} AS norm FROM {source} WHERE kind <> 'repost' AND text IS NOT NULL)
         """
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _nd_add_posts AS SELECT post_id, th, chars FROM _nd_fresh")
-    kept = "SELECT post_id, th, chars FROM inc_nd_posts UNION ALL " if update else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS {kept}SELECT post_id, th, chars FROM _nd_add_posts")
+    # A full run's own tables are what it keeps; an update keeps what it added apart, to append it.
+    # (In a full run a second copy of each, under the other name, held a third of the temporary tables'
+    # memory until the run's end: at 10 M synthetic posts the traces after it spilled past 8 GiB.)
+    add_posts, add_sig = ("_nd_add_posts", "_nd_add_sig") if update else ("_nd_keep_posts", "_nd_keep_sig")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {add_posts} AS SELECT post_id, th, chars FROM _nd_fresh")
+    if update:
+        con.execute("CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS SELECT post_id, th, chars FROM inc_nd_posts "
+                    "UNION ALL SELECT post_id, th, chars FROM _nd_add_posts")
     known = f"WHERE chars >= {MIN_CHARS}" + (" AND th NOT IN (SELECT th FROM inc_nd_sig)" if update else "")
     # each value is below 2^31 - 1: 32-bit, half the bytes of the signatures (the largest tables here)
     mins = ", ".join(f"CAST(min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS INTEGER) AS m{j}" for j in range(K))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _nd_add_sig AS
+        CREATE OR REPLACE TEMP TABLE {add_sig} AS
         WITH texts AS (SELECT th, any_value(norm) AS norm FROM _nd_fresh {known} GROUP BY th),
         words AS (SELECT th, string_split(norm, ' ') AS w FROM texts),
         shingles AS (
@@ -72,8 +77,8 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
         SELECT th, {mins} FROM shingles GROUP BY th
         """
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS "
-                + ("SELECT * FROM inc_nd_sig UNION ALL " if update else "") + "SELECT * FROM _nd_add_sig")
+    if update:
+        con.execute("CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS SELECT * FROM inc_nd_sig UNION ALL SELECT * FROM _nd_add_sig")
     con.execute("DROP TABLE IF EXISTS _nd_fresh")  # the normalised texts: hashed, no longer needed
     con.execute("CREATE OR REPLACE TEMP TABLE _nd_texts AS "
                 "SELECT CAST(row_number() OVER (ORDER BY th) - 1 AS INTEGER) AS tid, th FROM _nd_keep_sig")
