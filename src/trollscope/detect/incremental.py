@@ -29,6 +29,9 @@ from trollscope.detect.traces import base as tr
 from trollscope.store import Store
 from trollscope.store import run as runs
 
+# A trace's actions computed whole, written to the store while the run goes on; `keep` renames it
+# `inc_src_<trace>` (the run's transaction) and `cleanup` drops it when the run failed.
+STAGED = "inc_staged_src_{}"
 STATE_DDL = "CREATE OR REPLACE TABLE inc_state (run_id VARCHAR, scales VARCHAR, traces VARCHAR, since VARCHAR)"
 
 
@@ -131,9 +134,15 @@ def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bo
     name = f"_inc_src_{trace.name}"
     _drop(con, name)  # a view or a table, as the run before in this process left it
     if not update or trace.needs:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT account_id, item, t, post_id "
+        # Computed whole: straight into a table of the store (`staged`), which `keep` renames into the
+        # kept state. A temporary table lives in memory, and what does not fit goes to the spill folder:
+        # every trace's actions held that way to the end of the run filled the default memory at
+        # 10 M synthetic posts, so that the traces after them spilled past 8 GiB. The store's own
+        # tables are written to its file and leave memory freely.
+        staged = STAGED.format(trace.name)
+        con.execute(f"CREATE OR REPLACE TABLE {staged} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, top)}) a")
-        return name
+        return staged
     add = f"_inc_add_{trace.name}"
     # The trace's SQL reads `posts`: a temporary view of that name over the new posts shadows the table.
     con.execute("CREATE OR REPLACE TEMP VIEW posts AS SELECT * FROM _inc_new")
@@ -162,10 +171,11 @@ def _drop(con, name: str) -> None:
     con.execute(f"DROP {'VIEW' if view[0][0] else 'TABLE'} IF EXISTS {name}")
 
 
-def touched_buckets(store: Store, trace: tr.Trace, top: int) -> int:
-    """Item-buckets at the trace's top scale that hold an action of a new post (an update only)."""
+def touched_buckets(store: Store, actions: str, top: int) -> int:
+    """Item-buckets at the trace's top scale that hold an action of a new post (an update only;
+    `actions`: the trace's actions, as `trace_actions` named them)."""
     return int(store.con.execute(f"""
-        SELECT count(*) FROM (SELECT DISTINCT item, t // {int(top)} FROM _inc_src_{trace.name}
+        SELECT count(*) FROM (SELECT DISTINCT item, t // {int(top)} FROM {actions}
                               WHERE post_id IN (SELECT post_id FROM _inc_new) AND item IS NOT NULL)
     """).fetchall()[0][0])
 
@@ -204,7 +214,11 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
         con.execute("DROP TABLE IF EXISTS inc_added")
     for trace in traces:
         kept, add = f"inc_src_{trace.name}", f"_inc_add_{trace.name}"
-        if not (update and store.has_table(add)):
+        staged = STAGED.format(trace.name)
+        if store.has_table(staged):  # computed whole, already in the store: renamed, not copied
+            con.execute(f"DROP TABLE IF EXISTS {kept}")
+            con.execute(f"ALTER TABLE {staged} RENAME TO {kept}")
+        elif not (update and store.has_table(add)):
             con.execute(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM _inc_src_{trace.name}")
         elif trace.earliest_per_item:
             # the (account, item) rows the new posts reached are replaced by their earliest action
@@ -216,9 +230,9 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
             con.execute(f"INSERT INTO {kept} SELECT * FROM {add}")
     kept = {t.name for t in traces}
     for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
-                                "AND table_name LIKE 'inc_src_%'").fetchall():
-        if table[len("inc_src_"):] not in kept:
-            con.execute(f"DROP TABLE {table}")
+                                "AND (table_name LIKE 'inc_src_%' OR table_name LIKE 'inc_staged_src_%')").fetchall():
+        if table.startswith("inc_staged_src_") or table[len("inc_src_"):] not in kept:
+            con.execute(f"DROP TABLE {table}")  # a trace no longer run, or a stage a killed run left
     if store.has_table("_nd_keep_sig") and update:
         con.execute("INSERT INTO inc_nd_posts SELECT * FROM _nd_add_posts")
         con.execute("INSERT INTO inc_nd_sig SELECT * FROM _nd_add_sig")
@@ -249,5 +263,6 @@ def cleanup(store: Store, traces: list[tr.Trace]) -> None:
     for trace in traces:
         _drop(con, f"_inc_src_{trace.name}")  # before the table its view reads
         con.execute(f"DROP TABLE IF EXISTS _inc_add_{trace.name}")
+        con.execute(f"DROP TABLE IF EXISTS {STAGED.format(trace.name)}")  # left when the run failed
     for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig"):
         con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -125,7 +125,7 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
             if keeps:
                 actions = sources[trace.name] = inc.trace_actions(store, trace, cfg, scales[trace.name][-1], update)
                 if update:
-                    result.buckets_touched += inc.touched_buckets(store, trace, scales[trace.name][-1])
+                    result.buckets_touched += inc.touched_buckets(store, actions, scales[trace.name][-1])
             tr_result = run_trace(store, engine, trace, scales[trace.name], cfg, actions=actions)
             result.pairs_retested += inc.retested(store, trace.name) if update else tr_result.tested
             tr_result.seconds = round(time.perf_counter() - t0, 2)
