@@ -34,6 +34,9 @@ from trollscope.store import run as runs
 # A trace's actions computed whole, written to the store while the run goes on; `keep` renames it
 # `inc_src_<trace>` (the run's transaction) and `cleanup` drops it when the run failed.
 STAGED = "inc_staged_src_{}"
+# A full run's near-duplicate index (every authored post's text hash, every text's signature), written
+# likewise by detect.traces.neardup and renamed `inc_nd_posts` / `inc_nd_sig` by `keep`.
+ND_STAGED = ("inc_staged_nd_posts", "inc_staged_nd_sig")
 STATE_DDL = "CREATE OR REPLACE TABLE inc_state (run_id VARCHAR, scales VARCHAR, traces VARCHAR, since VARCHAR)"
 
 
@@ -238,6 +241,10 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
     if store.has_table("_nd_keep_sig") and update:
         con.execute("INSERT INTO inc_nd_posts SELECT * FROM _nd_add_posts")
         con.execute("INSERT INTO inc_nd_sig SELECT * FROM _nd_add_sig")
+    elif store.has_table(ND_STAGED[1]):  # written to the store as it was made: renamed, not copied
+        for staged, kept_as in zip(ND_STAGED, ("inc_nd_posts", "inc_nd_sig")):
+            con.execute(f"DROP TABLE IF EXISTS {kept_as}")
+            con.execute(f"ALTER TABLE {staged} RENAME TO {kept_as}")
     elif store.has_table("_nd_keep_sig"):
         con.execute("CREATE OR REPLACE TABLE inc_nd_posts AS SELECT * FROM _nd_keep_posts")
         con.execute("CREATE OR REPLACE TABLE inc_nd_sig AS SELECT * FROM _nd_keep_sig")
@@ -266,5 +273,5 @@ def cleanup(store: Store, traces: list[tr.Trace]) -> None:
         _drop(con, f"_inc_src_{trace.name}")  # before the table its view reads
         con.execute(f"DROP TABLE IF EXISTS _inc_add_{trace.name}")
         con.execute(f"DROP TABLE IF EXISTS {STAGED.format(trace.name)}")  # left when the run failed
-    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig"):
+    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig") + ND_STAGED:
         con.execute(f"DROP TABLE IF EXISTS {table}")

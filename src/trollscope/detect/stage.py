@@ -106,7 +106,8 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
         say("near-duplicate text: MinHash LSH")
         from trollscope.detect.traces.neardup import build_text_clusters
 
-        build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"], update=update)
+        build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"], update=update,
+                            staged=inc.ND_STAGED if keeps else None)
     if any("object_clusters" in t.needs for t in traces):
         say("object clusters: image hashes within phash_distance bits")
         from trollscope.detect.traces.objects import build_object_clusters

@@ -31,7 +31,8 @@ def _coefficients(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(1, PRIME, size=K), rng.integers(0, PRIME, size=K)
 
 
-def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, update: bool = False) -> dict:
+def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, update: bool = False,
+                        staged: tuple[str, str] | None = None) -> dict:
     """Write `text_clusters`; return counts (posts, distinct texts, clusters, clustered posts).
 
     With `update`, only the new posts (`_inc_new`, detect.incremental) are normalised and only their
@@ -55,8 +56,12 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     # A full run's own tables are what it keeps; an update keeps what it added apart, to append it.
     # (In a full run a second copy of each, under the other name, held a third of the temporary tables'
     # memory until the run's end: at 10 M synthetic posts the traces after it spilled past 8 GiB.)
-    add_posts, add_sig = ("_nd_add_posts", "_nd_add_sig") if update else ("_nd_keep_posts", "_nd_keep_sig")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {add_posts} AS SELECT post_id, th, chars FROM _nd_fresh")
+    # With `staged` (posts, signatures: tables of the store, which detect.incremental renames into the
+    # kept state) a full run writes them there instead of holding them in memory to the run's end.
+    keep_posts, keep_sig = staged if (staged and not update) else ("_nd_keep_posts", "_nd_keep_sig")
+    kind = "TABLE" if (staged and not update) else "TEMP TABLE"
+    add_posts, add_sig = ("_nd_add_posts", "_nd_add_sig") if update else (keep_posts, keep_sig)
+    con.execute(f"CREATE OR REPLACE {kind} {add_posts} AS SELECT post_id, th, chars FROM _nd_fresh")
     if update:
         con.execute("CREATE OR REPLACE TEMP TABLE _nd_keep_posts AS SELECT post_id, th, chars FROM inc_nd_posts "
                     "UNION ALL SELECT post_id, th, chars FROM _nd_add_posts")
@@ -65,7 +70,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     mins = ", ".join(f"CAST(min(({int(a[j])} * h + {int(b[j])}) % {PRIME}) AS INTEGER) AS m{j}" for j in range(K))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {add_sig} AS
+        CREATE OR REPLACE {kind} {add_sig} AS
         WITH texts AS (SELECT th, any_value(norm) AS norm FROM _nd_fresh {known} GROUP BY th),
         words AS (SELECT th, string_split(norm, ' ') AS w FROM texts),
         shingles AS (
@@ -81,9 +86,9 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
         con.execute("CREATE OR REPLACE TEMP TABLE _nd_keep_sig AS SELECT * FROM inc_nd_sig UNION ALL SELECT * FROM _nd_add_sig")
     con.execute("DROP TABLE IF EXISTS _nd_fresh")  # the normalised texts: hashed, no longer needed
     con.execute("CREATE OR REPLACE TEMP TABLE _nd_texts AS "
-                "SELECT CAST(row_number() OVER (ORDER BY th) - 1 AS INTEGER) AS tid, th FROM _nd_keep_sig")
+                f"SELECT CAST(row_number() OVER (ORDER BY th) - 1 AS INTEGER) AS tid, th FROM {keep_sig}")
     con.execute("CREATE OR REPLACE TEMP TABLE _nd_sig AS "
-                "SELECT t.tid, s.* EXCLUDE (th) FROM _nd_keep_sig s JOIN _nd_texts t USING (th)")
+                f"SELECT t.tid, s.* EXCLUDE (th) FROM {keep_sig} s JOIN _nd_texts t USING (th)")
     band_keys = " UNION ALL ".join(
         f"SELECT tid, {i} AS band, hash({', '.join(f'm{i * ROWS + r}' for r in range(ROWS))}) AS key FROM _nd_sig"
         for i in range(BANDS)
@@ -125,11 +130,11 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     con.register("_nd_map", pa.table({"tid": pa.array(np.arange(n_texts, dtype=np.int64)),
                                       "cluster": pa.array(cluster_of.astype(np.int64))}))
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE text_clusters AS
         WITH c AS (
           SELECT p.post_id, 't' || CAST(m.cluster AS VARCHAR) AS cluster
-          FROM _nd_keep_posts p JOIN _nd_texts t USING (th) JOIN _nd_map m ON m.tid = t.tid)
+          FROM {keep_posts} p JOIN _nd_texts t USING (th) JOIN _nd_map m ON m.tid = t.tid)
         SELECT post_id, cluster FROM c
         WHERE cluster IN (SELECT cluster FROM c GROUP BY cluster HAVING count(*) >= 2)
         ORDER BY cluster, post_id
@@ -139,7 +144,7 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     stats = con.execute(
         "SELECT count(*), count(DISTINCT cluster) FROM text_clusters"
     ).fetchall()[0]
-    n_posts = con.execute(f"SELECT count(*) FROM _nd_keep_posts WHERE chars >= {MIN_CHARS}").fetchall()[0][0]
+    n_posts = con.execute(f"SELECT count(*) FROM {keep_posts} WHERE chars >= {MIN_CHARS}").fetchall()[0][0]
     for table in ("_nd_texts", "_nd_sig", "_nd_cand"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return {"posts": n_posts, "texts": n_texts, "near_duplicate_links": len(src),
