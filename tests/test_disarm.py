@@ -111,6 +111,12 @@ def members(store) -> dict[str, set[str]]:
         "SELECT campaign_id, list(account_id) FROM campaign_members GROUP BY 1").fetchall()}
 
 
+def test_each_trace_counts_for_one_rule_at_most():
+    from trollscope.enrich.disarm.rules import RULE_OF, RULES
+
+    assert sum(len(r.traces) for r in RULES) == len(RULE_OF)
+
+
 def test_every_rule_names_a_real_disarm_technique():
     known = catalogue()
     ids = {o["external_references"][0]["external_id"] for o in bundle()["objects"] if o["type"] == "attack-pattern"}

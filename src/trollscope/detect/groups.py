@@ -101,29 +101,11 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
     for i, g in enumerate(found, start=1):
         g["group_id"] = f"G{i}"
     _stage(store, found)
-    for table in ["_g_rows", "_g_units", "_g_ev"] + [f"_g_src_{t.name}" for t in traces]:
+    for table in ["_g_rows", "_g_units", "_g_ev"]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     confirmed = [g for g in found if g["confirmed"]]
     return GroupResult(m, len(confirmed), len({a for g in confirmed for a in g["members"]}),
                        round(time.perf_counter() - started, 2))
-
-
-def keep_actions(engine, trace: tr.Trace, table: str, cfg: dict, source: str | None = None) -> str | None:
-    """Keep a trace's materialised actions (the window join's `src`) for the group test, which
-    would otherwise compute them again (on the IRA file, normalising repost texts is most of the
-    cost). DuckDB engine only: Spark's tables stay in Spark. The table kept, or None. Not when the
-    trace's actions already live in `source` until the groups are found (`find_groups(sources=)`):
-    a copy of every trace's actions held to the end of the traces was a third of their memory."""
-    if source or not cfg.get("groups", True) or not trace.group_test or getattr(engine, "name", "") != "duckdb":
-        return None
-    engine.con.execute(f"DROP TABLE IF EXISTS _g_src_{trace.name}")
-    engine.con.execute(f"ALTER TABLE {table} RENAME TO _g_src_{trace.name}")
-    return table
-
-
-def _temp_table(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
-                            [name]).fetchall()[0][0])
 
 
 def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int,
@@ -157,7 +139,7 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict, source: str | Non
     # Materialised as it comes, unfiltered, as in the window join: a filter on a computed item (the
     # normalised text of a repost) makes DuckDB evaluate its regular expressions twice.
     src = source or f"_g_src_{trace.name}"
-    if not source and not _temp_table(con, src):
+    if not source:  # (detect passes the actions it keeps for the next update; alone, they are made here)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, w)}) a")
     # A post with several items keeps its rarest; where every post has one item (reposts, text

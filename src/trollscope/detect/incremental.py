@@ -220,12 +220,10 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
     for trace in traces:
         kept, add = f"inc_src_{trace.name}", f"_inc_add_{trace.name}"
         staged = STAGED.format(trace.name)
-        if store.has_table(staged):  # computed whole, already in the store: renamed, not copied
+        if store.has_table(staged):  # computed whole (`trace_actions`), already in the store: renamed
             con.execute(f"DROP TABLE IF EXISTS {kept}")
             con.execute(f"ALTER TABLE {staged} RENAME TO {kept}")
-        elif not (update and store.has_table(add)):
-            con.execute(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM _inc_src_{trace.name}")
-        elif trace.earliest_per_item:
+        elif trace.earliest_per_item:  # otherwise an update added `add` to the kept actions
             # the (account, item) rows the new posts reached are replaced by their earliest action
             con.execute(f"DELETE FROM {kept} k WHERE EXISTS "
                         f"(SELECT 1 FROM {add} n WHERE n.account_id = k.account_id AND n.item = k.item)")
@@ -245,10 +243,7 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
         for staged, kept_as in zip(ND_STAGED, ("inc_nd_posts", "inc_nd_sig")):
             con.execute(f"DROP TABLE IF EXISTS {kept_as}")
             con.execute(f"ALTER TABLE {staged} RENAME TO {kept_as}")
-    elif store.has_table("_nd_keep_sig"):
-        con.execute("CREATE OR REPLACE TABLE inc_nd_posts AS SELECT * FROM _nd_keep_posts")
-        con.execute("CREATE OR REPLACE TABLE inc_nd_sig AS SELECT * FROM _nd_keep_sig")
-    else:
+    else:  # near-duplicate text not run
         con.execute("DROP TABLE IF EXISTS inc_nd_posts")
         con.execute("DROP TABLE IF EXISTS inc_nd_sig")
     if store.has_table("_membership"):

@@ -97,7 +97,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
     if d == 0:  # nothing to pair (no reposts, no objects, ...): the trace's empty tables, not 20 statements
-        return _nothing(store, engine, trace, ws, cfg, actions)
+        return _nothing(store, engine, trace, ws, cfg)
     # One cap for every scale, from the work it gives over all of them (`WindowSql.cap_deltas`):
     # item-buckets more crowded than the cap are cut into the next finer scale's, down the ladder.
     # A budget per scale (each scale its own `pair_budget`) was measured: K times the work for the
@@ -188,12 +188,8 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
     """)
-    from trollscope.detect.groups import keep_actions
-
-    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg, actions)  # the group test reads them again
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
-        if table != kept:
-            engine.drop(table)
+        engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
                        tuple(ws.scales), family, by_scale)
 
@@ -207,8 +203,7 @@ def _tested_columns(ws: WindowSql) -> list[tuple[str, str | None, str]]:
             + [(f"lam_{s}", None, "DOUBLE") for s in ws.scales] + [("weight", None, "DOUBLE")])
 
 
-def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict,
-             actions: str | None = None) -> TraceResult:
+def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) -> TraceResult:
     """The tables of a trace without a single action, as `run_trace` leaves them: no tested pair,
     no evidence, an excess of zeros at every scale."""
     columns = ", ".join(f"NULL::{sql_type} AS {name}" for name, _, sql_type in _tested_columns(ws))
@@ -222,12 +217,8 @@ def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict,
                NULL::VARCHAR AS post_a, NULL::VARCHAR AS post_b, 0::BIGINT AS t_a, 0::BIGINT AS t_b,
                0::BIGINT AS scale_seconds LIMIT 0
     """)
-    from trollscope.detect.groups import keep_actions
-
-    kept = keep_actions(engine, trace, ws.prepare[0][0], cfg, actions)
     for table in ws.tables():
-        if table != kept:
-            engine.drop(table)
+        engine.drop(table)
     return TraceResult(trace.name, 0, 0, 0.0, 0, 0, 0.0, 0, tuple(ws.scales), 0, {})
 
 
@@ -279,8 +270,8 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tu
     nums = con.sql("SELECT " + ", ".join([f"n_{s}" for s in scales] + [f"lam_{s}" for s in scales] + ["weight"]
                                          + events) + " FROM _tr_tested").to_arrow_table()
     shared = np.stack([nums.column(f"n_{s}").to_numpy(zero_copy_only=False).astype(np.int64) for s in scales], axis=1)
-    # Sums from a parallel GROUP BY differ in their last bits from run to run: rounding to 12
-    # significant digits makes results identical for a given input and seed.
+    # λ and the weights are summed in fixed point (`window.exact_sum`, nanounits), the same in every
+    # run; rounded to 12 significant digits as before, so the figures stored stay as they were.
     lam = np.stack([_round_sig(nums.column(f"lam_{s}").to_numpy(zero_copy_only=False).astype(float))
                     for s in scales], axis=1)
     weight = _round_sig(nums.column("weight").to_numpy(zero_copy_only=False).astype(float))

@@ -37,9 +37,10 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
 
     With `update`, only the new posts (`_inc_new`, detect.incremental) are normalised and only their
     new texts hashed; the kept signatures (`inc_nd_sig`) are the index they join. Either way every
-    authored post's text hash and length (`text_hashes_sql`) and the signatures are left in
-    `_nd_keep_posts` and `_nd_keep_sig` for the next update (an update: what it added alone also in
-    `_nd_add_posts` and `_nd_add_sig`, which the kept state appends).
+    authored post's text hash and length and the signatures are left for the next update: a full
+    run's in the tables `staged` names (or `_nd_keep_posts` and `_nd_keep_sig` without it), an
+    update's in `_nd_keep_*` with what it added alone in `_nd_add_posts` and `_nd_add_sig`, which
+    the kept state appends.
     """
     con = store.con
     a, b = _coefficients(seed)
