@@ -185,6 +185,39 @@ def test_no_new_posts_updates_with_nothing_to_do(tmp_path):
     store.close()
 
 
+def test_nothing_temporary_outlives_a_trace_and_a_failed_run_leaves_nothing(tmp_path, monkeypatch):
+    """A temporary table that outlives its trace pins DuckDB's spill files for the traces after it
+    (trace_run.RESULTS): between traces a full run holds none. A run that fails leaves none of its
+    staged tables in the store, and the next run is a full one that succeeds."""
+    from trollscope.detect import stage
+
+    a, _ = _split(_world())
+    store = trollscope.open(tmp_path / "s.duckdb")
+    ingest(store, [str(write_csv(tmp_path / "a.csv", a))], mapping=MAPPING)
+    held, real = {}, stage.run_trace
+    temporary = "SELECT table_name FROM duckdb_tables() WHERE temporary"
+    before = store.con.execute(temporary).fetchall()  # the ingest's, in this connection
+
+    def run_trace(store_, engine, trace, *args, **kwargs):
+        result = real(store_, engine, trace, *args, **kwargs)
+        held[trace.name] = sorted(set(store_.con.execute(temporary).fetchall()) - set(before))
+        if trace.name == "synchrony":  # the last trace: the others' results are waiting to be gathered
+            raise RuntimeError("killed")
+        return result
+
+    monkeypatch.setattr(stage, "run_trace", run_trace)
+    with pytest.raises(RuntimeError, match="killed"):
+        detect(store, **SETTINGS)
+    assert len(held) == 10 and all(tables == [] for tables in held.values()), held
+    left = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND "
+                             "(table_name LIKE '%run%' OR table_name LIKE '%staged%')").fetchall()
+    assert left == []
+    monkeypatch.setattr(stage, "run_trace", real)
+    again = detect(store, **SETTINGS)
+    assert not again.incremental and again.run_id == "R1" and store.count("pair_tests") > 0
+    store.close()
+
+
 def test_settings_change_or_changed_post_falls_back_to_full(tmp_path):
     a, b = _split(_world())
     store = trollscope.open(tmp_path / "s.duckdb")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from trollscope.detect.trace_run import PAIR_TESTS
 from trollscope.detect.traces import base as tr
 from trollscope.store import Store
 from trollscope.store import run as runs
@@ -186,12 +187,12 @@ def touched_buckets(store: Store, actions: str, top: int) -> int:
 
 
 def retested(store: Store, name: str) -> int:
-    """Pairs of `_pt_<name>` whose counts or expected co-actions at some scale differ from the
+    """Pairs of the trace's pair tests (`trace_run.PAIR_TESTS`) whose counts or expected co-actions at some scale differ from the
     previous run's pair test (new pairs included): the tests the new posts changed."""
     if not store.has_table("pair_tests"):
-        return int(store.con.execute(f"SELECT count(*) FROM _pt_{name}").fetchall()[0][0])
+        return int(store.con.execute(f"SELECT count(*) FROM {PAIR_TESTS.format(name)}").fetchall()[0][0])
     return int(store.con.execute(f"""
-        SELECT count(*) FROM _pt_{name} n
+        SELECT count(*) FROM {PAIR_TESTS.format(name)} n
         LEFT JOIN (SELECT * FROM pair_tests WHERE trace = '{name}') o ON o.a = n.a AND o.b = n.b
         WHERE o.a IS NULL OR o.scales IS DISTINCT FROM n.scales
     """).fetchall()[0][0])

@@ -30,7 +30,8 @@ from trollscope.detect import incremental as inc
 from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.detect.traces import base as tr
-from trollscope.detect.trace_run import TraceResult, run_trace, time_resolution, trace_scales
+from trollscope.detect.trace_run import (EVIDENCE, EXCESS, PAIR_TESTS, RESULTS, TraceResult, run_trace,
+                                        time_resolution, trace_scales)
 
 Progress = Callable[[str], None]
 
@@ -92,6 +93,9 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
                        engine_name, spark_master, spark_staging, full)
     finally:
         inc.cleanup(store, traces)
+        for trace in tr.TRACES:  # every trace's: a run killed on other traces may have left its own
+            for table in RESULTS:
+                store.con.execute(f"DROP TABLE IF EXISTS {table.format(trace.name)}")
 
 
 def _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,
@@ -144,47 +148,46 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
 
     # The run's row is written with its results: a reader sees the whole run or the one before it.
     names = sorted(t.name for t in traces)
-    try:
-        with store.transaction():
-            before = identity.previous(store.con)
-            _write_tables(store, names)
-            write_groups(store)
-            start = inc.previous_membership(store) if update else None
-            result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg, start)
-            continued = identity.assign(store.con, before, float(cfg["identity_overlap"]))
-            result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
-            identity.keep(store.con, result.run_id, continued)
-            if keeps:
-                inc.keep(store, result.run_id, traces, scales, {t.trace: asdict(t) for t in result.traces},
-                         update, plan.since)
-            else:
-                inc.forget(store)
-    finally:
-        for name in names:
-            store.con.execute(f"DROP TABLE IF EXISTS _pt_{name}")
-            store.con.execute(f"DROP TABLE IF EXISTS _ev_{name}")
-            store.con.execute(f"DROP TABLE IF EXISTS _cx_{name}")
+    with store.transaction():
+        before = identity.previous(store.con)
+        _write_tables(store, names)
+        write_groups(store)
+        start = inc.previous_membership(store) if update else None
+        result.edges, result.campaigns, result.flagged_accounts = build_campaigns(store, cfg, start)
+        continued = identity.assign(store.con, before, float(cfg["identity_overlap"]))
+        result.run_id = runs.record(store.con, started_at, cfg, window, estimated).run_id
+        identity.keep(store.con, result.run_id, continued)
+        if keeps:
+            inc.keep(store, result.run_id, traces, scales, {t.trace: asdict(t) for t in result.traces},
+                     update, plan.since)
+        else:
+            inc.forget(store)
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 
 
 def _write_tables(store: Store, names: list[str]) -> None:
-    """Replace pair_tests and evidence with this run's (inside the caller's transaction), gathered
-    from the per-trace temporary tables in trace order (each already in pair order)."""
+    """Replace pair_tests, evidence and coaction_excess with this run's (inside the caller's
+    transaction), gathered from each trace's tables (`trace_run.RESULTS`, each already in pair order)
+    in trace order, which are dropped."""
     con = store.con
     con.execute("DROP TABLE IF EXISTS detect_runs")  # the run record of stores made before `runs`
-    con.execute(f"CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM _pt_{names[0]} LIMIT 0")
+    pt, ev, cx = PAIR_TESTS.format(names[0]), EVIDENCE.format(names[0]), EXCESS.format(names[0])
+    con.execute(f"CREATE OR REPLACE TABLE pair_tests AS SELECT * FROM {pt} LIMIT 0")
     con.execute(
         f"""
         CREATE OR REPLACE TABLE evidence AS
         SELECT trace, CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, CAST(item AS VARCHAR) AS item,
                CAST(post_a AS VARCHAR) AS post_a, CAST(post_b AS VARCHAR) AS post_b,
-               to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b, scale_seconds FROM _ev_{names[0]} LIMIT 0
+               to_timestamp(t_a) AS time_a, to_timestamp(t_b) AS time_b, scale_seconds FROM {ev} LIMIT 0
         """
     )
-    con.execute(f"CREATE OR REPLACE TABLE coaction_excess AS SELECT * FROM _cx_{names[0]} LIMIT 0")
+    con.execute(f"CREATE OR REPLACE TABLE coaction_excess AS SELECT * FROM {cx} LIMIT 0")
     for name in names:
-        con.execute(f"INSERT INTO pair_tests SELECT * FROM _pt_{name}")
+        pt, ev, cx = PAIR_TESTS.format(name), EVIDENCE.format(name), EXCESS.format(name)
+        con.execute(f"INSERT INTO pair_tests SELECT * FROM {pt}")
         con.execute(f"INSERT INTO evidence SELECT trace, a, b, item, post_a, post_b, to_timestamp(t_a), "
-                    f"to_timestamp(t_b), scale_seconds FROM _ev_{name}")
-        con.execute(f"INSERT INTO coaction_excess SELECT * FROM _cx_{name}")
+                    f"to_timestamp(t_b), scale_seconds FROM {ev}")
+        con.execute(f"INSERT INTO coaction_excess SELECT * FROM {cx}")
+        for table in (pt, ev, cx):
+            con.execute(f"DROP TABLE {table}")

@@ -1,7 +1,6 @@
 """One trace from actions to judged pairs: the window join and the null model run in the engine
 (SQL from `detect.window`), the p-values and q-values here; the tested pairs, their evidence and
-the co-action excess go to the store's temporary tables `_pt_<trace>`, `_ev_<trace>` and
-`_cx_<trace>`, which `detect.stage` gathers.
+the co-action excess go to the store's tables `RESULTS` names, which `detect.stage` gathers.
 
 Also the time scales a trace is tested at (`trace_scales`) and the data's time resolution.
 """
@@ -24,6 +23,14 @@ from trollscope.store import Store
 # are made in pieces. At 20 M rows a piece's grouping fits the default memory limit beside the
 # trace's tables; synchrony at 3 M synthetic posts joined 131 M rows in one and spilled 6 GiB.
 EXPECTED_ROWS = 20_000_000
+
+# A trace's results (pair tests, evidence, co-action excess): tables of the store, written as the
+# trace ends; detect.stage gathers them into pair_tests, evidence and coaction_excess in the run's
+# transaction and drops them. Not temporary tables: those outlive their trace in DuckDB's spill
+# files, and a spill file shrinks only from its end, so a few MB of them there kept GBs of files
+# counted against `max_spill` (10 M synthetic posts: the last trace failed at 8 GiB, it needs < 1).
+RESULTS = ("_run_pt_{}", "_run_ev_{}", "_run_cx_{}")
+PAIR_TESTS, EVIDENCE, EXCESS = RESULTS
 
 
 @dataclass
@@ -85,7 +92,7 @@ def trace_scales(trace: tr.Trace, cfg: dict, resolution: int) -> list[int]:
 def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dict,
               actions: str | None = None) -> TraceResult:
     """One trace at `scales`: the window join and the null model in the engine, the tested pairs,
-    their evidence and the co-action excess into the store's temporary tables. `actions`: a table
+    their evidence and the co-action excess into the store's tables `RESULTS` names. `actions`: a table
     holding the trace's actions already (detect.incremental), instead of the trace's SQL."""
     top = int(scales[-1])
     stratum = int(cfg["stratum"] or 0) or 10**12  # 0: one stratum over all time
@@ -167,7 +174,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     # Evidence: the closest co-action on each shared item; those within the link's scale first,
     # then earliest first, for the pairs kept.
     keep = "" if cfg["evidence_scope"] == "tested" else " WHERE significant"
-    engine.from_store("_tr_keep", f"SELECT a, b, window_seconds AS scale FROM _pt_{trace.name}{keep}")
+    engine.from_store("_tr_keep", f"SELECT a, b, window_seconds AS scale FROM {PAIR_TESTS.format(trace.name)}{keep}")
     own_scale = "CASE " + " ".join(f"WHEN abs(c.t_a - c.t_b) <= {s} THEN {s}" for s in ws.scales[:-1]) \
         + f" ELSE {top} END" if len(ws.scales) > 1 else str(top)
     kept = f"""
@@ -184,10 +191,10 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     """
     named = ws.names(kept, [("a", "account"), ("b", "account"), ("item", "item"), ("post_a", "post"),
                             ("post_b", "post"), ("t_a", None), ("t_b", None), ("scale_seconds", None)])
-    engine.to_store(f"_ev_{trace.name}", f"""
+    engine.to_store(EVIDENCE.format(trace.name), f"""
         SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
-    """)
+    """, temporary=False)
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
         engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
@@ -212,7 +219,7 @@ def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) ->
     _store_excess(store, trace.name, [{"scale_seconds": s, "min_items": k, "observed": 0, "expected": 0.0}
                                       for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)])
     store.con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _ev_{trace.name} AS
+        CREATE OR REPLACE TABLE {EVIDENCE.format(trace.name)} AS
         SELECT '{trace.name}' AS trace, NULL::VARCHAR AS a, NULL::VARCHAR AS b, NULL::VARCHAR AS item,
                NULL::VARCHAR AS post_a, NULL::VARCHAR AS post_b, 0::BIGINT AS t_a, 0::BIGINT AS t_b,
                0::BIGINT AS scale_seconds LIMIT 0
@@ -254,7 +261,7 @@ def _store_excess(store: Store, name: str, rows: list[dict]) -> None:
     })
     store.con.register("_cx_in", table)
     try:
-        store.con.execute(f"CREATE OR REPLACE TEMP TABLE _cx_{name} AS SELECT * FROM _cx_in")
+        store.con.execute(f"CREATE OR REPLACE TABLE {EXCESS.format(name)} AS SELECT * FROM _cx_in")
     finally:
         store.con.unregister("_cx_in")
 
@@ -263,7 +270,7 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tu
     """Per tested pair and scale the p-value (Poisson tail against λ); the pair's p-value is the
     smallest over its K scales times K (Bonferroni), at the scale that gave it; BH q-values over
     the `family` of pairs that can be tested (Tarone, see detect.null); strength. `_tr_tested`
-    becomes `_pt_<name>`. Only the numbers pass through Python, never the account ids."""
+    becomes the trace's `PAIR_TESTS`. Only the numbers pass through Python, never the account ids."""
     con = store.con
     scales = list(ws.scales)
     events = [f"e_{s}" for s in scales] if ws.unit == "events" else []
@@ -306,7 +313,7 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tu
     try:
         # POSITIONAL JOIN: row i of the numbers read above is row i of `_tr_tested`.
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _pt_{name} AS
+            CREATE OR REPLACE TABLE {PAIR_TESTS.format(name)} AS
             SELECT '{name}' AS trace, CAST(t.a AS VARCHAR) AS a, CAST(t.b AS VARCHAR) AS b,
                    v.shared, v.expected, v.p_value, v.q_value, v.significant,
                    v.strength, v.weight, CAST(t.first_t AS BIGINT) AS first_t, CAST(t.last_t AS BIGINT) AS last_t,

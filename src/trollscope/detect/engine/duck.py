@@ -14,8 +14,11 @@ class DuckDBEngine:
     def create_table(self, name: str, select_sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}")
 
-    # The engine is the store's connection: its tables are the store's, both ways.
-    to_store = create_table
+    def to_store(self, name: str, select_sql: str, temporary: bool = True) -> None:
+        """`temporary=False`: a table of the store's file, not of its memory (detect.trace_run)."""
+        self.con.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {name} AS {select_sql}")
+
+    # The engine is the store's connection: its tables are the store's.
     from_store = create_table
 
     def arrow(self, sql: str) -> pa.Table:

@@ -252,12 +252,12 @@ class SparkEngine:
         self._cached[name] = df
         self._views.append(name)
 
-    def to_store(self, name: str, select_sql: str) -> None:
+    def to_store(self, name: str, select_sql: str, temporary: bool = True) -> None:
         # Through Parquet in the staging folder: the rows never gather in the driver's memory.
         path = self._tmp / f"to_store_{name}"
         self.spark.sql(to_spark_sql(select_sql)).write.mode("overwrite").parquet(str(path))
         target = str(path).replace("'", "''")
-        self._store.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+        self._store.con.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {name} AS "
                                 f"SELECT * FROM read_parquet('{target}/*.parquet')")
         shutil.rmtree(path, ignore_errors=True)
 
