@@ -416,3 +416,37 @@ def test_a_trace_without_actions_leaves_the_tables_the_whole_path_leaves(tmp_pat
     assert short == whole
     excess = [r for r in short["coaction_excess"] if r[0] == "co_object"]
     assert excess and all(r[3] == 0 and r[4] == 0.0 for r in excess)  # zeros at every scale, as the null says
+
+
+def test_pair_rows_in_the_scratch_database_give_the_same_tables(tmp_path, world, monkeypatch):
+    """When the window join's pair rows would outgrow memory they go to a scratch database file
+    (engine.duck.DuckDBEngine.scratch): forced for every trace here, every table is the same, and
+    the file is gone when the trace ends."""
+    import contextlib
+
+    from trollscope.detect.engine import duck
+
+    store = make_store(tmp_path, world.rows)
+    detect(store, seed=42)
+    plain = _snapshot(store)
+    scratch = duck.DuckDBEngine.scratch
+    used = []
+
+    @contextlib.contextmanager
+    def watched(self, tables, pairs):
+        with scratch(self, tables, pairs):
+            used.append((pairs > 0, self.con.execute("SELECT count(*) FROM duckdb_databases() "
+                                                     "WHERE database_name = 'scratch'").fetchall()[0][0] == 1))
+            yield
+
+    monkeypatch.setattr(duck, "PAIR_BYTES", 10**12)  # every trace's pairs outgrow memory
+    monkeypatch.setattr(duck.DuckDBEngine, "scratch", watched)
+    detect(store, seed=42)
+    moved = _snapshot(store)
+    # the world's three traces with actions: each that pairs actions does it in a scratch database
+    assert len(used) == 3 and sum(moved for _, moved in used) == 2 and all(p == m for p, m in used)
+    for name in plain:
+        assert moved[name] == plain[name], name
+    assert not list(store.spill.glob("scratch-*"))  # deleted as each trace ended
+    assert store.con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'scratch'").fetchall() == [(0,)]
+    assert store.con.execute("SELECT current_setting('search_path')").fetchall() == [("",)]

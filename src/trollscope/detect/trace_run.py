@@ -119,6 +119,15 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         levels.append(scale)
         if not engine.arrow(ws.open_count(scale)).column("n")[0].as_py():
             break
+    # the pair rows move to a scratch database when they would outgrow memory (engine.duck)
+    with engine.scratch(ws.pair_tables(), sum(pairs for c, pairs in deltas if c <= cap)):
+        return _joined(store, engine, trace, ws, cfg, levels, d, cap)
+
+
+def _joined(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict, levels: list[int], d: int,
+            cap: int) -> TraceResult:
+    """`run_trace` from the join of the item-buckets kept at `levels` on."""
+    top = ws.top
     for table, select in ws.join(levels) + [ws.activity_sql()]:
         engine.create_table(table, select)
         for done in ws.frees(table):

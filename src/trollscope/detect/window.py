@@ -327,6 +327,12 @@ class WindowSql:
             """),
         ]
 
+    def pair_tables(self) -> list[str]:
+        """The join's tables of pair rows (every co-acting pair of actions, then per pair and item,
+        per pair, per tested pair and item): the ones that grow with the pairs enumerated."""
+        p = self.prefix
+        return [p + "raw", p + "gaps", p + "events", p + "pair_items", self.pairs, self.coactions]
+
     def frees(self, table: str) -> list[str]:
         """The join's tables no later statement reads once `table` is made: dropped at once, for
         the pair rows are the largest tables of a trace (raw: every co-acting pair of actions)."""

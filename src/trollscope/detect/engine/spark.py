@@ -36,6 +36,8 @@ other than a division. Floating-point sums may differ in the last bits (addition
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import subprocess
@@ -251,6 +253,10 @@ class SparkEngine:
         df.createOrReplaceTempView(name)
         self._cached[name] = df
         self._views.append(name)
+
+    def scratch(self, tables, pairs: float):
+        """Spark keeps the join's rows in its executors (memory, then disk): nothing to move."""
+        return contextlib.nullcontext()
 
     def to_store(self, name: str, select_sql: str, temporary: bool = True) -> None:
         # Through Parquet in the staging folder: the rows never gather in the driver's memory.
