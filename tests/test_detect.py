@@ -420,8 +420,8 @@ def test_a_trace_without_actions_leaves_the_tables_the_whole_path_leaves(tmp_pat
 
 def test_pair_rows_in_the_scratch_database_give_the_same_tables(tmp_path, world, monkeypatch):
     """When the window join's pair rows would outgrow memory they go to a scratch database file
-    (engine.duck.DuckDBEngine.scratch): forced for every trace here, every table is the same, and
-    the file is gone when the trace ends."""
+    (engine.duck.DuckDBEngine.scratch) and the trace's results to tables of the store: forced for
+    every trace here, every table is the same, and the file is gone when the trace ends."""
     import contextlib
 
     from trollscope.detect.engine import duck
@@ -433,10 +433,10 @@ def test_pair_rows_in_the_scratch_database_give_the_same_tables(tmp_path, world,
     used = []
 
     @contextlib.contextmanager
-    def watched(self, tables, pairs):
-        with scratch(self, tables, pairs):
-            used.append((pairs > 0, self.con.execute("SELECT count(*) FROM duckdb_databases() "
-                                                     "WHERE database_name = 'scratch'").fetchall()[0][0] == 1))
+    def watched(self, tables):
+        with scratch(self, tables):
+            used.append((bool(tables), self.con.execute("SELECT count(*) FROM duckdb_databases() "
+                                                        "WHERE database_name = 'scratch'").fetchall()[0][0] == 1))
             yield
 
     monkeypatch.setattr(duck, "PAIR_BYTES", 10**12)  # every trace's pairs outgrow memory
@@ -444,7 +444,7 @@ def test_pair_rows_in_the_scratch_database_give_the_same_tables(tmp_path, world,
     detect(store, seed=42)
     moved = _snapshot(store)
     # the world's three traces with actions: each that pairs actions does it in a scratch database
-    assert len(used) == 3 and sum(moved for _, moved in used) == 2 and all(p == m for p, m in used)
+    assert len(used) == 3 and sum(m for _, m in used) == 2 and all(asked == m for asked, m in used)
     for name in plain:
         assert moved[name] == plain[name], name
     assert not list(store.spill.glob("scratch-*"))  # deleted as each trace ended

@@ -185,22 +185,32 @@ def test_no_new_posts_updates_with_nothing_to_do(tmp_path):
     store.close()
 
 
-def test_nothing_temporary_outlives_a_trace_and_a_failed_run_leaves_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("large", [False, True], ids=["in-memory", "outgrowing-memory"])
+def test_results_of_a_large_trace_leave_memory_and_a_failed_run_leaves_nothing(tmp_path, monkeypatch, large):
     """A temporary table that outlives its trace pins DuckDB's spill files for the traces after it
-    (trace_run.RESULTS): between traces a full run holds none. A run that fails leaves none of its
-    staged tables in the store, and the next run is a full one that succeeds."""
+    (trace_run.RESULTS): a trace whose join outgrows memory leaves none between traces (its results
+    go to the store), a small one its three results. A run that fails leaves none of its tables,
+    temporary or staged in the store, and the next run is a full one that succeeds."""
     from trollscope.detect import stage
+    from trollscope.detect.engine import duck
 
     a, _ = _split(_world())
     store = trollscope.open(tmp_path / "s.duckdb")
     ingest(store, [str(write_csv(tmp_path / "a.csv", a))], mapping=MAPPING)
-    held, real = {}, stage.run_trace
+    if large:
+        monkeypatch.setattr(duck, "PAIR_BYTES", 10**12)
+    held, outgrew, real = {}, [], stage.run_trace
     temporary = "SELECT table_name FROM duckdb_tables() WHERE temporary"
-    before = store.con.execute(temporary).fetchall()  # the ingest's, in this connection
+    before = set(store.con.execute(temporary).fetchall())  # the ingest's, in this connection
+    outgrows = duck.DuckDBEngine.outgrows
+    monkeypatch.setattr(duck.DuckDBEngine, "outgrows", lambda self, pairs: outgrew.append(outgrows(self, pairs))
+                        or outgrew[-1])
 
     def run_trace(store_, engine, trace, *args, **kwargs):
+        outgrew.clear()
         result = real(store_, engine, trace, *args, **kwargs)
-        held[trace.name] = sorted(set(store_.con.execute(temporary).fetchall()) - set(before))
+        new = sorted(t for (t,) in set(store_.con.execute(temporary).fetchall()) - before)
+        held[trace.name] = (outgrew == [True], [t for t in new if trace.name in t])
         if trace.name == "synchrony":  # the last trace: the others' results are waiting to be gathered
             raise RuntimeError("killed")
         return result
@@ -208,11 +218,14 @@ def test_nothing_temporary_outlives_a_trace_and_a_failed_run_leaves_nothing(tmp_
     monkeypatch.setattr(stage, "run_trace", run_trace)
     with pytest.raises(RuntimeError, match="killed"):
         detect(store, **SETTINGS)
-    assert len(held) == 10 and all(tables == [] for tables in held.values()), held
-    left = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND "
+    assert len(held) == 10
+    assert sum(big for big, _ in held.values()) == (10 if large else 0)
+    for name, (big, tables) in held.items():
+        assert tables == ([] if big else sorted(t.format(name) for t in stage.RESULTS)), name
+    left = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE "
                              "(table_name LIKE '%run%' OR table_name LIKE '%staged%')").fetchall()
     assert left == []
-    monkeypatch.setattr(stage, "run_trace", real)
+    monkeypatch.undo()
     again = detect(store, **SETTINGS)
     assert not again.incremental and again.run_id == "R1" and store.count("pair_tests") > 0
     store.close()

@@ -95,7 +95,8 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         inc.cleanup(store, traces)
         for trace in tr.TRACES:  # every trace's: a run killed on other traces may have left its own
             for table in RESULTS:
-                store.con.execute(f"DROP TABLE IF EXISTS {table.format(trace.name)}")
+                for schema in ("temp", "main"):  # temporary, or in the store (trace_run.RESULTS)
+                    store.con.execute(f"DROP TABLE IF EXISTS {schema}.{table.format(trace.name)}")
 
 
 def _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,

@@ -24,11 +24,13 @@ from trollscope.store import Store
 # trace's tables; synchrony at 3 M synthetic posts joined 131 M rows in one and spilled 6 GiB.
 EXPECTED_ROWS = 20_000_000
 
-# A trace's results (pair tests, evidence, co-action excess): tables of the store, written as the
-# trace ends; detect.stage gathers them into pair_tests, evidence and coaction_excess in the run's
-# transaction and drops them. Not temporary tables: those outlive their trace in DuckDB's spill
-# files, and a spill file shrinks only from its end, so a few MB of them there kept GBs of files
-# counted against `max_spill` (10 M synthetic posts: the last trace failed at 8 GiB, it needs < 1).
+# A trace's results (pair tests, evidence, co-action excess), which detect.stage gathers into
+# pair_tests, evidence and coaction_excess in the run's transaction and drops. Temporary tables,
+# except for a trace whose join outgrows memory (`engine.outgrows`): tables of the store then. A
+# temporary table outlives its trace in DuckDB's spill files, and a spill file shrinks only from its
+# end, so a few MB of results there kept GBs of spill counted against `max_spill` (10 M synthetic
+# posts: synchrony, the last trace, failed at 8 GiB in statements that alone spill < 1). A store
+# table costs its commit (~0.25 s for ira-dev's synchrony), which small traces are spared.
 RESULTS = ("_run_pt_{}", "_run_ev_{}", "_run_cx_{}")
 PAIR_TESTS, EVIDENCE, EXCESS = RESULTS
 
@@ -119,14 +121,16 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         levels.append(scale)
         if not engine.arrow(ws.open_count(scale)).column("n")[0].as_py():
             break
-    # the pair rows move to a scratch database when they would outgrow memory (engine.duck)
-    with engine.scratch(ws.pair_tables(), sum(pairs for c, pairs in deltas if c <= cap)):
-        return _joined(store, engine, trace, ws, cfg, levels, d, cap)
+    # pair rows that would outgrow memory go to a scratch database (engine.duck), results to the store
+    large = engine.outgrows(sum(pairs for c, pairs in deltas if c <= cap))
+    with engine.scratch(ws.pair_tables() if large else ()):
+        return _joined(store, engine, trace, ws, cfg, levels, d, cap, large)
 
 
 def _joined(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict, levels: list[int], d: int,
-            cap: int) -> TraceResult:
-    """`run_trace` from the join of the item-buckets kept at `levels` on."""
+            cap: int, large: bool) -> TraceResult:
+    """`run_trace` from the join of the item-buckets kept at `levels` on; `large`: the results
+    go to tables of the store (`RESULTS`)."""
     top = ws.top
     for table, select in ws.join(levels) + [ws.activity_sql()]:
         engine.create_table(table, select)
@@ -178,8 +182,8 @@ def _joined(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict, lev
     # numbered in the order of the ids, so the order of the numbers is the order of the ids
     engine.to_store("_tr_tested", ws.names(tested_sql, columns) + " ORDER BY a, b")
     family = eligible * (eligible - 1) // 2
-    tested, significant, by_scale = _judge(store, trace.name, ws, family, cfg)
-    _store_excess(store, trace.name, excess)
+    tested, significant, by_scale = _judge(store, trace.name, ws, family, cfg, large)
+    _store_excess(store, trace.name, excess, large)
     # Evidence: the closest co-action on each shared item; those within the link's scale first,
     # then earliest first, for the pairs kept.
     keep = "" if cfg["evidence_scope"] == "tested" else " WHERE significant"
@@ -203,7 +207,7 @@ def _joined(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict, lev
     engine.to_store(EVIDENCE.format(trace.name), f"""
         SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
-    """, temporary=False)
+    """, temporary=not large)
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
         engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
@@ -228,7 +232,7 @@ def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) ->
     _store_excess(store, trace.name, [{"scale_seconds": s, "min_items": k, "observed": 0, "expected": 0.0}
                                       for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)])
     store.con.execute(f"""
-        CREATE OR REPLACE TABLE {EVIDENCE.format(trace.name)} AS
+        CREATE OR REPLACE TEMP TABLE {EVIDENCE.format(trace.name)} AS
         SELECT '{trace.name}' AS trace, NULL::VARCHAR AS a, NULL::VARCHAR AS b, NULL::VARCHAR AS item,
                NULL::VARCHAR AS post_a, NULL::VARCHAR AS post_b, 0::BIGINT AS t_a, 0::BIGINT AS t_b,
                0::BIGINT AS scale_seconds LIMIT 0
@@ -260,7 +264,7 @@ def _excess(engine, ws: WindowSql, totals: dict, observed: dict) -> list[dict]:
     return rows
 
 
-def _store_excess(store: Store, name: str, rows: list[dict]) -> None:
+def _store_excess(store: Store, name: str, rows: list[dict], large: bool = False) -> None:
     table = pa.table({
         "trace": pa.array([name] * len(rows), pa.string()),
         "scale_seconds": pa.array([r["scale_seconds"] for r in rows], pa.int64()),
@@ -270,12 +274,14 @@ def _store_excess(store: Store, name: str, rows: list[dict]) -> None:
     })
     store.con.register("_cx_in", table)
     try:
-        store.con.execute(f"CREATE OR REPLACE TABLE {EXCESS.format(name)} AS SELECT * FROM _cx_in")
+        store.con.execute(f"CREATE OR REPLACE {'' if large else 'TEMP '}TABLE {EXCESS.format(name)} AS "
+                          "SELECT * FROM _cx_in")
     finally:
         store.con.unregister("_cx_in")
 
 
-def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tuple[int, int, dict[int, int]]:
+def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict,
+           large: bool = False) -> tuple[int, int, dict[int, int]]:
     """Per tested pair and scale the p-value (Poisson tail against λ); the pair's p-value is the
     smallest over its K scales times K (Bonferroni), at the scale that gave it; BH q-values over
     the `family` of pairs that can be tested (Tarone, see detect.null); strength. `_tr_tested`
@@ -322,7 +328,7 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict) -> tu
     try:
         # POSITIONAL JOIN: row i of the numbers read above is row i of `_tr_tested`.
         con.execute(f"""
-            CREATE OR REPLACE TABLE {PAIR_TESTS.format(name)} AS
+            CREATE OR REPLACE {'' if large else 'TEMP '}TABLE {PAIR_TESTS.format(name)} AS
             SELECT '{name}' AS trace, CAST(t.a AS VARCHAR) AS a, CAST(t.b AS VARCHAR) AS b,
                    v.shared, v.expected, v.p_value, v.q_value, v.significant,
                    v.strength, v.weight, CAST(t.first_t AS BIGINT) AS first_t, CAST(t.last_t AS BIGINT) AS last_t,

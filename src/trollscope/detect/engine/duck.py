@@ -44,16 +44,22 @@ class DuckDBEngine:
     # The engine is the store's connection: its tables are the store's.
     from_store = create_table
 
+    def outgrows(self, pairs: float) -> bool:
+        """Whether the `pairs` a window join enumerates would hold more than half the memory limit
+        (`PAIR_BYTES` each): its pair rows then go to a scratch database (`scratch`) and the
+        trace's results to tables of the store (detect.trace_run.RESULTS)."""
+        return pairs * PAIR_BYTES > self.memory_bytes() / 2
+
     @contextlib.contextmanager
-    def scratch(self, tables, pairs: float) -> Iterator[None]:
+    def scratch(self, tables) -> Iterator[None]:
         """Make `tables` in a scratch database file of their own (in the store's spill folder) until
-        the block ends, when the file is deleted, when the `pairs` the window join enumerates would
-        hold more than half the memory limit (`PAIR_BYTES`). A temporary table's spill blocks are barely compressed and count against
+        the block ends, when the file is deleted. For the window join's pair rows when they outgrow
+        memory (`outgrows`): a temporary table's spill blocks are barely compressed and count against
         `max_spill`, a database file's are compressed (synchrony at 10 M synthetic posts: 116 M
         pair rows, 5.8 GiB spilled, 2.1 GiB as a file) and the file goes whole when the trace ends.
         Unqualified names find them through the search path; the rest of the engine is unchanged."""
         tables = set(tables)
-        if not tables or pairs * PAIR_BYTES <= self.memory_bytes() / 2:
+        if not tables:
             yield
             return
         self._spill.mkdir(parents=True, exist_ok=True)

@@ -254,8 +254,11 @@ class SparkEngine:
         self._cached[name] = df
         self._views.append(name)
 
-    def scratch(self, tables, pairs: float):
-        """Spark keeps the join's rows in its executors (memory, then disk): nothing to move."""
+    def outgrows(self, pairs: float) -> bool:
+        """Spark keeps the join's rows in its executors (memory, then disk): never moved."""
+        return False
+
+    def scratch(self, tables):
         return contextlib.nullcontext()
 
     def to_store(self, name: str, select_sql: str, temporary: bool = True) -> None:
