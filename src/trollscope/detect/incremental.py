@@ -187,8 +187,9 @@ def touched_buckets(store: Store, actions: str, top: int) -> int:
 
 
 def retested(store: Store, name: str) -> int:
-    """Pairs of the trace's pair tests (`trace_run.PAIR_TESTS`) whose counts or expected co-actions at some scale differ from the
-    previous run's pair test (new pairs included): the tests the new posts changed."""
+    """Pairs of the trace's pair tests (`trace_run.PAIR_TESTS`) whose counts or expected co-actions
+    at some scale differ from the previous run's pair test (new pairs included): the tests the new
+    posts changed."""
     if not store.has_table("pair_tests"):
         return int(store.con.execute(f"SELECT count(*) FROM {PAIR_TESTS.format(name)}").fetchall()[0][0])
     return int(store.con.execute(f"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 

@@ -37,7 +37,6 @@ other than a division. Floating-point sums may differ in the last bits (addition
 from __future__ import annotations
 
 import contextlib
-
 import os
 import shutil
 import subprocess
