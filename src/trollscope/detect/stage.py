@@ -29,6 +29,7 @@ from trollscope.detect import identity
 from trollscope.detect import incremental as inc
 from trollscope.store import Store
 from trollscope.store import run as runs
+from trollscope.store.sql import ident as quote
 from trollscope.detect.traces import base as tr
 from trollscope.detect.trace_run import (EVIDENCE, EXCESS, PAIR_TESTS, RESULTS, TraceResult, run_trace,
                                         time_resolution, trace_scales)
@@ -93,10 +94,12 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
                        engine_name, spark_master, spark_staging, full)
     finally:
         inc.cleanup(store, traces)
-        for trace in tr.TRACES:  # every trace's: a run killed on other traces may have left its own
-            for table in RESULTS:
-                for schema in ("temp", "main"):  # temporary, or in the store (trace_run.RESULTS)
-                    store.con.execute(f"DROP TABLE IF EXISTS {schema}.{table.format(trace.name)}")
+        # every trace's results left, temporary or in the store (trace_run.RESULTS): a run that
+        # failed leaves them, and one killed on other traces may have left its own
+        for database, table in store.con.execute(
+                "SELECT database_name, table_name FROM duckdb_tables() WHERE "
+                + " OR ".join(f"prefix(table_name, '{r.format('')}')" for r in RESULTS)).fetchall():
+            store.con.execute(f"DROP TABLE {quote(database)}.{quote(table)}")
 
 
 def _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,

@@ -1,6 +1,7 @@
 """One trace from actions to judged pairs: the window join and the null model run in the engine
 (SQL from `detect.window`), the p-values and q-values here; the tested pairs, their evidence and
-the co-action excess go to the store's tables `RESULTS` names, which `detect.stage` gathers.
+the co-action excess go to the tables `RESULTS` names (temporary, or in the store when the join
+outgrows memory), which `detect.stage` gathers.
 
 Also the time scales a trace is tested at (`trace_scales`) and the data's time resolution.
 """
@@ -94,7 +95,7 @@ def trace_scales(trace: tr.Trace, cfg: dict, resolution: int) -> list[int]:
 def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dict,
               actions: str | None = None) -> TraceResult:
     """One trace at `scales`: the window join and the null model in the engine, the tested pairs,
-    their evidence and the co-action excess into the store's tables `RESULTS` names. `actions`: a table
+    their evidence and the co-action excess into the tables `RESULTS` names. `actions`: a table
     holding the trace's actions already (detect.incremental), instead of the trace's SQL."""
     top = int(scales[-1])
     stratum = int(cfg["stratum"] or 0) or 10**12  # 0: one stratum over all time
