@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-
 from trollscope.store import Store
 from trollscope.detect.traces.base import NORM_TEXT
+from trollscope.detect.traces.linked import smallest_linked
 
 K, BANDS, ROWS = 30, 6, 5  # (1/B)^(1/R) ≈ 0.70: the similarity at which a pair is caught half the time
 PRIME = 2147483647  # 2^31 - 1
@@ -114,20 +112,8 @@ def build_text_clusters(store: Store, threshold: float = 0.7, seed: int = 42, up
     n_texts = con.execute("SELECT count(*) FROM _nd_texts").fetchall()[0][0]
     src = edges.column("tid").to_numpy(zero_copy_only=False).astype(np.int64)
     dst = edges.column("rep").to_numpy(zero_copy_only=False).astype(np.int64)
-    if n_texts:
-        graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n_texts, n_texts))
-        _, labels = connected_components(graph, directed=False)
-    else:
-        labels = np.zeros(0, dtype=np.int64)
-    # Name each cluster by the smallest text id in it: stable for a given input and seed.
-    # (stable sort: each label's first text in that order is its smallest; a Python loop over every
-    # text cost ~0.5 s on ira-dev's 800k texts)
-    order = np.argsort(labels, kind="stable")
-    first = np.full(labels.max() + 1 if len(labels) else 0, -1, dtype=np.int64)
-    if len(labels):
-        starts = order[np.r_[0, np.flatnonzero(np.diff(labels[order])) + 1]]
-        first[labels[starts]] = starts
-    cluster_of = first[labels] if len(labels) else labels
+    # Each cluster is named by the smallest text id in it: stable for a given input and seed.
+    cluster_of = smallest_linked(n_texts, src, dst)
     con.register("_nd_map", pa.table({"tid": pa.array(np.arange(n_texts, dtype=np.int64)),
                                       "cluster": pa.array(cluster_of.astype(np.int64))}))
     con.execute(

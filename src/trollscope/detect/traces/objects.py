@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from trollscope.store import Store
+from trollscope.detect.traces.linked import smallest_linked
 
 # An object that is a 64-bit perceptual hash; its item is `phash:` + the 16 hex digits, lower-cased,
 # whatever the type was called, so `image:` and `phash:` hashes of one picture meet.
@@ -71,14 +70,10 @@ def build_object_clusters(store: Store, distance: int = 6) -> dict:
         links = np.column_stack([found["a"], found["b"]]).astype(np.int64) if len(found["a"]) else links
     clusters: list[tuple[str, str]] = []
     if len(links):
-        graph = coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(n, n))
-        _, label = connected_components(graph, directed=False)
+        smallest = smallest_linked(n, links[:, 0], links[:, 1])
         items = [r[0] for r in con.execute("SELECT item FROM _ph ORDER BY i").fetchall()]
-        first: dict[int, str] = {}
-        for i, lab in enumerate(label):  # items are sorted: the first of a label is its smallest
-            first.setdefault(int(lab), items[i])
-        sizes = np.bincount(label)
-        clusters = [(items[i], first[int(lab)]) for i, lab in enumerate(label) if sizes[lab] > 1]
+        sizes = np.bincount(smallest, minlength=n)  # items are sorted: a cluster's smallest names it
+        clusters = [(items[i], items[c]) for i, c in enumerate(smallest) if sizes[c] > 1]
     table = pa.table({"object": pa.array([c[0] for c in clusters], pa.string()),
                       "cluster": pa.array([c[1] for c in clusters], pa.string())})
     con.register("_oc_in", table)
