@@ -435,8 +435,10 @@ def test_pair_rows_in_the_scratch_database_give_the_same_tables(tmp_path, world,
     @contextlib.contextmanager
     def watched(self, tables):
         with scratch(self, tables):
-            used.append((bool(tables), self.con.execute("SELECT count(*) FROM duckdb_databases() "
-                                                        "WHERE database_name = 'scratch'").fetchall()[0][0] == 1))
+            # (asked for; this trace's tables routed there; the file attached: databases are the
+            # whole process's, and another trace may run beside this one)
+            used.append((bool(tables), bool(self._scratch), self.con.execute(
+                "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'scratch'").fetchall()[0][0] == 1))
             yield
 
     monkeypatch.setattr(duck, "PAIR_BYTES", 10**12)  # every trace's pairs outgrow memory
@@ -444,7 +446,8 @@ def test_pair_rows_in_the_scratch_database_give_the_same_tables(tmp_path, world,
     detect(store, seed=42)
     moved = _snapshot(store)
     # the world's three traces with actions: each that pairs actions does it in a scratch database
-    assert len(used) == 3 and sum(m for _, m in used) == 2 and all(asked == m for asked, m in used)
+    assert len(used) == 3 and sum(m for _, m, _ in used) == 2 and all(asked == m for asked, m, _ in used)
+    assert all(attached for asked, _, attached in used if asked)
     for name in plain:
         assert moved[name] == plain[name], name
     assert not list(store.spill.glob("scratch-*"))  # deleted as each trace ended

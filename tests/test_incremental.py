@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import trollscope
 from trollscope.cli import app
-from trollscope.detect import detect
+from trollscope.detect import detect, rundb
 from trollscope.ingest import ingest
 
 from detect_helpers import MAPPING, fetch, post, synthetic_world, write_csv
@@ -187,9 +187,9 @@ def test_no_new_posts_updates_with_nothing_to_do(tmp_path):
 
 @pytest.mark.parametrize("large", [False, True], ids=["in-memory", "outgrowing-memory"])
 def test_results_of_a_large_trace_leave_memory_and_a_failed_run_leaves_nothing(tmp_path, monkeypatch, large):
-    """A temporary table that outlives its trace pins DuckDB's spill files for the traces after it
-    (trace_run.RESULTS): a trace whose join outgrows memory leaves none between traces (its results
-    go to the store), a small one its three results. A run that fails leaves none of its tables,
+    """Memory that outlives its trace pins DuckDB's spill files for the traces after it
+    (trace_run.RESULTS): a trace whose join outgrows memory leaves no table in memory between traces
+    (its results go to the store), a small one its three results (in the run's database). A run that fails leaves none of its tables,
     temporary or staged in the store, and the next run is a full one that succeeds."""
     from trollscope.detect import stage
     from trollscope.detect.engine import duck
@@ -200,7 +200,8 @@ def test_results_of_a_large_trace_leave_memory_and_a_failed_run_leaves_nothing(t
     if large:
         monkeypatch.setattr(duck, "PAIR_BYTES", 10**12)
     held, outgrew, real = {}, [], stage.run_trace
-    temporary = "SELECT table_name FROM duckdb_tables() WHERE temporary"
+    monkeypatch.setattr(stage, "parallel_traces", lambda store: 1)  # each trace's tables, one at a time
+    temporary = f"SELECT table_name FROM duckdb_tables() WHERE temporary OR database_name = '{rundb.RUN_DB}'"
     before = set(store.con.execute(temporary).fetchall())  # the ingest's, in this connection
     outgrows = duck.DuckDBEngine.outgrows
     monkeypatch.setattr(duck.DuckDBEngine, "outgrows", lambda self, pairs: outgrew.append(outgrows(self, pairs))
@@ -225,6 +226,63 @@ def test_results_of_a_large_trace_leave_memory_and_a_failed_run_leaves_nothing(t
     left = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE "
                              "(table_name LIKE '%run%' OR table_name LIKE '%staged%')").fetchall()
     assert left == []
+    monkeypatch.undo()
+    again = detect(store, **SETTINGS)
+    assert not again.incremental and again.run_id == "R1" and store.count("pair_tests") > 0
+    store.close()
+
+
+def test_traces_two_at_a_time_give_the_tables_of_one_at_a_time(tmp_path, monkeypatch):
+    """Traces run two at a time, each on a connection of its own (detect.stage): every table of a full
+    run and of an update is the one that running them one after the other makes."""
+    from trollscope.detect import stage
+
+    a, b = _split(_world())
+    tables = ("pair_tests", "evidence", "coaction_excess", "edges", "campaign_members", "inc_src_co_repost",
+              "inc_src_synchrony", "groups", "group_members", "group_evidence")
+    made = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(stage, "parallel_traces", lambda store, n=workers: n)
+        store = trollscope.open(tmp_path / f"s{workers}.duckdb")
+        ingest(store, [str(write_csv(tmp_path / "a.csv", a))], mapping=MAPPING)
+        full = detect(store, **SETTINGS)
+        first = {t: sorted(store.con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+        ingest(store, [str(write_csv(tmp_path / "b.csv", b))], mapping=MAPPING)
+        update = detect(store, **SETTINGS)
+        assert update.incremental and update.new_posts == len(b)
+        made[workers] = (first, {t: sorted(store.con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+                                 for t in tables},
+                         [(t.trace, t.tested, t.significant) for t in full.traces],
+                         (update.buckets_touched, update.pairs_retested))
+        assert any(rows for rows in first.values())
+        store.close()
+    assert made[1] == made[2]
+
+
+def test_a_trace_failing_beside_another_fails_the_run_and_leaves_nothing(tmp_path, monkeypatch):
+    """One of two traces running at once fails: the run fails with its error, the other trace's
+    statements are stopped, nothing of the run is left, and the next run succeeds."""
+    from trollscope.detect import stage
+
+    a, _ = _split(_world())
+    store = trollscope.open(tmp_path / "s.duckdb")
+    ingest(store, [str(write_csv(tmp_path / "a.csv", a))], mapping=MAPPING)
+    monkeypatch.setattr(stage, "parallel_traces", lambda store: 2)
+    real = stage.run_trace
+
+    def run_trace(store_, engine, trace, *args, **kwargs):
+        if trace.name == "co_link":
+            raise RuntimeError("killed")
+        return real(store_, engine, trace, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "run_trace", run_trace)
+    with pytest.raises(RuntimeError, match="killed"):
+        detect(store, **SETTINGS)
+    left = store.con.execute("SELECT database_name, table_name FROM duckdb_tables() WHERE "
+                             "(table_name LIKE '%run%' OR table_name LIKE '%staged%' OR table_name LIKE '_inc%')").fetchall()
+    assert left == []
+    assert store.con.execute(f"SELECT count(*) FROM duckdb_databases() WHERE database_name = '{rundb.RUN_DB}'"
+                             ).fetchall() == [(0,)]
     monkeypatch.undo()
     again = detect(store, **SETTINGS)
     assert not again.incremental and again.run_id == "R1" and store.count("pair_tests") > 0

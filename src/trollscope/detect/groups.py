@@ -48,6 +48,7 @@ import pyarrow as pa
 from scipy.special import gammaln
 
 from trollscope.detect import null as sig
+from trollscope.detect import parallel, rundb
 from trollscope.detect.traces import base as tr
 from trollscope.detect.window import bucket_cap, exact_sum
 from trollscope.store import Store
@@ -58,6 +59,9 @@ MIN_UNITS = 2  # a group (and each member) must co-act in at least this many uni
 K_SHARE = 0.6  # k = this share of the median members per selection unit, at least 3
 C_FACTOR = 2  # the test counts units of at most this times the largest selection unit's size
 EVIDENCE_UNITS = 50  # units of evidence kept per confirmed group and half
+UID_SPAN = 10**9  # a trace's groups are numbered from its index times this (keys of their evidence only)
+EV_EMPTY = ("SELECT NULL::BIGINT AS uid, NULL::VARCHAR AS half, NULL::VARCHAR AS item, NULL::BIGINT AS unit_start, "
+            "NULL::VARCHAR AS account_id, NULL::VARCHAR AS post_id, NULL::BIGINT AS t LIMIT 0")
 
 
 @dataclass
@@ -78,21 +82,31 @@ def chernoff_p(x: float, mu: float) -> float:
 
 
 def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
-                sources: dict[str, str] | None = None) -> GroupResult:
+                sources: dict[str, str] | None = None, at_once: int = 1) -> GroupResult:
     """Select groups on one half of the data, test them on the other; write the group tables.
     `sources`: per trace, a table or view of its actions that lives until the groups are found (the
-    actions detect.incremental keeps), read instead of computing them or keeping a copy."""
+    actions detect.incremental keeps), read instead of computing them or keeping a copy.
+    `at_once`: traces worked on at once, each on a connection of its own (detect.parallel; needs
+    the run's database, detect.rundb, where each leaves its evidence)."""
     started = time.perf_counter()
     con = store.con
-    con.execute("CREATE OR REPLACE TEMP TABLE _g_ev (uid BIGINT, half VARCHAR, item VARCHAR, unit_start BIGINT, "
-                "account_id VARCHAR, post_id VARCHAR, t BIGINT)")
-    found: list[dict] = []
-    if cfg.get("groups", True):
-        for trace in traces:
-            if not trace.group_test:
-                continue
+    chosen = [t for t in traces if t.group_test] if cfg.get("groups", True) else []
+    shared = at_once > 1 and rundb.is_attached(con)
+    # each trace's evidence in a table of its own, gathered in the order of the traces
+    ev_tables = [rundb.name(f"_g_ev_{t.name}") if shared else f"_g_ev_{t.name}" for t in chosen]
+
+    def job(i: int, trace: tr.Trace):
+        def run(on: Store) -> list[dict]:
             w = int(cfg["slow_window"]) if trace.slow else max(int(window or 0), int(cfg["group_window"]))
-            found += _trace_groups(store, trace, w, cfg, len(found), (sources or {}).get(trace.name))
+            return _trace_groups(on, trace, w, cfg, i * UID_SPAN, (sources or {}).get(trace.name), ev_tables[i])
+        return run
+
+    jobs = [job(i, t) for i, t in enumerate(chosen)]
+    found: list[dict] = [g for part in parallel.on_connections(store, at_once if shared else 1, jobs) for g in part]
+    con.execute("CREATE OR REPLACE TEMP TABLE _g_ev AS " + " UNION ALL ".join(
+        [f"SELECT * FROM {t}" for t in ev_tables] + [f"SELECT * FROM ({EV_EMPTY})"]))
+    for table in ev_tables:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     m = len(found)
     for g in found:
         g["q_value"] = min(1.0, g["p_value"] * m)
@@ -101,7 +115,7 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
     for i, g in enumerate(found, start=1):
         g["group_id"] = f"G{i}"
     _stage(store, found)
-    for table in ["_g_rows", "_g_units", "_g_ev"]:
+    for table in ["_g_ev"]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     confirmed = [g for g in found if g["confirmed"]]
     return GroupResult(m, len(confirmed), len({a for g in confirmed for a in g["members"]}),
@@ -109,21 +123,26 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
 
 
 def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int,
-                  source: str | None = None) -> list[dict]:
-    """One trace's groups, both directions; evidence of those that may be confirmed goes to `_g_ev`."""
-    prepared = _prepare(store, trace, w, cfg, source)
-    if prepared is None:
-        return []
-    hist, totals = prepared
-    out: list[dict] = []
-    for sel in (0, 1):
-        candidates = _select(store, sel, w, cfg)
-        if candidates:
-            out += _test(store, trace.name, w, sel, 1 - sel, candidates, hist, totals)
-    for i, g in enumerate(out):
-        g["uid"] = first_uid + i
-    _evidence(store, [g for g in out if g["p_value"] <= float(cfg["alpha"])], w)
-    return out
+                  source: str | None, ev_table: str) -> list[dict]:
+    """One trace's groups, both directions; evidence of those that may be confirmed goes to `ev_table`."""
+    store.con.execute(f"CREATE OR REPLACE {'TEMP ' if '.' not in ev_table else ''}TABLE {ev_table} AS {EV_EMPTY}")
+    try:
+        prepared = _prepare(store, trace, w, cfg, source)
+        if prepared is None:
+            return []
+        hist, totals = prepared
+        out: list[dict] = []
+        for sel in (0, 1):
+            candidates = _select(store, sel, w, cfg)
+            if candidates:
+                out += _test(store, trace.name, w, sel, 1 - sel, candidates, hist, totals)
+        for i, g in enumerate(out):
+            g["uid"] = first_uid + i
+        _evidence(store, [g for g in out if g["p_value"] <= float(cfg["alpha"])], w, ev_table)
+        return out
+    finally:
+        for table in ("_g_rows", "_g_units", "_g_sel"):
+            store.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict, source: str | None = None) -> tuple[dict, dict] | None:
@@ -187,8 +206,8 @@ def _prepare(store: Store, trace: tr.Trace, w: int, cfg: dict, source: str | Non
     return hist, totals
 
 
-def _evidence(store: Store, groups: list[dict], w: int) -> None:
-    """Each member's earliest action in each unit (selection and test half) of `groups`, into `_g_ev`."""
+def _evidence(store: Store, groups: list[dict], w: int, table: str) -> None:
+    """Each member's earliest action in each unit (selection and test half) of `groups`, into `table`."""
     if not groups:
         return
     units = {"uid": [], "half": [], "h": [], "o": [], "ik": [], "tile": []}
@@ -210,14 +229,14 @@ def _evidence(store: Store, groups: list[dict], w: int) -> None:
                                             "account_id": pa.array(members["account_id"], pa.string())}))
     try:
         con.execute("""
-            INSERT INTO _g_ev
+            INSERT INTO {table}
             SELECT u.uid, u.half, any_value(r.item), (2 * u.tile - u.o) * {w}, r.account_id,
                    min(struct_pack(t := r.t, p := r.post_id)).p, min(r.t)
             FROM _g_ev_units u JOIN _g_ev_members m ON m.uid = u.uid
             JOIN _g_rows r ON r.account_id = m.account_id AND r.ik = u.ik AND r.h = u.h
                           AND (r.b + u.o) // 2 = u.tile
             GROUP BY u.uid, u.half, u.ik, u.tile, u.o, r.account_id
-        """.format(w=int(w)))
+        """.format(w=int(w), table=table))
     finally:
         con.unregister("_g_ev_units")
         con.unregister("_g_ev_members")

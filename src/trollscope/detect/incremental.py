@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from trollscope.detect import rundb
 from trollscope.detect.trace_run import PAIR_TESTS
 from trollscope.detect.traces import base as tr
 from trollscope.store import Store
@@ -57,7 +58,7 @@ def _frozen(cfg: dict) -> dict:
 
 def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engine_name: str) -> Plan:
     """Decide between an update of the newest run and a full run. Leaves `_inc_new` (the posts
-    the previous run did not see) as a temporary table when the run is incremental."""
+    the previous run did not see) in the run's database (detect.rundb) when the run is incremental."""
     con = store.con
     if full:
         return Plan(False, "asked for a full run (--full)")
@@ -91,8 +92,8 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     if changed_posts:
         return Plan(False, f"{changed_posts:,} post(s) seen by {last.run_id} changed or were removed "
                            "(an update needs posts only appended)")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _inc_new AS
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {rundb.name('_inc_new')} AS
         SELECT p.* FROM posts p ANTI JOIN inc_posts k ON k.post_id = p.post_id
     """)
     new = con.execute("SELECT count(*) FROM _inc_new").fetchall()[0][0]
@@ -131,6 +132,9 @@ def _hashed() -> str:
 def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bool) -> str:
     """Make `_inc_src_<trace>`, the trace's actions over every post, and return its name.
 
+    `store` may be a worker's view of the store (`Store.worker`): what the rest of the run reads
+    is made in the store or in the run's database (detect.rundb), never as a temporary table.
+
     In an update, the actions of the new posts (`_inc_add_<trace>`, kept for `keep`) are added to
     the previous run's (traces whose item reads a table built from all posts, the text and object
     clusters, are computed again whole). A trace that keeps one action per account and item
@@ -153,28 +157,30 @@ def trace_actions(store: Store, trace: tr.Trace, cfg: dict, top: int, update: bo
     # The trace's SQL reads `posts`: a temporary view of that name over the new posts shadows the table.
     con.execute("CREATE OR REPLACE TEMP VIEW posts AS SELECT * FROM _inc_new")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {add} AS SELECT account_id, item, t, post_id "
+        con.execute(f"CREATE OR REPLACE TABLE {rundb.name(add)} AS SELECT account_id, item, t, post_id "
                     f"FROM ({trace.actions(cfg, top)}) a")
     finally:
         con.execute("DROP VIEW IF EXISTS temp.posts")
     if trace.earliest_per_item:
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {name} AS
+            CREATE OR REPLACE TABLE {rundb.name(name)} AS
             SELECT account_id, item, m.t AS t, m.post_id AS post_id FROM (
               SELECT account_id, item, min(struct_pack(t := t, post_id := post_id)) AS m FROM (
                 SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {add}) u
               GROUP BY account_id, item) g
         """)
     else:  # a view: the window join materialises it once as its `src` (a table here was a second copy)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS "
-                    f"SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {add}")
+        con.execute(f"CREATE OR REPLACE VIEW {rundb.name(name)} AS "
+                    f"SELECT * FROM inc_src_{trace.name} UNION ALL SELECT * FROM {rundb.name(add)}")
     return name
 
 
 def _drop(con, name: str) -> None:
-    """Drop the temporary table or view `name` (DuckDB's DROP names the kind, and refuses the other)."""
-    view = con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name]).fetchall()
-    con.execute(f"DROP {'VIEW' if view[0][0] else 'TABLE'} IF EXISTS {name}")
+    """Drop the table or view `name` of the run's database (DuckDB's DROP names the kind, and
+    refuses the other)."""
+    view = con.execute("SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND view_name = ?",
+                       [rundb.RUN_DB, name]).fetchall()
+    con.execute(f"DROP {'VIEW' if view[0][0] else 'TABLE'} IF EXISTS {rundb.name(name)}")
 
 
 def touched_buckets(store: Store, actions: str, top: int) -> int:

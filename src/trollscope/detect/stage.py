@@ -27,6 +27,7 @@ from trollscope import settings as st
 from trollscope.errors import StoreError, UserError
 from trollscope.detect import identity
 from trollscope.detect import incremental as inc
+from trollscope.detect import parallel, rundb
 from trollscope.store import Store
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
@@ -35,6 +36,11 @@ from trollscope.detect.trace_run import (EVIDENCE, EXCESS, PAIR_TESTS, RESULTS, 
                                         time_resolution, trace_scales)
 
 Progress = Callable[[str], None]
+
+# Bytes of DuckDB's memory limit a post may take while two traces run at once (`parallel_traces`):
+# 1.5 GB, the default, runs ira-dev whole (1.18 M tweets) two traces at a time, and 3 M synthetic
+# posts one at a time, as they were measured to fit (bench/RESULTS.md).
+POST_BYTES = 1000
 
 
 @dataclass
@@ -89,17 +95,19 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
         raise UserError(f"evidence_scope must be `significant` or `tested`, not {cfg['evidence_scope']!r}")
     traces = tr.select(cfg["traces"])
     scales = {t.name: trace_scales(t, cfg, resolution) for t in traces}
-    try:
-        return _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,
-                       engine_name, spark_master, spark_staging, full)
-    finally:
-        inc.cleanup(store, traces)
-        # every trace's results left, temporary or in the store (trace_run.RESULTS): a run that
-        # failed leaves them, and one killed on other traces may have left its own
-        for database, table in store.con.execute(
-                "SELECT database_name, table_name FROM duckdb_tables() WHERE "
-                + " OR ".join(f"prefix(table_name, '{r.format('')}')" for r in RESULTS)).fetchall():
-            store.con.execute(f"DROP TABLE {quote(database)}.{quote(table)}")
+    with rundb.attached(store.con):  # what the traces leave for the run, seen by every connection
+        try:
+            return _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,
+                           engine_name, spark_master, spark_staging, full)
+        finally:
+            inc.cleanup(store, traces)
+            # every trace's results left in the store (trace_run.RESULTS; those in the run's database
+            # go with it): a run that failed leaves them, and one killed on other traces may have
+            # left its own
+            for database, table in store.con.execute(
+                    f"SELECT database_name, table_name FROM duckdb_tables() WHERE database_name <> '{rundb.RUN_DB}' "
+                    "AND (" + " OR ".join(f"prefix(table_name, '{r.format('')}')" for r in RESULTS) + ")").fetchall():
+                store.con.execute(f"DROP TABLE {quote(database)}.{quote(table)}")
 
 
 def _detect(store, cfg, traces, scales, window, estimated, result, say, started, started_at,
@@ -110,43 +118,53 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
         update, plan.since, plan.reason, plan.new_posts
     say(f"updating {plan.since}: {plan.new_posts:,} new posts" if update else f"full run: {plan.reason}")
     keeps = engine_name == "duckdb"
+    # Tables some traces read, built from all posts first (`Trace.needs`): per table, its builder.
+    preludes: dict[str, tuple[str, Callable[[Store], object]]] = {}
     if any("text_clusters" in t.needs for t in traces):
-        say("near-duplicate text: MinHash LSH")
-        from trollscope.detect.traces.neardup import build_text_clusters
+        def text_clusters(on: Store) -> None:
+            from trollscope.detect.traces.neardup import build_text_clusters
 
-        build_text_clusters(store, threshold=cfg["ndup_threshold"], seed=cfg["seed"], update=update,
-                            staged=inc.ND_STAGED if keeps else None)
+            build_text_clusters(on, threshold=cfg["ndup_threshold"], seed=cfg["seed"], update=update,
+                                staged=inc.ND_STAGED if keeps else None)
+        preludes["text_clusters"] = ("near-duplicate text: MinHash LSH", text_clusters)
     if any("object_clusters" in t.needs for t in traces):
-        say("object clusters: image hashes within phash_distance bits")
-        from trollscope.detect.traces.objects import build_object_clusters
+        def object_clusters(on: Store) -> None:
+            from trollscope.detect.traces.objects import build_object_clusters
 
-        build_object_clusters(store, distance=int(cfg["phash_distance"]))
+            build_object_clusters(on, distance=int(cfg["phash_distance"]))
+        preludes["object_clusters"] = ("object clusters: image hashes within phash_distance bits", object_clusters)
+    # A full run builds them beside the first traces (each leaves only tables of the store); an
+    # update's near-duplicate index keeps its additions as temporary tables for `keep`: first, here.
+    if not keeps or update:
+        for message, build in preludes.values():
+            say(message)
+            build(store)
+        preludes = {}
 
     from trollscope.detect.engine import make_engine
 
-    engine = make_engine(store, engine_name, spark_master, spark_staging)
     sources: dict[str, str] = {}  # per trace, the table of its actions (kept to the end of the run)
-    try:
-        for trace in traces:
-            say(f"trace {trace.name}")
-            t0 = time.perf_counter()
-            actions = None
-            if keeps:
-                actions = sources[trace.name] = inc.trace_actions(store, trace, cfg, scales[trace.name][-1], update)
-                if update:
-                    result.buckets_touched += inc.touched_buckets(store, actions, scales[trace.name][-1])
-            tr_result = run_trace(store, engine, trace, scales[trace.name], cfg, actions=actions)
-            result.pairs_retested += inc.retested(store, trace.name) if update else tr_result.tested
-            tr_result.seconds = round(time.perf_counter() - t0, 2)
-            result.traces.append(tr_result)
-    finally:
-        engine.close()
+    if keeps:
+        done = _traces_at_once(store, cfg, traces, scales, update, say, preludes)
+    else:  # Spark: one engine for the run, one trace after the other
+        engine = make_engine(store, engine_name, spark_master, spark_staging)
+        try:
+            done = [_one_trace(store, engine, trace, cfg, scales, update, False, say) for trace in traces]
+        finally:
+            engine.close()
+    for tr_result, actions, touched, retested in done:
+        if actions:
+            sources[tr_result.trace] = actions
+        result.buckets_touched += touched
+        result.pairs_retested += retested
+        result.traces.append(tr_result)
 
     from trollscope.detect.groups import find_groups, write_groups
 
     say("groups: chosen on one half of the data, tested on the other")
     # the actions kept for the next update (detect.incremental) serve the group test too
-    result.groups = find_groups(store, cfg, window, traces, sources)
+    result.groups = find_groups(store, cfg, window, traces, sources,
+                                at_once=parallel_traces(store) if keeps else 1)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 
@@ -168,6 +186,61 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
             inc.forget(store)
     result.seconds = round(time.perf_counter() - started, 2)
     return result
+
+
+def _one_trace(store: Store, engine, trace: tr.Trace, cfg: dict, scales: dict[str, list[int]], update: bool,
+               keeps: bool, say: Progress) -> tuple[TraceResult, str | None, int, int]:
+    """One trace: its actions (kept for the next update when `keeps`), the window join, the tests.
+    Returns the result, the table of its actions, the item-buckets the new posts touched and the
+    pairs re-tested (an update), or tested (a full run)."""
+    say(f"trace {trace.name}")
+    t0 = time.perf_counter()
+    actions, touched = None, 0
+    top = scales[trace.name][-1]
+    if keeps:
+        actions = inc.trace_actions(store, trace, cfg, top, update)
+        if update:
+            touched = inc.touched_buckets(store, actions, top)
+    tr_result = run_trace(store, engine, trace, scales[trace.name], cfg, actions=actions)
+    retested = inc.retested(store, trace.name) if update else tr_result.tested
+    tr_result.seconds = round(time.perf_counter() - t0, 2)
+    return tr_result, actions, touched, retested
+
+
+def parallel_traces(store: Store) -> int:
+    """How many traces (and groups' traces) run at once: two (on 2 cores or more) while the posts
+    are at most one per `POST_BYTES` of DuckDB's memory limit, else one. On small data one statement
+    rarely keeps both cores busy (ira-dev's first 300 k tweets: 1.3 cores on average); on large data
+    two joins at once would share a memory limit each may need whole."""
+    from trollscope.detect.engine.duck import DuckDBEngine
+
+    if parallel.cores() < 2:
+        return 1
+    return 2 if store.count("posts") * POST_BYTES <= DuckDBEngine(store).memory_bytes() else 1
+
+
+def _traces_at_once(store: Store, cfg: dict, traces: list[tr.Trace], scales: dict[str, list[int]],
+                    update: bool, say: Progress, preludes: dict[str, tuple[str, Callable[[Store], object]]]
+                    ) -> list[tuple[TraceResult, str | None, int, int]]:
+    """Every trace on the DuckDB engine, `parallel_traces` at a time (detect.parallel), with the
+    tables in `preludes` (name -> progress message, builder) built first or beside them, each
+    before the traces that need it; the results in the order of `traces`. Each trace's SQL is
+    deterministic, so the order they run in changes nothing."""
+    from trollscope.detect.engine.duck import DuckDBEngine
+
+    def prelude(message: str, build: Callable[[Store], object]) -> Callable[[Store], None]:
+        def job(on: Store) -> None:
+            say(message)
+            build(on)
+        return job
+
+    def trace_job(trace: tr.Trace) -> Callable[[Store], tuple]:
+        return lambda on: _one_trace(on, DuckDBEngine(on), trace, cfg, scales, update, True, say)
+
+    names = list(preludes)
+    jobs = [prelude(*preludes[n]) for n in names] + [trace_job(t) for t in traces]
+    needs = [()] * len(names) + [[names.index(n) for n in t.needs if n in preludes] for t in traces]
+    return parallel.on_connections(store, parallel_traces(store), jobs, needs)[len(names):]
 
 
 def _write_tables(store: Store, names: list[str]) -> None:
@@ -193,5 +266,9 @@ def _write_tables(store: Store, names: list[str]) -> None:
         con.execute(f"INSERT INTO evidence SELECT trace, a, b, item, post_a, post_b, to_timestamp(t_a), "
                     f"to_timestamp(t_b), scale_seconds FROM {ev}")
         con.execute(f"INSERT INTO coaction_excess SELECT * FROM {cx}")
-        for table in (pt, ev, cx):
-            con.execute(f"DROP TABLE {table}")
+    # Those in the store go in this transaction; those in the run's database with it (a transaction
+    # writes one database).
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                                "AND NOT temporary AND (" + " OR ".join(
+                                    f"prefix(table_name, '{r.format('')}')" for r in RESULTS) + ")").fetchall():
+        con.execute(f"DROP TABLE {quote(table)}")

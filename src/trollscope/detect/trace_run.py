@@ -1,6 +1,6 @@
 """One trace from actions to judged pairs: the window join and the null model run in the engine
 (SQL from `detect.window`), the p-values and q-values here; the tested pairs, their evidence and
-the co-action excess go to the tables `RESULTS` names (temporary, or in the store when the join
+the co-action excess go to the tables `RESULTS` names (in the run's database, or in the store when the join
 outgrows memory), which `detect.stage` gathers.
 
 Also the time scales a trace is tested at (`trace_scales`) and the data's time resolution.
@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope.detect import null as sig
+from trollscope.detect import rundb
 from trollscope.detect.traces import base as tr
 from trollscope.detect.window import (EXCESS_ITEMS, WindowSql, cap_within, exact_sum, grid_points,
                                       poisson_tail_sql, window_sql)
@@ -26,14 +27,21 @@ from trollscope.store import Store
 EXPECTED_ROWS = 20_000_000
 
 # A trace's results (pair tests, evidence, co-action excess), which detect.stage gathers into
-# pair_tests, evidence and coaction_excess in the run's transaction and drops. Temporary tables,
-# except for a trace whose join outgrows memory (`engine.outgrows`): tables of the store then. A
-# temporary table outlives its trace in DuckDB's spill files, and a spill file shrinks only from its
-# end, so a few MB of results there kept GBs of spill counted against `max_spill` (10 M synthetic
-# posts: synchrony, the last trace, failed at 8 GiB in statements that alone spill < 1). A store
-# table costs its commit (~0.25 s for ira-dev's synchrony), which small traces are spared.
+# pair_tests, evidence and coaction_excess in the run's transaction. Tables of the run's database
+# (detect.rundb: memory, seen by every connection, so traces can run on connections of their own),
+# except for a trace whose join outgrows memory (`engine.outgrows`): tables of the store then. Memory
+# outlives its trace in DuckDB's spill files, and a spill file shrinks only from its end, so a few
+# MB of results there kept GBs of spill counted against `max_spill` (10 M synthetic posts:
+# synchrony, the last trace, failed at 8 GiB in statements that alone spill < 1). A store table
+# costs its commit (~0.25 s for ira-dev's synchrony), which small traces are spared. Read by their
+# bare names (the search path finds them in either).
 RESULTS = ("_run_pt_{}", "_run_ev_{}", "_run_cx_{}")
 PAIR_TESTS, EVIDENCE, EXCESS = RESULTS
+
+
+def result_table(kind: str, trace: str, large: bool = False) -> str:
+    """Where the trace's result `kind` (one of `RESULTS`) is written."""
+    return kind.format(trace) if large else rundb.name(kind.format(trace))
 
 
 @dataclass
@@ -208,10 +216,10 @@ def _joined(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict, lev
     """
     named = ws.names(kept, [("a", "account"), ("b", "account"), ("item", "item"), ("post_a", "post"),
                             ("post_b", "post"), ("t_a", None), ("t_b", None), ("scale_seconds", None)])
-    engine.to_store(EVIDENCE.format(trace.name), f"""
+    engine.to_store(result_table(EVIDENCE, trace.name, large), f"""
         SELECT '{trace.name}' AS trace, a, b, item, post_a, post_b, t_a, t_b, scale_seconds FROM ({named}) e
         ORDER BY a, b, t_a, item
-    """, temporary=not large)
+    """, temporary=False)
     for table in ws.tables() + ["_tr_keep", "_tr_item_acc", "_tr_weights"]:
         engine.drop(table)
     return TraceResult(trace.name, d, accounts, within, tested, significant, 0.0, cap,
@@ -236,7 +244,7 @@ def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) ->
     _store_excess(store, trace.name, [{"scale_seconds": s, "min_items": k, "observed": 0, "expected": 0.0}
                                       for s in ws.scales for k in range(1, EXCESS_ITEMS + 1)])
     store.con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {EVIDENCE.format(trace.name)} AS
+        CREATE OR REPLACE TABLE {result_table(EVIDENCE, trace.name)} AS
         SELECT '{trace.name}' AS trace, NULL::VARCHAR AS a, NULL::VARCHAR AS b, NULL::VARCHAR AS item,
                NULL::VARCHAR AS post_a, NULL::VARCHAR AS post_b, 0::BIGINT AS t_a, 0::BIGINT AS t_b,
                0::BIGINT AS scale_seconds LIMIT 0
@@ -278,8 +286,7 @@ def _store_excess(store: Store, name: str, rows: list[dict], large: bool = False
     })
     store.con.register("_cx_in", table)
     try:
-        store.con.execute(f"CREATE OR REPLACE {'' if large else 'TEMP '}TABLE {EXCESS.format(name)} AS "
-                          "SELECT * FROM _cx_in")
+        store.con.execute(f"CREATE OR REPLACE TABLE {result_table(EXCESS, name, large)} AS SELECT * FROM _cx_in")
     finally:
         store.con.unregister("_cx_in")
 
@@ -332,7 +339,7 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict,
     try:
         # POSITIONAL JOIN: row i of the numbers read above is row i of `_tr_tested`.
         con.execute(f"""
-            CREATE OR REPLACE {'' if large else 'TEMP '}TABLE {PAIR_TESTS.format(name)} AS
+            CREATE OR REPLACE TABLE {result_table(PAIR_TESTS, name, large)} AS
             SELECT '{name}' AS trace, CAST(t.a AS VARCHAR) AS a, CAST(t.b AS VARCHAR) AS b,
                    v.shared, v.expected, v.p_value, v.q_value, v.significant,
                    v.strength, v.weight, CAST(t.first_t AS BIGINT) AS first_t, CAST(t.last_t AS BIGINT) AS last_t,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import time
@@ -109,6 +110,20 @@ class Store:
             return
         if always or snapshot.stamp(snapshot.path_of(self.path)) is not None:
             snapshot.publish(self.con, self.path)
+
+    @contextmanager
+    def worker(self) -> Iterator["Store"]:
+        """This store on a connection of its own (a cursor of the same database), for work in another
+        thread: its temporary tables are its own, the store's tables and attached databases are
+        shared, and its search path is this connection's. The connection closes with the block."""
+        view = copy.copy(self)
+        view.con = self.con.cursor()
+        try:
+            path = str(self.con.execute("SELECT current_setting('search_path')").fetchall()[0][0] or "")
+            view.con.execute(f"SET search_path = '{path}'")
+            yield view
+        finally:
+            view.con.close()
 
     def close(self) -> None:
         try:

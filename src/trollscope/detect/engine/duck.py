@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -14,6 +15,9 @@ _UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 # (the pairs across neighbouring buckets too) of ~54 bytes each as DuckDB spills them, in `raw` and
 # again in `gaps` (synchrony at 10 M synthetic posts: 49.6 M pairs, 116 M rows, 5.8 GiB for `raw`).
 PAIR_BYTES = 250
+# One scratch database at a time in a process: traces on two connections (detect.stage) would
+# attach it under one name, and two joins that each outgrow half the memory should not run together.
+_SCRATCH = threading.Lock()
 
 
 class DuckDBEngine:
@@ -62,16 +66,21 @@ class DuckDBEngine:
         if not tables:
             yield
             return
+        with _SCRATCH, self._scratch_file(tables):
+            yield
+
+    @contextlib.contextmanager
+    def _scratch_file(self, tables: set[str]) -> Iterator[None]:
         self._spill.mkdir(parents=True, exist_ok=True)
         path = str(self._spill / f"scratch-{os.getpid()}.duckdb")
         for leftover in (path, path + ".wal"):
             if os.path.exists(leftover):
                 os.remove(leftover)
         path_sql = path.replace("'", "''")
-        search = self.con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
+        search = str(self.con.execute("SELECT current_setting('search_path')").fetchall()[0][0] or "")
         self.con.execute(f"ATTACH '{path_sql}' AS scratch")
         try:
-            self.con.execute("SET search_path = 'main,scratch'")
+            self.con.execute(f"SET search_path = '{search or 'main'},scratch'")
             self._scratch = tables
             yield
         finally:
