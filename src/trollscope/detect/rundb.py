@@ -4,9 +4,9 @@ A temporary table belongs to the connection that made it. What a trace leaves fo
 run (its results, `trace_run.RESULTS`; in an update the new posts and each trace's actions,
 detect.incremental) is written here instead, where every connection of the store sees it, so that
 traces can run on connections of their own, two at a time (detect.stage). Each connection finds
-these tables by name through its search path (`follow`). The database goes with its tables when
-the run ends (`attached`). It is memory like a temporary table: what does not fit spills to the
-store's temp folder.
+these tables by name through its search path (`Store.worker` gives a new connection the store's).
+The database goes with its tables when the run ends (`attached`). It is memory like a temporary
+table: what does not fit spills to the store's temp folder.
 
 One DuckDB transaction writes to one database: the run's transaction, which writes the store,
 only reads from here.
@@ -39,12 +39,6 @@ def attached(con) -> Iterator[None]:
     finally:
         con.execute(f"SET search_path = '{before}'")
         con.execute(f"DETACH DATABASE IF EXISTS {RUN_DB}")
-
-
-def follow(main, con) -> None:
-    """Give `con` (another connection of the store) `main`'s search path."""
-    path = str(main.execute("SELECT current_setting('search_path')").fetchall()[0][0] or "")
-    con.execute(f"SET search_path = '{path}'")
 
 
 def is_attached(con) -> bool:
