@@ -94,6 +94,8 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
     shared = at_once > 1 and rundb.is_attached(con)
     # each trace's evidence in a table of its own, gathered in the order of the traces
     ev_tables = [rundb.name(f"_g_ev_{t.name}") if shared else f"_g_ev_{t.name}" for t in chosen]
+    for table in ev_tables:
+        con.execute(f"CREATE OR REPLACE {'' if shared else 'TEMP '}TABLE {table} AS {EV_EMPTY}")
 
     def job(i: int, trace: tr.Trace):
         def run(on: Store) -> list[dict]:
@@ -115,8 +117,7 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
     for i, g in enumerate(found, start=1):
         g["group_id"] = f"G{i}"
     _stage(store, found)
-    for table in ["_g_ev"]:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute("DROP TABLE IF EXISTS _g_ev")
     confirmed = [g for g in found if g["confirmed"]]
     return GroupResult(m, len(confirmed), len({a for g in confirmed for a in g["members"]}),
                        round(time.perf_counter() - started, 2))
@@ -124,8 +125,8 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
 
 def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int,
                   source: str | None, ev_table: str) -> list[dict]:
-    """One trace's groups, both directions; evidence of those that may be confirmed goes to `ev_table`."""
-    store.con.execute(f"CREATE OR REPLACE {'TEMP ' if '.' not in ev_table else ''}TABLE {ev_table} AS {EV_EMPTY}")
+    """One trace's groups, both directions; evidence of those that may be confirmed goes to `ev_table`
+    (made by `find_groups`)."""
     try:
         prepared = _prepare(store, trace, w, cfg, source)
         if prepared is None:

@@ -271,10 +271,11 @@ def forget(store: Store) -> None:
 
 
 def cleanup(store: Store, traces: list[tr.Trace]) -> None:
+    """Drop what a run leaves outside the run's database (which goes whole: `_inc_new`, each
+    trace's `_inc_src_` and `_inc_add_`): the staged tables of a run that failed, the near-duplicate
+    index's temporary tables."""
     con = store.con
     for trace in traces:
-        _drop(con, f"_inc_src_{trace.name}")  # before the table its view reads
-        con.execute(f"DROP TABLE IF EXISTS _inc_add_{trace.name}")
         con.execute(f"DROP TABLE IF EXISTS {STAGED.format(trace.name)}")  # left when the run failed
-    for table in ("_inc_new", "_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig") + ND_STAGED:
+    for table in ("_nd_keep_posts", "_nd_keep_sig", "_nd_add_posts", "_nd_add_sig") + ND_STAGED:
         con.execute(f"DROP TABLE IF EXISTS {table}")

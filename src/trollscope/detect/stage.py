@@ -41,6 +41,8 @@ Progress = Callable[[str], None]
 # 1.5 GB, the default, runs ira-dev whole (1.18 M tweets) two traces at a time, and 3 M synthetic
 # posts one at a time, as they were measured to fit (bench/RESULTS.md).
 POST_BYTES = 1000
+# SQL over duckdb_tables(): a table is one of the traces' results (trace_run.RESULTS)
+_RESULT_NAMES = "(" + " OR ".join(f"prefix(table_name, '{r.format('')}')" for r in RESULTS) + ")"
 
 
 @dataclass
@@ -106,7 +108,7 @@ def detect(store: Store, progress: Progress | None = None, engine_name: str = "d
             # left its own
             for database, table in store.con.execute(
                     f"SELECT database_name, table_name FROM duckdb_tables() WHERE database_name <> '{rundb.RUN_DB}' "
-                    "AND (" + " OR ".join(f"prefix(table_name, '{r.format('')}')" for r in RESULTS) + ")").fetchall():
+                    f"AND {_RESULT_NAMES}").fetchall():
                 store.con.execute(f"DROP TABLE {quote(database)}.{quote(table)}")
 
 
@@ -144,8 +146,9 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
     from trollscope.detect.engine import make_engine
 
     sources: dict[str, str] = {}  # per trace, the table of its actions (kept to the end of the run)
+    workers = parallel_traces(store) if keeps else 1
     if keeps:
-        done = _traces_at_once(store, cfg, traces, scales, update, say, preludes)
+        done = _traces_at_once(store, cfg, traces, scales, update, say, preludes, workers)
     else:  # Spark: one engine for the run, one trace after the other
         engine = make_engine(store, engine_name, spark_master, spark_staging)
         try:
@@ -163,8 +166,7 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
 
     say("groups: chosen on one half of the data, tested on the other")
     # the actions kept for the next update (detect.incremental) serve the group test too
-    result.groups = find_groups(store, cfg, window, traces, sources,
-                                at_once=parallel_traces(store) if keeps else 1)
+    result.groups = find_groups(store, cfg, window, traces, sources, at_once=workers)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 
@@ -220,9 +222,9 @@ def parallel_traces(store: Store) -> int:
 
 
 def _traces_at_once(store: Store, cfg: dict, traces: list[tr.Trace], scales: dict[str, list[int]],
-                    update: bool, say: Progress, preludes: dict[str, tuple[str, Callable[[Store], object]]]
-                    ) -> list[tuple[TraceResult, str | None, int, int]]:
-    """Every trace on the DuckDB engine, `parallel_traces` at a time (detect.parallel), with the
+                    update: bool, say: Progress, preludes: dict[str, tuple[str, Callable[[Store], object]]],
+                    workers: int) -> list[tuple[TraceResult, str | None, int, int]]:
+    """Every trace on the DuckDB engine, `workers` at a time (detect.parallel), with the
     tables in `preludes` (name -> progress message, builder) built first or beside them, each
     before the traces that need it; the results in the order of `traces`. Each trace's SQL is
     deterministic, so the order they run in changes nothing."""
@@ -240,7 +242,7 @@ def _traces_at_once(store: Store, cfg: dict, traces: list[tr.Trace], scales: dic
     names = list(preludes)
     jobs = [prelude(*preludes[n]) for n in names] + [trace_job(t) for t in traces]
     needs = [()] * len(names) + [[names.index(n) for n in t.needs if n in preludes] for t in traces]
-    return parallel.on_connections(store, parallel_traces(store), jobs, needs)[len(names):]
+    return parallel.on_connections(store, workers, jobs, needs)[len(names):]
 
 
 def _write_tables(store: Store, names: list[str]) -> None:
@@ -269,6 +271,5 @@ def _write_tables(store: Store, names: list[str]) -> None:
     # Those in the store go in this transaction; those in the run's database with it (a transaction
     # writes one database).
     for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                                "AND NOT temporary AND (" + " OR ".join(
-                                    f"prefix(table_name, '{r.format('')}')" for r in RESULTS) + ")").fetchall():
+                                f"AND NOT temporary AND {_RESULT_NAMES}").fetchall():
         con.execute(f"DROP TABLE {quote(table)}")

@@ -111,9 +111,6 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
         stratum = min(stratum, max(trace.null_stratum, top))
     sql = f"SELECT * FROM {actions}" if actions else trace.actions(cfg, top)
     ws = window_sql(trace.name, sql, scales, cfg["min_shared"], stratum, trace.unit)
-    if actions and not engine.arrow(f"SELECT count(*) AS n FROM (SELECT 1 FROM {actions} "
-                                    "WHERE account_id IS NOT NULL AND item IS NOT NULL LIMIT 1) x").column("n")[0].as_py():
-        return _nothing(store, engine, trace, ws, cfg)  # kept actions, none with an item: no numbering either
     for table, select in ws.prepare:
         engine.create_table(table, select)
     d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
