@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,6 +229,66 @@ def test_model_puts_paraphrases_closer_than_unrelated_texts():
     e = encode(["", "!!!", "hello world"])
     assert np.allclose(e[0], 0) and np.isclose(np.linalg.norm(e[2]), 1, atol=1e-5)
     assert load().dims == 192 and e.dtype == np.float32
+
+
+def _whole_text_tokens(model, texts):
+    """The reference: the tokenizer on each whole text, cut at MAX_TOKENS, skipped tokens dropped."""
+    from trollscope.enrich.narratives.embed import MAX_TOKENS
+
+    flat, counts = [], []
+    for e in model.tokenizer.encode_batch(texts, add_special_tokens=False):
+        ids = [t for t in e.ids[:MAX_TOKENS] if t not in set(model._skip.tolist())]
+        flat += ids
+        counts.append(len(ids))
+    return np.array(flat, dtype=np.uint16), np.array(counts, dtype=np.int64)
+
+
+def test_tokens_word_by_word_are_the_whole_texts_tokens():
+    """Each distinct word is tokenized once; the tokens must be those of the whole text, on real
+    tweets (the shipped IRA sample, cleaned as narratives clean them) and on hostile ones: accents
+    and combining marks, CJK, full-width letters, emoji, control and zero-width characters,
+    punctuation inside words, words past WordPiece's 100 characters, texts past MAX_TOKENS with
+    skipped tokens before the cut."""
+    import duckdb
+
+    from trollscope.enrich.narratives.embed import load
+    from trollscope.enrich.narratives.pipeline import CLEAN_SQL
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "ira_sample.csv.gz"
+    real = [r[0] for r in duckdb.sql(f"""
+        SELECT DISTINCT {CLEAN_SQL} FROM (SELECT content AS text FROM read_csv('{sample}', all_varchar = true)) p ORDER BY 1""").fetchall()]
+    hostile = ["", " ", "  two  spaces ", "x" * 300, "word " * 300, "[UNK] " * 10 + "hi " * 260,
+               "Ça va? 東京タワー!!! \u0301é\tb\nc", "a\u1fefb", "a,\u0301b", "İstanbul DON'T", "ＡＢＣ ｄｅｆ",
+               "😀 #MAGA @x http://t.co/abc", "\x00\x01ab\u200bcd\ufffd", "don't won’t", "a" * 101 + ",b",
+               "«Путин» — «Россия»…", "$100+ <b>=</b> ^_^ `~|", "١٢٣ مرحبا", "e\u0301te\u0301 naïve café"]
+    texts = real + hostile
+    assert len(real) > 1000
+    model = load()
+    flat, counts = model.tokens(texts)
+    want_flat, want_counts = _whole_text_tokens(model, texts)
+    assert counts.tolist() == want_counts.tolist()
+    assert flat.tolist() == want_flat.tolist()
+    assert flat.dtype == np.uint16 and counts.sum() == len(flat)
+
+
+def test_cached_tokens_come_back_in_the_callers_order(tmp_path):
+    """Tokens read from the cache and tokens made now are put together in the order asked for."""
+    from trollscope.enrich.narratives import cache
+    from trollscope.enrich.narratives.embed import load
+
+    store = make_store(tmp_path, _corpus()[:5])
+    model = load()
+    cache.ensure(store.con, "test")
+    texts = ["the wall", "", "lock her up", "!!!", "hello world again", "x"]
+    keys = [f"k{i}" for i in range(len(texts))]
+    first = cache.tokens(store.con, keys[::2], texts[::2], model)      # three kept
+    both = cache.tokens(store.con, keys, texts, model)                 # three read back, three made
+    again = cache.tokens(store.con, keys[::-1], texts[::-1], model)   # all read back, reversed
+    want = model.tokens(texts)
+    assert [a.tolist() for a in both] == [a.tolist() for a in want]
+    assert [a.tolist() for a in first] == [a.tolist() for a in model.tokens(texts[::2])]
+    assert [a.tolist() for a in again] == [a.tolist() for a in model.tokens(texts[::-1])]
+    assert store.con.execute("SELECT count(*) FROM narrative_cache_tokens").fetchall() == [(6,)]
 
 
 def test_nothing_computed_gives_empty_lists(tmp_path):

@@ -62,7 +62,8 @@ def add_posts(con, fresh: str) -> int:
 def tokens(con, keys: list[str], texts: list[str], model) -> tuple[np.ndarray, np.ndarray]:
     """The model's tokens of `texts` (flat uint16, count per text; `model.tokens`' form), read from
     the cache by `keys` and tokenized (and kept) for the texts it lacks."""
-    con.register("_nar_tok_keys", pa.table({"i": pa.array(np.arange(len(keys), dtype=np.int64)),
+    n = len(keys)
+    con.register("_nar_tok_keys", pa.table({"i": pa.array(np.arange(n, dtype=np.int64)),
                                             "key": pa.array(keys, pa.string())}))
     try:
         got = con.sql("""
@@ -70,31 +71,46 @@ def tokens(con, keys: list[str], texts: list[str], model) -> tuple[np.ndarray, n
         """).to_arrow_table()
     finally:
         con.unregister("_nar_tok_keys")
-    n = len(keys)
     counts = np.zeros(n, dtype=np.int64)
-    parts: list[np.ndarray | None] = [None] * n
-    index = got.column("i").to_numpy()
-    blobs = got.column("tokens").combine_chunks() if got.num_rows else pa.array([], pa.binary())
-    if got.num_rows:
-        offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int32)[blobs.offset:blobs.offset + len(blobs) + 1]
-        data = np.frombuffer(blobs.buffers()[2], dtype=np.uint16, count=int(offsets[-1]) // 2) \
-            if offsets[-1] else np.zeros(0, dtype=np.uint16)
-        for j, i in enumerate(index):
-            parts[i] = data[offsets[j] // 2:offsets[j + 1] // 2]
-    missing = [i for i in range(n) if parts[i] is None]
-    if missing:
-        flat, counts_new = model.tokens([texts[i] for i in missing])
-        ends = np.concatenate([[0], np.cumsum(counts_new)])
-        for j, i in enumerate(missing):
-            parts[i] = flat[ends[j]:ends[j + 1]]
-        blob = pa.array([parts[i].tobytes() for i in missing], pa.binary())
+    have = got.column("i").to_numpy().astype(np.int64) if got.num_rows else np.zeros(0, dtype=np.int64)
+    cached, cached_counts = _unpack(got.column("tokens").combine_chunks() if got.num_rows else pa.array([], pa.binary()))
+    missing = np.setdiff1d(np.arange(n), have)
+    fresh, fresh_counts = model.tokens([texts[i] for i in missing]) if len(missing) else \
+        (np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64))
+    if len(missing):
         con.register("_nar_tok_new", pa.table({"key": pa.array([keys[i] for i in missing], pa.string()),
-                                               "tokens": blob}))
+                                               "tokens": _pack(fresh, fresh_counts)}))
         try:
             con.execute("INSERT INTO narrative_cache_tokens SELECT key, tokens FROM _nar_tok_new")
         finally:
             con.unregister("_nar_tok_new")
-    for i in range(n):
-        counts[i] = len(parts[i])
-    flat = np.concatenate(parts) if n else np.zeros(0, dtype=np.uint16)
+    # the two sets of texts back in the callers' order: each text's run of tokens, from one or the other
+    counts[have] = cached_counts
+    counts[missing] = fresh_counts
+    source = np.concatenate([cached, fresh])
+    source_start = np.empty(n, dtype=np.int64)
+    source_start[have] = np.cumsum(cached_counts) - cached_counts
+    source_start[missing] = len(cached) + np.cumsum(fresh_counts) - fresh_counts
+    total = int(counts.sum())
+    flat = source[np.arange(total) + np.repeat(source_start - (np.cumsum(counts) - counts), counts)]
     return flat.astype(np.uint16, copy=False), counts
+
+
+def _pack(flat: np.ndarray, counts: np.ndarray) -> pa.Array:
+    """One blob per text: its run of `flat` as uint16 bytes."""
+    offsets = np.concatenate([[0], np.cumsum(counts) * 2]).astype(np.int64)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(counts),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(flat.astype(np.uint16).tobytes())])
+
+
+def _unpack(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """`_pack`'s inverse: the blobs' uint16 tokens as one flat array, and each blob's count."""
+    if not len(blobs):
+        return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64)
+    blobs = blobs.cast(pa.large_binary())
+    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[blobs.offset:blobs.offset + len(blobs) + 1]
+    counts = (np.diff(offsets) // 2).astype(np.int64)
+    if offsets[-1] == offsets[0]:  # every text without a kept token: no data buffer
+        return np.zeros(0, dtype=np.uint16), counts
+    data = np.frombuffer(blobs.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return data.view(np.uint16).copy(), counts

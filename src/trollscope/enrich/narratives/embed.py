@@ -23,6 +23,10 @@ MODEL_DIR = Path(__file__).resolve().parent / "model"
 # a hundred times more than a tweet.
 MAX_TOKENS = 256
 _BATCH = 20_000
+# texts cut into words at a time (`tokens`): bounds the memory of the occurrence arrays
+_WORDS_BATCH = 500_000
+# what the BERT pre-tokenizer isolates: ASCII punctuation and Unicode's punctuation categories
+_PUNCTUATION = r"([[:punct:]]|\pP)"
 
 
 class StaticModel:
@@ -43,6 +47,9 @@ class StaticModel:
         self.vectors = np.load(path / "embeddings.npy").astype(np.float32) * scales[:, None]
         skip = [self.tokenizer.token_to_id(t) for t in self.config.get("skip_tokens", ["[UNK]"])]
         self._skip = np.array([i for i in skip if i is not None], dtype=np.int64)
+        self._skip_mask = np.zeros(self.vectors.shape[0], dtype=bool)
+        self._skip_mask[self._skip] = True
+        self._vocabulary: dict[str, int] | None = None
         if self.vectors.shape[0] > 1 << 16:  # token ids are kept as uint16 (`tokens`)
             raise ValueError(f"{path}: a vocabulary of {self.vectors.shape[0]} tokens does not fit 16 bits")
 
@@ -52,21 +59,80 @@ class StaticModel:
 
     def tokens(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The tokens each text's vector is made of, as one flat array (uint16) and each text's count:
-        its first MAX_TOKENS tokens without the skipped ones. The tokenizer is most of the cost of
-        embedding, so callers may keep these (enrich.narratives caches them per distinct text)."""
+        its first MAX_TOKENS tokens without the skipped ones. Callers may keep these
+        (enrich.narratives caches them per distinct text).
+
+        The tokenizer is most of the cost of embedding, and most of its work is the same words
+        again and again. So texts are cut into words here and each distinct word is tokenized once:
+        at spaces, and around every punctuation character (ASCII or Unicode category P). The
+        tokenizer's own pre-tokenizer splits at both (BertPreTokenizer), and WordPiece works on one
+        of its words at a time, so the tokens are the ones the whole text would get; a word that
+        is already a vocabulary entry (lower-case ASCII letters and digits, untouched by the
+        normalizer) is looked up without the tokenizer. A text of more than MAX_TOKENS tokens, where
+        the cut depends on the skipped tokens' positions, is tokenized whole."""
         flats, counts = [], []
-        for start in range(0, len(texts), _BATCH):
-            chunk = [t or "" for t in texts[start:start + _BATCH]]
-            ids = [e.ids[:MAX_TOKENS] for e in self.tokenizer.encode_batch(chunk, add_special_tokens=False)]
-            lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
-            flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
-            rows = np.repeat(np.arange(len(ids)), lengths)
-            keep = ~np.isin(flat, self._skip)
-            flats.append(flat[keep].astype(np.uint16))
-            counts.append(np.bincount(rows[keep], minlength=len(ids)))
+        for start in range(0, len(texts), _WORDS_BATCH):
+            flat, count = self._tokens_by_word([t or "" for t in texts[start:start + _WORDS_BATCH]])
+            flats.append(flat)
+            counts.append(count)
         if not flats:
             return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64)
         return np.concatenate(flats), np.concatenate(counts).astype(np.int64)
+
+    def _tokens_by_word(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        spaced = pc.replace_substring_regex(pa.array(texts, pa.string()), _PUNCTUATION, r" \1 ")
+        parts = pc.split_pattern(spaced, " ")
+        words = pc.dictionary_encode(parts.flatten())
+        word_of = words.indices.to_numpy().astype(np.int64)            # each occurrence's distinct word
+        text_of = np.repeat(np.arange(len(texts)), np.diff(parts.offsets.to_numpy()))
+        # each distinct word's tokens: all (for the MAX_TOKENS cut) and those kept
+        distinct = words.dictionary.to_pylist()
+        vocab = self._vocab()
+        known = [vocab.get(w, -1) if w.isascii() and w.isalnum() and not any(c.isupper() for c in w) else -1
+                 for w in distinct]
+        rest = [i for i, k in enumerate(known) if k < 0 and distinct[i]]
+        encoded = self.tokenizer.encode_batch([distinct[i] for i in rest], add_special_tokens=False)
+        lists: list[list[int]] = [[k] if k >= 0 else [] for k in known]
+        for i, e in zip(rest, encoded):
+            lists[i] = e.ids
+        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        tokens = np.fromiter((t for x in lists for t in x), dtype=np.int64, count=int(lengths.sum()))
+        keep = ~self._skip_mask[tokens]
+        word_rows = np.repeat(np.arange(len(lists)), lengths)
+        kept_tokens = tokens[keep]
+        kept_lengths = np.bincount(word_rows[keep], minlength=len(lists))
+        kept_starts = np.cumsum(kept_lengths) - kept_lengths
+        # the occurrences' kept tokens, in text order
+        occ = kept_lengths[word_of]
+        total = int(occ.sum())
+        flat = kept_tokens[np.arange(total) + np.repeat(kept_starts[word_of] - (np.cumsum(occ) - occ), occ)]
+        counts = np.bincount(text_of, weights=occ, minlength=len(texts)).astype(np.int64)
+        long = np.nonzero(np.bincount(text_of, weights=lengths[word_of], minlength=len(texts)) > MAX_TOKENS)[0]
+        if len(long):
+            flat, counts = self._splice(flat, counts, long, [texts[i] for i in long])
+        return flat.astype(np.uint16), counts
+
+    def _splice(self, flat: np.ndarray, counts: np.ndarray, rows: np.ndarray, texts: list[str]):
+        """`flat`/`counts` with the texts at `rows` tokenized whole (cut at MAX_TOKENS, then skipped)."""
+        ends = np.cumsum(counts)
+        pieces, at = [], 0
+        counts = counts.copy()
+        for row, e in zip(rows, self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            ids = np.array(e.ids[:MAX_TOKENS], dtype=np.int64)
+            ids = ids[~self._skip_mask[ids]]
+            pieces += [flat[at:ends[row] - counts[row]], ids]
+            at = int(ends[row])
+            counts[row] = len(ids)
+        pieces.append(flat[at:])
+        return np.concatenate(pieces), counts
+
+    def _vocab(self) -> dict[str, int]:
+        if self._vocabulary is None:
+            self._vocabulary = self.tokenizer.get_vocab()
+        return self._vocabulary
 
     def embed(self, flat: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Unit vectors (float32, one row per text) from `tokens`' output; a text with no known
