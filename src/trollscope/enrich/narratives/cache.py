@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from trollscope.enrich.narratives.embed import gather_runs
+
 # Bump when CLEAN_SQL, the language guess or the letters rule of pipeline._prepare changes.
 VERSION = 1
 TABLES = ("narrative_cache_posts", "narrative_cache_texts", "narrative_cache_tokens")
@@ -91,9 +93,7 @@ def tokens(con, keys: list[str], texts: list[str], model) -> tuple[np.ndarray, n
     source_start = np.empty(n, dtype=np.int64)
     source_start[have] = np.cumsum(cached_counts) - cached_counts
     source_start[missing] = len(cached) + np.cumsum(fresh_counts) - fresh_counts
-    total = int(counts.sum())
-    flat = source[np.arange(total) + np.repeat(source_start - (np.cumsum(counts) - counts), counts)]
-    return flat.astype(np.uint16, copy=False), counts
+    return gather_runs(source, source_start, counts).astype(np.uint16, copy=False), counts
 
 
 def _pack(flat: np.ndarray, counts: np.ndarray) -> pa.Array:

@@ -49,7 +49,7 @@ class StaticModel:
         self._skip = np.array([i for i in skip if i is not None], dtype=np.int64)
         self._skip_mask = np.zeros(self.vectors.shape[0], dtype=bool)
         self._skip_mask[self._skip] = True
-        self._vocabulary: dict[str, int] | None = None
+        self._vocabulary = self.tokenizer.get_vocab()
         if self.vectors.shape[0] > 1 << 16:  # token ids are kept as uint16 (`tokens`)
             raise ValueError(f"{path}: a vocabulary of {self.vectors.shape[0]} tokens does not fit 16 bits")
 
@@ -77,7 +77,7 @@ class StaticModel:
             counts.append(count)
         if not flats:
             return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64)
-        return np.concatenate(flats), np.concatenate(counts).astype(np.int64)
+        return np.concatenate(flats), np.concatenate(counts)
 
     def _tokens_by_word(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         import pyarrow as pa
@@ -90,7 +90,7 @@ class StaticModel:
         text_of = np.repeat(np.arange(len(texts)), np.diff(parts.offsets.to_numpy()))
         # each distinct word's tokens: all (for the MAX_TOKENS cut) and those kept
         distinct = words.dictionary.to_pylist()
-        vocab = self._vocab()
+        vocab = self._vocabulary
         known = [vocab.get(w, -1) if w.isascii() and w.isalnum() and not any(c.isupper() for c in w) else -1
                  for w in distinct]
         rest = [i for i, k in enumerate(known) if k < 0 and distinct[i]]
@@ -107,8 +107,7 @@ class StaticModel:
         kept_starts = np.cumsum(kept_lengths) - kept_lengths
         # the occurrences' kept tokens, in text order
         occ = kept_lengths[word_of]
-        total = int(occ.sum())
-        flat = kept_tokens[np.arange(total) + np.repeat(kept_starts[word_of] - (np.cumsum(occ) - occ), occ)]
+        flat = gather_runs(kept_tokens, kept_starts[word_of], occ)
         counts = np.bincount(text_of, weights=occ, minlength=len(texts)).astype(np.int64)
         long = np.nonzero(np.bincount(text_of, weights=lengths[word_of], minlength=len(texts)) > MAX_TOKENS)[0]
         if len(long):
@@ -128,11 +127,6 @@ class StaticModel:
             counts[row] = len(ids)
         pieces.append(flat[at:])
         return np.concatenate(pieces), counts
-
-    def _vocab(self) -> dict[str, int]:
-        if self._vocabulary is None:
-            self._vocabulary = self.tokenizer.get_vocab()
-        return self._vocabulary
 
     def embed(self, flat: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Unit vectors (float32, one row per text) from `tokens`' output; a text with no known
@@ -163,6 +157,12 @@ class StaticModel:
         """What the model is, for run records: source, dims, vocabulary size."""
         return {"source": self.config.get("source"), "dims": self.dims,
                 "vocabulary": int(self.vectors.shape[0]), "version": self.config.get("version")}
+
+
+def gather_runs(source: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The runs `source[starts[i]:starts[i] + counts[i]]`, one after another, without a loop."""
+    total = int(counts.sum())
+    return source[np.arange(total) + np.repeat(starts - (np.cumsum(counts) - counts), counts)]
 
 
 @lru_cache(maxsize=2)
