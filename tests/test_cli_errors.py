@@ -67,6 +67,23 @@ def test_out_of_memory_names_the_setting_to_raise(db):
     assert "memory limit of 1MB; raise the limit, e.g. TROLLSCOPE_MEMORY_LIMIT=2MB" in stderr
 
 
+def test_the_memory_limit_is_the_whole_process(tmp_path, db):
+    # DuckDB gets the setting less what the rest of the process holds (it reports its limit to 0.1 GiB),
+    # and never prints progress bars
+    code = ("import sys; from trollscope.store.db import Store, size_bytes; s = Store(sys.argv[1]); "
+            "limit, bar = s.con.execute(\"SELECT current_setting('memory_limit'), "
+            "current_setting('enable_progress_bar')\").fetchall()[0]; print(size_bytes(limit), bar)")
+    for setting, share in (("800MB", 500_000_000), ("8GB", 6_400_000_000), ("1500MB", 1_200_000_000)):
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"m{share}.duckdb")], capture_output=True,
+                             text=True, env={**os.environ, "TROLLSCOPE_MEMORY_LIMIT": setting}, timeout=120)
+        limit, bar = out.stdout.split()
+        assert abs(int(limit) - share) <= share * 0.02 and bar == "False", (setting, out.stdout, out.stderr)
+    proc = _cli("info", "--db", str(db), env={"TROLLSCOPE_MEMORY_LIMIT": "lots"}, stdout=subprocess.DEVNULL)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and stderr.strip().splitlines() == [
+        "error: TROLLSCOPE_MEMORY_LIMIT must be a size such as 1500MB or 8GiB, not 'lots'"], stderr
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
 def test_a_full_disk_names_the_file_and_what_spills_less(db):
     result = runner.invoke(app, ["export", "posts", "-o", "/dev/full", "--as", "csv", "--db", str(db)])
@@ -97,7 +114,7 @@ def test_a_file_that_cannot_be_written_is_one_line(db, tmp_path):
     (KeyboardInterrupt(), 130, "interrupted"),
     (duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 2.0 MiB (2.4 MiB/3.8 MiB "
                                  "used)\n\nPossible solutions:\n* Reducing the number of threads"), 2,
-     "error: out of memory in DuckDB (failed to allocate data of size 2.0 MiB (2.4 MiB/3.8 MiB used)) under its "
+     "error: out of memory in DuckDB (failed to allocate data of size 2.0 MiB (2.4 MiB/3.8 MiB used)) under the "
      "memory limit of 1500MB; raise the limit, e.g. TROLLSCOPE_MEMORY_LIMIT=3000MB, or free memory"),
     (duckdb.IOException('IO Error: Could not write file "/data/x.duckdb.tmp/duckdb_temp_block-1.block": '
                         'No space left on device'), 2,

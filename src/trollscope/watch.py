@@ -111,7 +111,6 @@ class Watcher:
     unknown: set[str] = field(default_factory=set)  # files no reader recognises
 
     def __post_init__(self) -> None:
-        self.store.con.execute("SET enable_progress_bar = false")  # the library never prints
         for ddl in DDL:
             self.store.con.execute(ddl)
         for row in self.store.con.execute(

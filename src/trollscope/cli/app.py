@@ -155,9 +155,9 @@ def out_of_memory(exc: BaseException) -> str:
     larger = f"{float(found.group(1)) * 2:g}{found.group(2)}" if found else "8GB"
     if isinstance(exc, duckdb_errors("Error")):
         detail = str(exc).split("\n", 1)[0].removeprefix("Out of Memory Error: ").strip()
-        what = f"out of memory in DuckDB ({detail}) under its memory limit of {limit}"
+        what = f"out of memory in DuckDB ({detail}) under the memory limit of {limit}"
     else:
-        what = f"out of memory (DuckDB's share is TROLLSCOPE_MEMORY_LIMIT, now {limit})"
+        what = f"out of memory (the process's limit is TROLLSCOPE_MEMORY_LIMIT, now {limit})"
     return f"{what}; raise the limit, e.g. TROLLSCOPE_MEMORY_LIMIT={larger}, or free memory"
 
 

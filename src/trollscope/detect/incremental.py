@@ -85,18 +85,27 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
         missing.append("near_duplicate (its text signatures and hashes)")
     if missing:
         return Plan(False, f"{last.run_id} kept no actions for {', '.join(missing)}")
-    changed_posts = con.execute(f"""
-        SELECT count(*) FROM inc_posts k LEFT JOIN ({_hashed()}) p ON p.post_id = k.post_id
-        WHERE p.post_id IS NULL OR p.h <> k.h
-    """).fetchall()[0][0]
-    if changed_posts:
-        return Plan(False, f"{changed_posts:,} post(s) seen by {last.run_id} changed or were removed "
-                           "(an update needs posts only appended)")
+    # One pass over the posts: those the run did not see, those it saw with another row hash; a post
+    # it saw and no longer in the store is one the posts lack against inc_posts' count. (Two joins,
+    # one for changes and one for the new posts, took twice as long: ira-dev 2.3 s against 1.2 s on a loaded machine.)
     con.execute(f"""
-        CREATE OR REPLACE TABLE {rundb.name('_inc_new')} AS
-        SELECT p.* FROM posts p ANTI JOIN inc_posts k ON k.post_id = p.post_id
+        CREATE OR REPLACE TEMP TABLE _inc_diff AS
+        SELECT p.post_id, k.post_id IS NULL AS new FROM ({_hashed()}) p
+        LEFT JOIN inc_posts k ON k.post_id = p.post_id WHERE k.post_id IS NULL OR k.h <> p.h
     """)
-    new = con.execute("SELECT count(*) FROM _inc_new").fetchall()[0][0]
+    try:
+        new, changed = con.execute("SELECT count(*) FILTER (new), count(*) FILTER (NOT new) FROM _inc_diff").fetchall()[0]
+        seen = con.execute("SELECT count(*) FROM posts").fetchall()[0][0] - new
+        changed += con.execute("SELECT count(*) FROM inc_posts").fetchall()[0][0] - seen  # removed
+        if changed:
+            return Plan(False, f"{changed:,} post(s) seen by {last.run_id} changed or were removed "
+                               "(an update needs posts only appended)")
+        con.execute(f"""
+            CREATE OR REPLACE TABLE {rundb.name('_inc_new')} AS
+            SELECT p.* FROM posts p SEMI JOIN (SELECT post_id FROM _inc_diff WHERE new) d ON d.post_id = p.post_id
+        """)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _inc_diff")
     return Plan(True, "", last.run_id, int(new))
 
 
@@ -244,7 +253,7 @@ def keep(store: Store, run_id: str, traces: list[tr.Trace], scales: dict[str, li
                                 "AND (table_name LIKE 'inc_src_%' OR table_name LIKE 'inc_staged_src_%')").fetchall():
         if table.startswith("inc_staged_src_") or table[len("inc_src_"):] not in kept:
             con.execute(f"DROP TABLE {table}")  # a trace no longer run, or a stage a killed run left
-    if store.has_table("_nd_keep_sig") and update:
+    if store.has_table("_nd_add_sig") and update:  # (in the run's database)
         con.execute("INSERT INTO inc_nd_posts SELECT * FROM _nd_add_posts")
         con.execute("INSERT INTO inc_nd_sig SELECT * FROM _nd_add_sig")
     elif store.has_table(ND_STAGED[1]):  # written to the store as it was made: renamed, not copied

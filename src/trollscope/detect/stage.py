@@ -135,9 +135,9 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
 
             build_object_clusters(on, distance=int(cfg["phash_distance"]))
         preludes["object_clusters"] = ("object clusters: image hashes within phash_distance bits", object_clusters)
-    # A full run builds them beside the first traces (each leaves only tables of the store); an
-    # update's near-duplicate index keeps its additions as temporary tables for `keep`: first, here.
-    if not keeps or update:
+    # Built beside the first traces (each leaves only tables of the store, or of the run's database:
+    # an update's additions to the near-duplicate index, which `keep` appends); on Spark first, here.
+    if not keeps:
         for message, build in preludes.values():
             say(message)
             build(store)

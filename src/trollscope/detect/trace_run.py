@@ -60,14 +60,15 @@ class TraceResult:
 
 
 def time_resolution(store: Store) -> int:
-    """60 when any source gives only whole minutes (the IRA CSV), else 1: a window finer than
-    the coarsest clock in the store would miss that source's co-actions."""
+    """60 when any source (of at least 20 posts) gives only whole minutes (the IRA CSV), else 1: a
+    window finer than the coarsest clock in the store would miss that source's co-actions. Every post
+    is read (a whole minute is a multiple of 60 s since the epoch in any time zone): a scan of one
+    column took a thirtieth of the 200,000-row sample it replaced (ira-dev: 0.02 s against 0.67 s)."""
     minute_only = store.con.execute(
         """
         SELECT bool_or(minute_only) FROM (
-          SELECT source_format, bool_and(second(created_at) = 0 AND microsecond(created_at) % 1000000 = 0)
-                 AS minute_only
-          FROM (SELECT source_format, created_at FROM posts USING SAMPLE reservoir(200000 ROWS) REPEATABLE (1))
+          SELECT source_format, bool_and(epoch_us(created_at) % 60000000 = 0) AS minute_only
+          FROM posts WHERE created_at IS NOT NULL
           GROUP BY source_format HAVING count(*) >= 20)
         """
     ).fetchall()[0][0]

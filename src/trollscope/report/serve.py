@@ -79,7 +79,6 @@ class App:
             self.store = None
         store = Store(self.snapshot, read_only=True)
         store.path = str(self.db)  # pages and messages name the store, not its snapshot
-        data.quiet(store)
         self.store, self.stamp, self.waiting = store, found, None
         self.cache.clear()
         self.nav = data.plain(query.campaigns(store)) if store.has_table("campaigns") else []

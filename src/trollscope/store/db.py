@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import time
 import tempfile
@@ -20,9 +21,34 @@ from trollscope.store import DEFAULT_DB, catalogue, schema, snapshot
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
 
+# The memory a trollscope process may use (TROLLSCOPE_MEMORY_LIMIT). DuckDB's share is it less what the
+# rest of the process holds beside DuckDB's buffers (`duckdb_share`).
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB")
+# What a process holds outside DuckDB's memory limit: the interpreter and its libraries (~130 MiB
+# with DuckDB, Arrow, NumPy, SciPy and igraph loaded), Arrow arrays passed to NumPy, DuckDB's
+# allocations its limit does not count. Measured on 1 M synthetic posts (bench/synth.py): peak RSS
+# was DuckDB's limit plus 206-238 MiB, with DuckDB's limit at 1.5 GB and at 1.2 GB alike.
+PROCESS_RESERVE = 300_000_000
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 LOCK_WAIT = float(os.environ.get("TROLLSCOPE_LOCK_WAIT", "5"))  # seconds a writer waits for the store
 MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
+
+
+def size_bytes(text: str) -> int:
+    """A size as DuckDB writes it ("1500MB", "8GiB", "1.3 GiB", "512 bytes") in bytes."""
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", str(text))
+    if not found or found.group(2).lower() not in _UNITS:
+        raise StoreError(f"TROLLSCOPE_MEMORY_LIMIT must be a size such as 1500MB or 8GiB, not {text!r}")
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+
+
+def duckdb_share(limit: str = MEMORY_LIMIT) -> int:
+    """DuckDB's memory limit in bytes for a process allowed `limit`: less `PROCESS_RESERVE` (or a fifth
+    of `limit` when larger), so that the whole process, not DuckDB alone, stays within the setting;
+    at least half of `limit` (tiny limits, as the tests use)."""
+    total = size_bytes(limit)
+    return max(total - max(PROCESS_RESERVE, total // 5), total // 2)
 
 
 def spill_dir(path: str, read_only: bool) -> Path:
@@ -51,7 +77,11 @@ class Store:
         self.spill = spill_dir(self.path, read_only)
         if not read_only:
             shutil.rmtree(self.spill, ignore_errors=True)
-        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute(f"SET memory_limit = '{duckdb_share()}B'")
+        # Memory DuckDB frees goes back to the system as it runs (jemalloc's background purge), and
+        # the library never prints, DuckDB's progress bars neither.
+        self.con.execute("SET allocator_background_threads = true")
+        self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET temp_directory = ?", [str(self.spill)])
         self.con.execute(f"SET max_temp_directory_size = '{MAX_SPILL}'")
         if not read_only:

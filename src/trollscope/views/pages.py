@@ -186,14 +186,8 @@ def _rows(store: Store, sql: str, params=None) -> list[dict]:
 # Views
 
 
-def quiet(store: Store) -> None:
-    """No DuckDB progress bars on the terminal: the library never prints."""
-    store.con.execute("SET enable_progress_bar = false")
-
-
 def overview(store: Store, shared: Shared | None = None) -> dict:
     """The store at a glance: sources, sizes, time span, the detection run, campaigns, narratives."""
-    quiet(store)
     info = summary.info(store, top=10)
     run = shared.run if shared else _run(store)
     detected = run is not None
@@ -471,7 +465,6 @@ def pair_view(store: Store, a: str, b: str) -> dict:
 
 def report(store: Store, progress=None) -> dict:
     """Everything the single-file report shows: the overview, every campaign, the account index."""
-    quiet(store)
     shared = Shared(store)
     view = {"overview": overview(store, shared), "campaigns": [], "accounts": accounts_index(store)}
     ids = [c["campaign_id"] for c in view["overview"]["campaigns"]]

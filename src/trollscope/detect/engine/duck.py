@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
 
-_UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+from trollscope.store.db import size_bytes
+
 # Bytes the window join holds per action pair it enumerates within a bucket: about 2.3 pair rows
 # (the pairs across neighbouring buckets too) of ~54 bytes each as DuckDB spills them, in `raw` and
 # again in `gaps` (synchrony at 10 M synthetic posts: 49.6 M pairs, 116 M rows, 5.8 GiB for `raw`).
@@ -30,9 +30,7 @@ class DuckDBEngine:
 
     def memory_bytes(self) -> int:
         """The connection's memory limit in bytes (as DuckDB reports it: '1.3 GiB')."""
-        value = str(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-        found = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", value)
-        return int(float(found.group(1)) * _UNITS.get(found.group(2).lower(), 1)) if found else 2**31
+        return size_bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
 
     def create_table(self, name: str, select_sql: str) -> None:
         if name in self._scratch:
