@@ -110,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
             "DuckDB's spill limit (`max_temp_directory_size`) for every command, ingest included; spill goes to "
             "`STORE.tmp/`, removed on exit, on a signal and at the next start. Environment: TROLLSCOPE_MAX_SPILL. "
             "The memory limit is TROLLSCOPE_MEMORY_LIMIT (default 1500MB), for the whole process: "
-            "DuckDB's own limit is it less 300 MB (a fifth of it when larger), what the rest of the process holds."),
+            "DuckDB's own limit is it less 300 MB and a fifth of it (1500MB: 900 MB), what the rest of the process holds."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}

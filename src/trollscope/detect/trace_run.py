@@ -313,26 +313,34 @@ def _judge(store: Store, name: str, ws: WindowSql, family: int, cfg: dict,
     per_scale = sig.p_values(shared, lam)
     # too few items at that scale, or (unit `events`) too few pairs of posts they came from: not a test
     per_scale[(shared < int(cfg["min_shared"])) | (acts < int(cfg["min_shared"]))] = 1.0
+    del acts
     best, p = sig.combine_scales(per_scale)
     q = sig.benjamini_hochberg(p, family)
     significant = q <= cfg["alpha"]
     rows = np.arange(n)
     scale_of = np.array(scales, dtype=np.int64)[best]
     k = len(scales)
+    # Every scale's test for the pairs whose evidence is kept (`evidence_scope`): the others keep their
+    # strongest scale's figures (a list per tested pair tripled the store at 100 k posts). The lists are
+    # made for those pairs alone (the others' are empty and NULL): made for every tested pair, they
+    # were K·n values of four columns beside the n·K arrays above (10 M synthetic posts: synchrony's
+    # judgement took the process ~500 MiB past DuckDB's memory at its peak).
+    listed = np.ones(n, dtype=bool) if cfg["evidence_scope"] == "tested" else significant
     structs = pa.StructArray.from_arrays(
-        [pa.array(np.tile(scales, n), pa.int64()), pa.array(shared.ravel(), pa.int64()),
-         pa.array(lam.ravel(), pa.float64()), pa.array(per_scale.ravel(), pa.float64())],
+        [pa.array(np.tile(np.array(scales, dtype=np.int64), int(listed.sum()))), pa.array(shared[listed].ravel()),
+         pa.array(lam[listed].ravel()), pa.array(per_scale[listed].ravel())],
         names=["scale_seconds", "shared", "expected", "p_value"])
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(listed * k, out=offsets[1:])
+    del per_scale
+    best_shared, best_lam = shared[rows, best], lam[rows, best]
+    del shared, lam, rows
     con.register("_tr_pv", pa.table({
-        "shared": pa.array(shared[rows, best], pa.int64()), "expected": pa.array(lam[rows, best], pa.float64()),
+        "shared": pa.array(best_shared, pa.int64()), "expected": pa.array(best_lam, pa.float64()),
         "p_value": pa.array(p, pa.float64()), "q_value": pa.array(q, pa.float64()),
         "significant": pa.array(significant, pa.bool_()), "strength": pa.array(sig.strength(p), pa.float64()),
         "weight": pa.array(weight, pa.float64()), "window_seconds": pa.array(scale_of, pa.int64()),
-        # every scale's test for the pairs whose evidence is kept (`evidence_scope`): the others keep
-        # their strongest scale's figures (a list per tested pair tripled the store at 100 k posts)
-        "scales": pa.ListArray.from_arrays(
-            pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)), structs,
-            mask=None if cfg["evidence_scope"] == "tested" else pa.array(~significant)),
+        "scales": pa.ListArray.from_arrays(pa.array(offsets), structs, mask=pa.array(~listed)),
     }))
     try:
         # POSITIONAL JOIN: row i of the numbers read above is row i of `_tr_tested`.
