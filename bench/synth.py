@@ -549,7 +549,7 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
                          "ORDER BY trace").fetchall()
     result = {
         "posts": truth["posts"], "stored_posts": stored, "accounts": truth["accounts"],
-        "memory_limit": memory_limit or os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "1500MB"),
+        "memory_limit": memory_limit or os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "2000MB"),
         "window": window,  # None: detect's defaults (every time scale)
         "generate_seconds": truth["seconds"],
         "parquet_mb": round(sum(f.stat().st_size for f in data.glob("*.parquet")) / 2**20, 1),

@@ -73,7 +73,7 @@ def test_the_memory_limit_is_the_whole_process(tmp_path, db):
     code = ("import sys; from trollscope.store.db import Store, size_bytes; s = Store(sys.argv[1]); "
             "limit, bar = s.con.execute(\"SELECT current_setting('memory_limit'), "
             "current_setting('enable_progress_bar')\").fetchall()[0]; print(size_bytes(limit), bar)")
-    for setting, share in (("800MB", 340_000_000), ("8GB", 6_100_000_000), ("1500MB", 900_000_000), ("100MB", 25_000_000)):
+    for setting, share in (("800MB", 340_000_000), ("8GB", 6_100_000_000), ("2000MB", 1_300_000_000), ("100MB", 25_000_000)):
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"m{share}.duckdb")], capture_output=True,
                              text=True, env={**os.environ, "TROLLSCOPE_MEMORY_LIMIT": setting}, timeout=120)
         limit, bar = out.stdout.split()

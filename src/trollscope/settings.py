@@ -109,8 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_spill", "8GiB",
             "DuckDB's spill limit (`max_temp_directory_size`) for every command, ingest included; spill goes to "
             "`STORE.tmp/`, removed on exit, on a signal and at the next start. Environment: TROLLSCOPE_MAX_SPILL. "
-            "The memory limit is TROLLSCOPE_MEMORY_LIMIT (default 1500MB), for the whole process: "
-            "DuckDB's own limit is it less 300 MB and a fifth of it (1500MB: 900 MB), what the rest of the process holds."),
+            "The memory limit is TROLLSCOPE_MEMORY_LIMIT (default 2000MB), for the whole process: "
+            "DuckDB's own limit is it less 300 MB and a fifth of it (2000MB: 1.3 GB), what the rest of the process holds."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}

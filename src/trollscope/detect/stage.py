@@ -38,8 +38,8 @@ from trollscope.detect.trace_run import (EVIDENCE, EXCESS, PAIR_TESTS, RESULTS, 
 Progress = Callable[[str], None]
 
 # Bytes of DuckDB's memory limit a post may take while two traces run at once (`parallel_traces`):
-# 1.5 GB, the default, runs ira-dev whole (1.18 M tweets) two traces at a time, and 3 M synthetic
-# posts one at a time, as they were measured to fit (bench/RESULTS.md).
+# DuckDB's 1.3 GB of the default 2000MB runs ira-dev whole (1.18 M tweets) two traces at a time, and 3 M
+# synthetic posts one at a time, as they were measured to fit at 1.5 GB (bench/RESULTS.md).
 POST_BYTES = 1000
 # SQL over duckdb_tables(): a table is one of the traces' results (trace_run.RESULTS)
 _RESULT_NAMES = "(" + " OR ".join(f"prefix(table_name, '{r.format('')}')" for r in RESULTS) + ")"
