@@ -21,8 +21,8 @@ from trollscope.store import DEFAULT_DB, catalogue, schema, snapshot
 from trollscope.store import run as runs
 from trollscope.store.sql import ident as quote
 
-# The memory a trollscope process may use (TROLLSCOPE_MEMORY_LIMIT, 2000MB by default). DuckDB's share is it less what the
-# rest of the process holds beside DuckDB's buffers (`duckdb_share`).
+# The memory a trollscope process may use (TROLLSCOPE_MEMORY_LIMIT, 2000MB by default). DuckDB's share
+# is it less what the rest of the process holds beside DuckDB's buffers (`duckdb_share`).
 MEMORY_LIMIT = os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "2000MB")
 # What a process holds outside DuckDB's memory limit: the interpreter and its libraries (~130 MiB
 # with DuckDB, Arrow, NumPy, SciPy and igraph loaded), Arrow arrays passed to NumPy, and memory DuckDB
@@ -40,10 +40,11 @@ MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
 
 
 def size_bytes(text: str) -> int:
-    """A size as DuckDB writes it ("1500MB", "8GiB", "1.3 GiB", "512 bytes") in bytes."""
+    """A size as DuckDB writes it ("1500MB", "8GiB", "1.3 GiB", "512 bytes") in bytes; ValueError
+    for anything else."""
     found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", str(text))
     if not found or found.group(2).lower() not in _UNITS:
-        raise StoreError(f"TROLLSCOPE_MEMORY_LIMIT must be a size such as 1500MB or 8GiB, not {text!r}")
+        raise ValueError(f"not a size: {text!r}")
     return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
@@ -51,7 +52,10 @@ def duckdb_share(limit: str = MEMORY_LIMIT) -> int:
     """DuckDB's memory limit in bytes for a process allowed `limit`: less `PROCESS_RESERVE` and
     `RESERVE_SHARE` of it, so that the whole process, not DuckDB alone, stays within the setting; at
     least a quarter of `limit` (tiny limits, as the tests use)."""
-    total = size_bytes(limit)
+    try:
+        total = size_bytes(limit)
+    except ValueError:
+        raise StoreError(f"TROLLSCOPE_MEMORY_LIMIT must be a size such as 1500MB or 8GiB, not {limit!r}") from None
     return max(total - PROCESS_RESERVE - int(total * RESERVE_SHARE), total // 4)
 
 
@@ -82,10 +86,7 @@ class Store:
         if not read_only:
             shutil.rmtree(self.spill, ignore_errors=True)
         self.con.execute(f"SET memory_limit = '{duckdb_share()}B'")
-        # Memory DuckDB frees goes back to the system as it runs (jemalloc's background purge), and
-        # the library never prints, DuckDB's progress bars neither.
-        self.con.execute("SET allocator_background_threads = true")
-        self.con.execute("SET enable_progress_bar = false")
+        self.con.execute("SET enable_progress_bar = false")  # the library never prints, nor DuckDB's bars
         self.con.execute("SET temp_directory = ?", [str(self.spill)])
         self.con.execute(f"SET max_temp_directory_size = '{MAX_SPILL}'")
         if not read_only:
