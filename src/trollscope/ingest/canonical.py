@@ -99,7 +99,8 @@ def check(con, results: dict[str, StageResult], platform: str | None = None) -> 
             CASE WHEN mentions IS NOT NULL THEN list_filter(list_transform(mentions, lambda m: lower(ltrim(m, '@'))),
                                                             lambda m: m IS NOT NULL AND m <> '')
                  WHEN contains(text, '@') OR contains(text, '＠') THEN ts_mentions(text)
-                 ELSE [] END AS ments_x
+                 ELSE [] END AS ments_x,
+            CASE WHEN objects IS NULL OR len(objects) = 0 THEN [] ELSE ts_norm_objects(objects) END AS objs_x
           FROM p
         )
         SELECT
@@ -131,7 +132,7 @@ def check(con, results: dict[str, StageResult], platform: str | None = None) -> 
           CASE WHEN len(v.urls_x) > 1 THEN ts_distinct(v.urls_x) ELSE v.urls_x END AS urls,
           CASE WHEN len(v.tags_x) > 1 THEN ts_distinct(v.tags_x) ELSE v.tags_x END AS hashtags,
           CASE WHEN len(v.ments_x) > 1 THEN ts_distinct(v.ments_x) ELSE v.ments_x END AS mentions,
-          CASE WHEN v.objects IS NULL OR len(v.objects) = 0 THEN [] ELSE ts_distinct(ts_norm_objects(v.objects)) END AS objects,
+          CASE WHEN len(v.objs_x) > 1 THEN ts_distinct(v.objs_x) ELSE v.objs_x END AS objects,
           v.platform,
           CASE WHEN regexp_matches(trim(v.permalink), '^https?://') THEN trim(v.permalink) END AS permalink,
           v.source_file,
