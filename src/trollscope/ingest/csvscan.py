@@ -56,11 +56,20 @@ def scan_csv(path: Path, limits: Limits, stop: threading.Event | None = None) ->
     head = b""  # the first bytes of the record that starts at last_end
     with BoundedContent(path, limits) as fh:
         while True:
-            try:
-                chunk = fh.read(CHUNK)
-            except (EOFError, OSError, zlib.error) as exc:
-                out.truncated = str(exc) or type(exc).__name__
-                break
+            # a gzip read gives ~32 KB at a time: pieces are gathered to CHUNK, since numpy's
+            # fixed cost per call was most of the scan (8,877 reads of the IRA file)
+            pieces, got = [], 0
+            while got < CHUNK and out.truncated is None:
+                try:
+                    piece = fh.read(CHUNK - got)
+                except (EOFError, OSError, zlib.error) as exc:
+                    out.truncated = str(exc) or type(exc).__name__
+                    break
+                if not piece:
+                    break
+                pieces.append(piece)
+                got += len(piece)
+            chunk = b"".join(pieces)
             if not chunk:
                 break
             if stop is not None and stop.is_set():
