@@ -45,7 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import gammaln
 
 from trollscope.detect import null as sig
 from trollscope.detect import parallel, rundb
@@ -482,6 +481,8 @@ def expected_count(hist: Histogram, share: dict, k: int, c_max: float = math.inf
     ok = (hist.c >= k) & (hist.c <= c_max) & (pi > 0)
     if not ok.any():
         return 0.0
+    from scipy.special import gammaln  # here, not at import: SciPy's 0.2-0.3 s would hold up the run's start
+
     c = hist.c[ok]
     kc = np.maximum(float(k), np.ceil(c / 2.0))
     log_comb = gammaln(c + 1) - gammaln(kc + 1) - gammaln(c - kc + 1)
