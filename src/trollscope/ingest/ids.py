@@ -100,9 +100,9 @@ def repeated_ids(con, table: str) -> bool:
 
 
 def dedup(con) -> None:
-    """`_dedup` (a view, read once): one row per post id of `_good`, the first one, with the entities of all of them
-    in the order of their rows. Only the ids that repeat are grouped (an ordered aggregate sorts
-    per group); a row's own lists are already distinct (canonical.check)."""
+    """`_dedup`, a view read once: one row per post id of `_good`, the first one, with the entities
+    of all of them in the order of their rows. Only the ids that repeat are grouped (their rows are
+    sorted per group); a row's own lists are already distinct (canonical.check)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _good_rows AS SELECT * FROM _good")
     lists = ("urls", "hashtags", "mentions", "objects")
     # One list of each repeated id's rows, sorted by (file, line): an aggregate with ORDER BY sorts
