@@ -337,5 +337,6 @@ def test_a_language_group_with_one_repeated_word_gives_no_vectors_and_no_error()
     from trollscope.enrich.narratives.pipeline import _vectors
 
     texts = ["Привет мир", "Привет всем", "Привет друзья", "Привет люди"]
-    vectors, method = _vectors("ru", texts, np.array([True] * 4), seed=1)
-    assert method == "tfidf-lsa" and vectors.shape[0] == 4 and not vectors.any()
+    vectors, usable, method = _vectors("ru", texts, np.array([True] * 4), seed=1)
+    got = vectors(np.arange(4))
+    assert method == "tfidf-lsa" and got.shape[0] == 4 and not got.any() and not usable.any()

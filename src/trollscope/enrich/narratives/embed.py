@@ -24,7 +24,7 @@ MODEL_DIR = Path(__file__).resolve().parent / "model"
 MAX_TOKENS = 256
 _BATCH = 20_000
 # texts cut into words at a time (`tokens`): bounds the memory of the occurrence arrays
-_WORDS_BATCH = 500_000
+_WORDS_BATCH = 100_000
 # what the BERT pre-tokenizer isolates: ASCII punctuation and Unicode's punctuation categories
 _PUNCTUATION = r"([[:punct:]]|\pP)"
 

@@ -94,18 +94,29 @@ def _prepare(store: Store, cfg: dict) -> dict:
 
 
 def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: list[str] | None = None,
-             con=None) -> tuple[np.ndarray, str]:
-    """Unit vectors for a group's texts. English goes through the shipped static model (its tokens
-    kept per text in the store's `cache` when `con` and `keys` are given); other languages through
-    TF-IDF + LSA fitted on the group's own sample, because MiniLM's English wordpiece vocabulary
-    reduces Cyrillic or Arabic text to a bag of letters (see docs/narratives.md)."""
+             con=None) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, str]:
+    """Unit vectors for a group's texts, as a function of the texts' indices (ascending); which texts
+    have one (the others get a zero vector and are never clustered or assigned); the method's name.
+
+    English goes through the shipped static model (its tokens kept per text in the store's `cache`
+    when `con` and `keys` are given); other languages through TF-IDF + LSA fitted on the group's own
+    sample, because MiniLM's English wordpiece vocabulary reduces Cyrillic or Arabic text to a bag of
+    letters (see docs/narratives.md). An English text's vector is the normalised sum of its tokens'
+    vectors, made when asked for: every text's at once was the stage's largest array (ira-dev's
+    569,550 English texts: 417 MiB) and took the process past its memory setting. It is nonzero when
+    the text has a token (a sum of the model's token vectors is never exactly zero)."""
     if lang == "en":
-        from trollscope.enrich.narratives.embed import load
+        from trollscope.enrich.narratives.embed import gather_runs, load
 
         model = load()
-        if con is None or keys is None:
-            return model.encode(texts), "static-minilm"
-        return model.embed(*cache.tokens(con, keys, texts, model)), "static-minilm"
+        flat, counts = model.tokens(texts) if con is None or keys is None else cache.tokens(con, keys, texts, model)
+        starts = np.cumsum(counts) - counts
+
+        def embedded(idx: np.ndarray) -> np.ndarray:
+            return model.embed(gather_runs(flat, starts[idx], counts[idx]), counts[idx])
+        return embedded, counts > 0, "static-minilm"
+
+    none = np.zeros((len(texts), 1), dtype=np.float32)
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -114,9 +125,9 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: 
     try:
         fitted = tfidf.fit_transform(fit_on)  # the sample's own rows, made once
     except ValueError:
-        return np.zeros((len(texts), 1), dtype=np.float32), "tfidf-lsa"
+        return none.__getitem__, np.zeros(len(texts), dtype=bool), "tfidf-lsa"
     if fitted.shape[1] < 2:  # one word used twice: nothing to reduce, no narrative (SVD needs two)
-        return np.zeros((len(texts), 1), dtype=np.float32), "tfidf-lsa"
+        return none.__getitem__, np.zeros(len(texts), dtype=bool), "tfidf-lsa"
     # every text's row: the sample's from the fit, the others' analysed now (each text once)
     from scipy import sparse
 
@@ -126,12 +137,13 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: 
         if len(rest) else fitted
     dims = max(1, min(100, x.shape[1] - 1, len(fit_on) - 1))
     svd = TruncatedSVD(n_components=dims, random_state=seed).fit(fitted)
-    v = svd.transform(x).astype(np.float32)
+    v = svd.transform(x).astype(np.float32)  # at most 100 numbers a text: kept whole
     # TF-IDF rows have unit length, so the norm after SVD is the share of the text the LSA space
     # captures. Texts made only of rare words keep almost nothing; normalised, they would all pile up
     # in one spot and HDBSCAN would call that pile a narrative. They get a zero vector instead.
     norms = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, norms, out=np.zeros_like(v), where=norms >= MIN_CAPTURED), "tfidf-lsa"
+    v = np.divide(v, norms, out=np.zeros_like(v), where=norms >= MIN_CAPTURED)
+    return v.__getitem__, np.linalg.norm(v, axis=1) > 0, "tfidf-lsa"
 
 
 def _cluster(vectors: np.ndarray, cfg: dict) -> np.ndarray:
@@ -165,27 +177,27 @@ def _group(store: Store, lang: str, cfg: dict) -> list[dict]:
     texts = [r[1] for r in rows]
     posts = np.array([r[2] for r in rows], dtype=np.int64)
     sampled = np.array([r[3] for r in rows], dtype=bool)
-    vectors, method = _vectors(lang, texts, sampled, cfg["seed"], keys, con)
-    # a text with no usable vector (no known token, or nothing LSA keeps) is never clustered or assigned
-    usable = np.linalg.norm(vectors, axis=1) > 0
+    vectors, usable, method = _vectors(lang, texts, sampled, cfg["seed"], keys, con)
     sample_idx = np.nonzero(sampled & usable)[0]
+    vs = vectors(sample_idx)
     labels = np.full(len(rows), -1)
-    labels[sample_idx] = _cluster(vectors[sample_idx], cfg)
+    labels[sample_idx] = labels_s = _cluster(vs, cfg)
     k = int(labels.max()) + 1
     if k == 0:
         return []
-    centroids = np.stack([vectors[labels == c].mean(axis=0) for c in range(k)])
+    centroids = np.stack([vs[labels_s == c].mean(axis=0) for c in range(k)])
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    member_sim = np.einsum("ij,ij->i", vectors[labels >= 0], centroids[labels[labels >= 0]])
+    member_sim = np.einsum("ij,ij->i", vs[labels_s >= 0], centroids[labels_s[labels_s >= 0]])
     # A narrative's own bar: as close to its centroid as the closest (1 - q) of its clustered texts.
-    bar = np.array([np.quantile(member_sim[labels[labels >= 0] == c], cfg["narrative_assign_quantile"])
+    bar = np.array([np.quantile(member_sim[labels_s[labels_s >= 0] == c], cfg["narrative_assign_quantile"])
                     for c in range(k)])
     sim = np.zeros(len(rows), dtype=np.float32)
     sim[labels >= 0] = member_sim
+    del vs
     rest = np.nonzero((labels < 0) & usable)[0]
-    for start in range(0, len(rest), 50_000):
+    for start in range(0, len(rest), 50_000):  # (a product's last bits follow its blocks: keep them)
         idx = rest[start:start + 50_000]
-        s = vectors[idx] @ centroids.T
+        s = vectors(idx) @ centroids.T
         best = s.argmax(axis=1)
         best_sim = s[np.arange(len(idx)), best]
         ok = best_sim >= bar[best]
