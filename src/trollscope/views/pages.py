@@ -101,8 +101,13 @@ class Shared:
 # Helpers
 
 
+_AS_IS = frozenset({str, int, bool, type(None)})  # most of a view's values, returned before any test
+
+
 def plain(value):
     """JSON-ready copy: datetimes as 'YYYY-MM-DD HH:MM:SS' (UTC), huge ints as int, NaN as None."""
+    if type(value) in _AS_IS:  # (the report's views hold ~760,000 values on ira-dev)
+        return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
