@@ -340,3 +340,21 @@ def test_a_language_group_with_one_repeated_word_gives_no_vectors_and_no_error()
     vectors, usable, method = _vectors("ru", texts, np.array([True] * 4), seed=1)
     got = vectors(np.arange(4))
     assert method == "tfidf-lsa" and got.shape[0] == 4 and not got.any() and not usable.any()
+
+
+def test_english_vectors_made_on_demand_are_the_rows_of_every_texts_at_once():
+    """English vectors are made a slice at a time (every text's at once outgrew the memory setting on
+    ira-dev): any slice equals the same rows embedded together, and a text has a vector exactly when
+    the whole embedding gives it a nonzero one (a text of emoji or of skipped tokens has none)."""
+    from trollscope.enrich.narratives.embed import load
+    from trollscope.enrich.narratives.pipeline import _vectors
+
+    texts = ["crooked hillary lies again about the emails", "🙂🙂🙂", "make america great again rally tonight",
+             "", "the media will not tell you this about the border", "[CLS] [SEP]", "vote early vote often"]
+    vectors, usable, method = _vectors("en", texts, np.array([True, False] * 3 + [True]), seed=1)
+    whole = load().encode(texts)
+    assert method == "static-minilm"
+    assert usable.tolist() == (np.linalg.norm(whole, axis=1) > 0).tolist()
+    assert usable.sum() >= 4 and not usable.all()
+    for idx in ([0, 2, 4], [6], [1, 3, 5], list(range(len(texts)))):
+        assert np.array_equal(vectors(np.array(idx)), whole[idx])
