@@ -56,20 +56,11 @@ def scan_csv(path: Path, limits: Limits, stop: threading.Event | None = None) ->
     head = b""  # the first bytes of the record that starts at last_end
     with BoundedContent(path, limits) as fh:
         while True:
-            # a gzip read gives ~32 KB at a time: pieces are gathered to CHUNK, since numpy's
-            # fixed cost per call was most of the scan (8,877 reads of the IRA file)
-            pieces, got = [], 0
-            while got < CHUNK and out.truncated is None:
-                try:
-                    piece = fh.read(CHUNK - got)
-                except (EOFError, OSError, zlib.error) as exc:
-                    out.truncated = str(exc) or type(exc).__name__
-                    break
-                if not piece:
-                    break
-                pieces.append(piece)
-                got += len(piece)
-            chunk = b"".join(pieces)
+            try:
+                chunk = fh.read_block(CHUNK)
+            except (EOFError, OSError, zlib.error) as exc:
+                out.truncated = str(exc) or type(exc).__name__
+                break
             if not chunk:
                 break
             if stop is not None and stop.is_set():
@@ -120,7 +111,7 @@ def write_copy(path: Path, scan: CsvScan, target: Path, limits: Limits) -> None:
 
 def _copy(fh, out, n: int) -> None:
     while n > 0:
-        block = fh.read(min(CHUNK, n))
+        block = fh.read_block(min(CHUNK, n))
         if not block:
             return
         out.write(block)
@@ -129,7 +120,7 @@ def _copy(fh, out, n: int) -> None:
 
 def _skip(fh, n: int) -> None:
     while n > 0:
-        block = fh.read(min(CHUNK, n))
+        block = fh.read_block(min(CHUNK, n))
         if not block:
             return
         n -= len(block)

@@ -116,7 +116,9 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: 
             return model.embed(gather_runs(flat, starts[idx], counts[idx]), counts[idx])
         return embedded, counts > 0, "static-minilm"
 
-    none = np.zeros((len(texts), 1), dtype=np.float32)
+    def nothing():  # no vector for any text
+        return np.zeros((len(texts), 1), dtype=np.float32).__getitem__, np.zeros(len(texts), dtype=bool), "tfidf-lsa"
+
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -125,9 +127,9 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: 
     try:
         fitted = tfidf.fit_transform(fit_on)  # the sample's own rows, made once
     except ValueError:
-        return none.__getitem__, np.zeros(len(texts), dtype=bool), "tfidf-lsa"
+        return nothing()
     if fitted.shape[1] < 2:  # one word used twice: nothing to reduce, no narrative (SVD needs two)
-        return none.__getitem__, np.zeros(len(texts), dtype=bool), "tfidf-lsa"
+        return nothing()
     # every text's row: the sample's from the fit, the others' analysed now (each text once)
     from scipy import sparse
 
@@ -142,8 +144,8 @@ def _vectors(lang: str, texts: list[str], sampled: np.ndarray, seed: int, keys: 
     # captures. Texts made only of rare words keep almost nothing; normalised, they would all pile up
     # in one spot and HDBSCAN would call that pile a narrative. They get a zero vector instead.
     norms = np.linalg.norm(v, axis=1, keepdims=True)
-    v = np.divide(v, norms, out=np.zeros_like(v), where=norms >= MIN_CAPTURED)
-    return v.__getitem__, np.linalg.norm(v, axis=1) > 0, "tfidf-lsa"
+    kept = norms >= MIN_CAPTURED
+    return np.divide(v, norms, out=np.zeros_like(v), where=kept).__getitem__, kept[:, 0], "tfidf-lsa"
 
 
 def _cluster(vectors: np.ndarray, cfg: dict) -> np.ndarray:
