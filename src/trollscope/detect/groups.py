@@ -68,7 +68,7 @@ class GroupResult:
     tested: int = 0
     confirmed: int = 0
     accounts: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the test's own time: each trace's job (run beside the traces) summed, and gathering them
 
 
 def chernoff_p(x: float, mu: float) -> float:
@@ -87,39 +87,65 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
     actions detect.incremental keeps), read instead of computing them or keeping a copy.
     `at_once`: traces worked on at once, each on a connection of its own (detect.parallel; needs
     the run's database, detect.rundb, where each leaves its evidence)."""
-    started = time.perf_counter()
-    con = store.con
-    chosen = [t for t in traces if t.group_test] if cfg.get("groups", True) else []
-    shared = at_once > 1 and rundb.is_attached(con)
-    # each trace's evidence in a table of its own, gathered in the order of the traces
-    ev_tables = [rundb.name(f"_g_ev_{t.name}") if shared else f"_g_ev_{t.name}" for t in chosen]
-    for table in ev_tables:
-        con.execute(f"CREATE OR REPLACE {'' if shared else 'TEMP '}TABLE {table} AS {EV_EMPTY}")
+    shared = at_once > 1 and rundb.is_attached(store.con)
+    test = GroupTest(store, cfg, window, traces, sources, shared)
+    return test.finish(parallel.on_connections(store, at_once if shared else 1, test.jobs))
 
-    def job(i: int, trace: tr.Trace):
+
+class GroupTest:
+    """The group test of a run as jobs, one per trace with a group test (`Trace.group_test`), and
+    what gathers them. A job takes a view of the store (detect.parallel) and returns the trace's
+    groups; it reads the trace's actions from `sources` when it runs, so a run can start it as soon
+    as the trace's actions are made, beside other traces (detect.stage). With `shared`, each job
+    leaves its evidence in the run's database (detect.rundb), so jobs may run on connections of
+    their own. `finish` gets the jobs' results in their order."""
+
+    def __init__(self, store: Store, cfg: dict, window: int, traces: list[tr.Trace],
+                 sources: dict[str, str] | None = None, shared: bool = False):
+        self.store, self.cfg = store, cfg
+        self.traces = [t for t in traces if t.group_test] if cfg.get("groups", True) else []
+        # each trace's evidence in a table of its own, gathered in the order of the traces
+        # (made by the trace's job, on its connection: in the run's database when `shared`)
+        self.shared = shared
+        self.ev_tables = [rundb.name(f"_g_ev_{t.name}") if shared else f"_g_ev_{t.name}" for t in self.traces]
+        self.jobs = [self._job(i, t, window, {} if sources is None else sources) for i, t in enumerate(self.traces)]
+        self.took = [0.0] * len(self.traces)  # each job's seconds (jobs may run at once, beside other work)
+
+    def _job(self, i: int, trace: tr.Trace, window: int, sources: dict[str, str]):
+        cfg = self.cfg
+
         def run(on: Store) -> list[dict]:
+            t0 = time.perf_counter()
+            on.con.execute(f"CREATE OR REPLACE {'' if self.shared else 'TEMP '}TABLE {self.ev_tables[i]} AS {EV_EMPTY}")
             w = int(cfg["slow_window"]) if trace.slow else max(int(window or 0), int(cfg["group_window"]))
-            return _trace_groups(on, trace, w, cfg, i * UID_SPAN, (sources or {}).get(trace.name), ev_tables[i])
+            try:
+                return _trace_groups(on, trace, w, cfg, i * UID_SPAN, sources.get(trace.name), self.ev_tables[i])
+            finally:
+                self.took[i] = time.perf_counter() - t0
         return run
 
-    jobs = [job(i, t) for i, t in enumerate(chosen)]
-    found: list[dict] = [g for part in parallel.on_connections(store, at_once if shared else 1, jobs) for g in part]
-    con.execute("CREATE OR REPLACE TEMP TABLE _g_ev AS " + " UNION ALL ".join(
-        [f"SELECT * FROM {t}" for t in ev_tables] + [f"SELECT * FROM ({EV_EMPTY})"]))
-    for table in ev_tables:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-    m = len(found)
-    for g in found:
-        g["q_value"] = min(1.0, g["p_value"] * m)
-        g["confirmed"] = bool(g["q_value"] <= float(cfg["alpha"]))
-    found.sort(key=lambda g: (g["q_value"], -len(g["members"]), g["trace"], g["selected_on"], min(g["members"])))
-    for i, g in enumerate(found, start=1):
-        g["group_id"] = f"G{i}"
-    _stage(store, found)
-    con.execute("DROP TABLE IF EXISTS _g_ev")
-    confirmed = [g for g in found if g["confirmed"]]
-    return GroupResult(m, len(confirmed), len({a for g in confirmed for a in g["members"]}),
-                       round(time.perf_counter() - started, 2))
+    def finish(self, parts: list[list[dict]]) -> GroupResult:
+        """Number, correct (Bonferroni over every group of every trace) and stage the groups of
+        `parts` (the jobs' results, in their order)."""
+        started = time.perf_counter()
+        store, cfg, con = self.store, self.cfg, self.store.con
+        found: list[dict] = [g for part in parts for g in part]
+        con.execute("CREATE OR REPLACE TEMP TABLE _g_ev AS " + " UNION ALL ".join(
+            [f"SELECT * FROM {t}" for t in self.ev_tables] + [f"SELECT * FROM ({EV_EMPTY})"]))
+        for table in self.ev_tables:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        m = len(found)
+        for g in found:
+            g["q_value"] = min(1.0, g["p_value"] * m)
+            g["confirmed"] = bool(g["q_value"] <= float(cfg["alpha"]))
+        found.sort(key=lambda g: (g["q_value"], -len(g["members"]), g["trace"], g["selected_on"], min(g["members"])))
+        for i, g in enumerate(found, start=1):
+            g["group_id"] = f"G{i}"
+        _stage(store, found)
+        con.execute("DROP TABLE IF EXISTS _g_ev")
+        confirmed = [g for g in found if g["confirmed"]]
+        return GroupResult(m, len(confirmed), len({a for g in confirmed for a in g["members"]}),
+                           round(sum(self.took) + time.perf_counter() - started, 2))
 
 
 def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: int,

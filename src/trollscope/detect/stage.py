@@ -145,28 +145,28 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
 
     from trollscope.detect.engine import make_engine
 
-    sources: dict[str, str] = {}  # per trace, the table of its actions (kept to the end of the run)
+    from trollscope.detect.groups import GroupTest, find_groups, write_groups
+
+    # per trace, the table of its actions (kept to the end of the run): the actions kept for the
+    # next update (detect.incremental) serve the group test too
+    sources: dict[str, str] = {}
     workers = parallel_traces(store) if keeps else 1
     if keeps:
-        done = _traces_at_once(store, cfg, traces, scales, update, say, preludes, workers)
-    else:  # Spark: one engine for the run, one trace after the other
+        groups = GroupTest(store, cfg, window, traces, sources, shared=workers > 1 and rundb.is_attached(store.con))
+        done, parts = _traces_at_once(store, cfg, traces, scales, update, say, preludes, workers, groups, sources)
+        result.groups = groups.finish(parts)
+    else:  # Spark: one engine for the run, one trace after the other, then the groups
         engine = make_engine(store, engine_name, spark_master, spark_staging)
         try:
             done = [_one_trace(store, engine, trace, cfg, scales, update, False, say) for trace in traces]
         finally:
             engine.close()
-    for tr_result, actions, touched, retested in done:
-        if actions:
-            sources[tr_result.trace] = actions
+        say("groups: chosen on one half of the data, tested on the other")
+        result.groups = find_groups(store, cfg, window, traces)
+    for tr_result, _, touched, retested in done:
         result.buckets_touched += touched
         result.pairs_retested += retested
         result.traces.append(tr_result)
-
-    from trollscope.detect.groups import find_groups, write_groups
-
-    say("groups: chosen on one half of the data, tested on the other")
-    # the actions kept for the next update (detect.incremental) serve the group test too
-    result.groups = find_groups(store, cfg, window, traces, sources, at_once=workers)
     say("fusing and finding campaigns")
     from trollscope.detect.campaigns import build_campaigns
 
@@ -223,10 +223,14 @@ def parallel_traces(store: Store) -> int:
 
 def _traces_at_once(store: Store, cfg: dict, traces: list[tr.Trace], scales: dict[str, list[int]],
                     update: bool, say: Progress, preludes: dict[str, tuple[str, Callable[[Store], object]]],
-                    workers: int) -> list[tuple[TraceResult, str | None, int, int]]:
-    """Every trace on the DuckDB engine, `workers` at a time (detect.parallel), with the
-    tables in `preludes` (name -> progress message, builder) built first or beside them, each
-    before the traces that need it; the results in the order of `traces`. Each trace's SQL is
+                    workers: int, groups, sources: dict[str, str]) -> tuple[list[tuple[TraceResult, str | None, int, int]], list]:
+    """Every trace on the DuckDB engine and the group test of each (`groups`, detect.groups),
+    `workers` at a time (detect.parallel), with the tables in `preludes` (name -> progress message,
+    builder) built first or beside them, each before the traces that need it. A trace's group test
+    starts once its actions are made (the trace's job, which puts them in `sources`), beside the
+    traces still running: synchrony, the longest and the last, has none, and the second connection
+    waited for it (ira-dev: 4.5 s idle of a 24 s run). Returns the traces' results in the order of
+    `traces` and the group jobs' results in the order of `groups.jobs`. Each job's SQL is
     deterministic, so the order they run in changes nothing."""
     from trollscope.detect.engine.duck import DuckDBEngine
 
@@ -237,12 +241,27 @@ def _traces_at_once(store: Store, cfg: dict, traces: list[tr.Trace], scales: dic
         return job
 
     def trace_job(trace: tr.Trace) -> Callable[[Store], tuple]:
-        return lambda on: _one_trace(on, DuckDBEngine(on), trace, cfg, scales, update, True, say)
+        def job(on: Store) -> tuple:
+            done = _one_trace(on, DuckDBEngine(on), trace, cfg, scales, update, True, say)
+            if done[1]:
+                sources[trace.name] = done[1]
+            return done
+        return job
+
+    def group_job(trace: tr.Trace, test: Callable[[Store], list]) -> Callable[[Store], list]:
+        def job(on: Store) -> list:
+            say(f"groups of {trace.name}: chosen on one half of the data, tested on the other")
+            return test(on)
+        return job
 
     names = list(preludes)
-    jobs = [prelude(*preludes[n]) for n in names] + [trace_job(t) for t in traces]
-    needs = [()] * len(names) + [[names.index(n) for n in t.needs if n in preludes] for t in traces]
-    return parallel.on_connections(store, workers, jobs, needs)[len(names):]
+    first = len(names)
+    jobs = [prelude(*preludes[n]) for n in names] + [trace_job(t) for t in traces] + [
+        group_job(t, test) for t, test in zip(groups.traces, groups.jobs)]
+    needs = [()] * len(names) + [[names.index(n) for n in t.needs if n in preludes] for t in traces] + [
+        [first + traces.index(t)] for t in groups.traces]
+    out = parallel.on_connections(store, workers, jobs, needs)
+    return out[first:first + len(traces)], out[first + len(traces):]
 
 
 def _write_tables(store: Store, names: list[str]) -> None:
