@@ -243,15 +243,21 @@ def _whole_text_tokens(model, texts):
     return np.array(flat, dtype=np.uint16), np.array(counts, dtype=np.int64)
 
 
-def test_tokens_word_by_word_are_the_whole_texts_tokens():
+@pytest.mark.parametrize("batch", [None, 97])
+def test_tokens_word_by_word_are_the_whole_texts_tokens(batch, monkeypatch):
     """Each distinct word is tokenized once; the tokens must be those of the whole text, on real
     tweets (the shipped IRA sample, cleaned as narratives clean them) and on hostile ones: accents
     and combining marks, CJK, full-width letters, emoji, control and zero-width characters,
     punctuation inside words, words past WordPiece's 100 characters, texts past MAX_TOKENS with
-    skipped tokens before the cut."""
+    skipped tokens before the cut. With `batch`, texts are cut into words 97 at a time, so most
+    words the tokenizer is given come back from an earlier batch's (`StaticModel.tokens`)."""
     import duckdb
 
+    from trollscope.enrich.narratives import embed
     from trollscope.enrich.narratives.embed import load
+
+    if batch:
+        monkeypatch.setattr(embed, "_WORDS_BATCH", batch)
     from trollscope.enrich.narratives.pipeline import CLEAN_SQL
 
     sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "ira_sample.csv.gz"
