@@ -94,14 +94,17 @@ def _co_repost(settings: dict, window: int) -> str:
     # IRA CSV), a repost carries the original text, so identical normalised text is the item.
     # Texts shorter than 10 characters give no item (NULL, dropped by the window join): a test
     # in the projection, not a WHERE, because a filter on the normalised text makes DuckDB
-    # compute the regular expressions twice (half of this trace's time on the IRA file).
+    # compute the regular expressions twice (half of this trace's time on the IRA file). Each
+    # distinct text is normalised once: reposts of one post repeat its text (ira-dev: 629,577
+    # reposts, 449,300 texts; 1.32 s -> 0.88 s).
     return f"""
-        SELECT account_id,
-               coalesce(ref_post_id,
-                        CASE WHEN length({NORM_TEXT}) >= 10 THEN 'text:' || md5({NORM_TEXT}) END) AS item,
-               {epoch_t()} AS t, post_id
-        FROM posts
-        WHERE kind = 'repost'
+        SELECT p.account_id, coalesce(p.ref_post_id, n.item) AS item, {epoch_t()} AS t, p.post_id
+        FROM posts p
+        LEFT JOIN (
+          SELECT text, CASE WHEN length({NORM_TEXT}) >= 10 THEN 'text:' || md5({NORM_TEXT}) END AS item
+          FROM (SELECT DISTINCT text FROM posts WHERE kind = 'repost' AND ref_post_id IS NULL) d
+        ) n ON p.ref_post_id IS NULL AND n.text = p.text
+        WHERE p.kind = 'repost'
     """
 
 
