@@ -364,3 +364,69 @@ def test_english_vectors_made_on_demand_are_the_rows_of_every_texts_at_once():
     assert usable.sum() >= 4 and not usable.all()
     for idx in ([0, 2, 4], [6], [1, 3, 5], list(range(len(texts)))):
         assert np.array_equal(vectors(np.array(idx)), whole[idx])
+
+
+def _sample_texts() -> list[str]:
+    """The shipped IRA sample's texts, cleaned as narratives clean them."""
+    import duckdb
+
+    from trollscope.enrich.narratives.pipeline import CLEAN_SQL
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "ira_sample.csv.gz"
+    return [r[0] for r in duckdb.sql(f"""
+        SELECT {CLEAN_SQL} FROM (SELECT content AS text FROM read_csv('{sample}', all_varchar = true)) p
+        ORDER BY 1""").fetchall()]
+
+
+KEYWORD_HOSTILE = [None, "", "\n", "a\nb\ncd ef", "line one\r\nline two two", "see http://t.co/x\nnext RT @a: hi",
+                   "ΟΔΟΣ ΟΔΟΣ", "Σ", "ΣΑΣ σας", "www.example.com/a\nwww", "don’t stop don't", "#maga #MAGA maga",
+                   "&amp; &gt;\n&lt;", "İstanbul istanbul", "x" * 5000, "word\u2028word \u0085next", "trump rt RT"]
+
+
+def test_word_counts_are_countvectorizers():
+    """c-TF-IDF's counts, made in one pass over all documents (keywords.word_counts), are the matrix
+    and vocabulary CountVectorizer(analyzer=analyze, min_df=2) makes document by document: on the
+    shipped sample's texts and on documents with line breaks (the separator of the one pass), links
+    and handles at a line's end, Greek final sigma, entities and empty documents."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from trollscope.enrich.narratives import keywords as kw
+
+    for lang in ("en", "ru"):
+        stops = kw.stop_words(lang)
+        docs = _sample_texts() + KEYWORD_HOSTILE * 2
+        x, words = kw.word_counts(docs, stops)
+        ref = CountVectorizer(analyzer=lambda d: kw.analyze(d, stops), min_df=2)
+        want = ref.fit_transform(docs)
+        assert list(words) == list(ref.get_feature_names_out())
+        assert x.shape == want.shape and (x != want).nnz == 0
+    assert kw.word_counts(["only once", "nothing shared"], set()) is None
+    assert kw.word_counts([None, ""], set()) is None
+
+
+def test_keywords_are_those_of_sorting_every_word():
+    """The top words of each class are those of sorting every word of the class by its score rounded
+    to 12 decimals, then by the word (what ctfidf did before it sorted only the words that can reach
+    the top), on the sample's texts in random classes and on documents whose words tie."""
+    from trollscope.enrich.narratives import keywords as kw
+
+    rng = np.random.default_rng(7)
+    texts = _sample_texts()[::5]
+    tied = [f"w{i % 40} w{(i * 7) % 40} common" for i in range(400)]  # many words with equal scores
+    for docs in (texts, tied, texts[:300] + tied):
+        classes = rng.integers(-1, 6, len(docs))
+        for top in (1, 3, 10):
+            got = kw.ctfidf(docs, classes, "en", top=top)
+            x, vocab = kw.word_counts(docs, kw.stop_words("en"))
+            labels = sorted(set(int(c) for c in classes))
+            member = np.zeros((len(labels), len(docs)))
+            member[[labels.index(int(c)) for c in classes], np.arange(len(docs))] = 1
+            tf = member @ x.toarray()
+            score = tf / np.maximum(tf.sum(axis=1, keepdims=True), 1) * np.log(
+                1 + (tf.sum() / len(labels)) / np.maximum(tf.sum(axis=0), 1))
+            for c in labels:
+                if c < 0:
+                    continue
+                row = score[labels.index(c)]
+                want = sorted(np.nonzero(row)[0], key=lambda j: (-round(float(row[j]), 12), vocab[j]))[:top]
+                assert got[c] == [str(vocab[j]) for j in want], (c, top)
