@@ -52,25 +52,33 @@ def analyze(doc: str, stops: set[str]) -> list[str]:
     return [w for w in re.findall(TOKEN, clean(doc).lower()) if w not in stops and w.lstrip("#") not in stops]
 
 
+def _words(docs: list[str], prepare):
+    """TOKEN's words in `prepare` of each document, all documents in one pass: joined by line breaks,
+    which neither TOKEN nor `clean`'s patterns cross (a document's own line breaks become spaces,
+    which they equal for both). The words (an Arrow array) and each word's document."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    joined = "\n".join((d or "").replace("\n", " ") for d in docs)
+    found = pa.array(re.findall(TOKEN + "|\n", prepare(joined)), pa.string())
+    breaks = pc.equal(found, "\n").to_numpy(zero_copy_only=False)
+    return np.cumsum(breaks)[~breaks], found.filter(pa.array(~breaks))
+
+
 def word_counts(docs: list[str], stops: set[str]):
     """The documents' word counts (`analyze`) as a CSR matrix, one column per word found in two
     documents or more, the columns in the words' order, and those words; None when there is none.
     The matrix scikit-learn's CountVectorizer(analyzer=analyze, min_df=2) makes, made from one
-    pass of the expressions over all documents at once: they are joined by line breaks, which no
-    pattern of `clean` or TOKEN crosses (a document's own line breaks become spaces, which they
-    equal for both), and the stop words are tested once per distinct word. (Document by document
+    pass of the expressions over all documents at once (`_words`), and the stop words are tested
+    once per distinct word. (Document by document
     through CountVectorizer: ira-dev's narratives 32.1 s, now 29.6 s with the top words below.)"""
-    import pyarrow as pa
     import pyarrow.compute as pc
     from scipy import sparse
 
-    joined = "\n".join((d or "").replace("\n", " ") for d in docs)
-    found = pa.array(re.findall(TOKEN + "|\n", clean(joined).lower()), pa.string())
-    breaks = pc.equal(found, "\n").to_numpy(zero_copy_only=False)
-    doc_of = np.cumsum(breaks)[~breaks]
+    doc_of, found = _words(docs, lambda text: clean(text).lower())
     # the words numbered in their order (a hash of them first: sorting every occurrence as a Python
     # string took longer than CountVectorizer)
-    encoded = pc.dictionary_encode(found.filter(pa.array(~breaks)))
+    encoded = pc.dictionary_encode(found)
     if not len(encoded.dictionary):
         return None
     distinct = encoded.dictionary.to_pylist()
