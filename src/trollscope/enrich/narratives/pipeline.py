@@ -31,9 +31,13 @@ from trollscope.store import run as runs
 from trollscope.store.run import Run
 
 Progress = Callable[[str, float], None]
-# What the embedding sees and what identifies "the same text": no links, handles or RT marker, lower case.
+# What the embedding sees and what identifies "the same text": no links, handles or RT marker, lower case,
+# every run of whitespace (RE2's \s: [\t\n\f\r ]) one space. Only the runs that are not one space already
+# are matched (two or more characters, or one tab or line break), as in detect's NORM_TEXT: matching
+# every single space to put it back took 2.2 s of 1.18 M IRA texts, this 1.4 s, the same texts.
 CLEAN_SQL = ("lower(trim(regexp_replace(regexp_replace(coalesce(p.text, ''), "
-             r"'https?://\S+|www\.\S+|@\w+|&amp;|&gt;|&lt;|\bRT\b', ' ', 'g'), '\s+', ' ', 'g')))")
+             r"'https?://\S+|www\.\S+|@\w+|&amp;|&gt;|&lt;|\bRT\b', ' ', 'g'), "
+             r"'[\t\n\f\r ]{2,}|[\t\n\f\r]', ' ', 'g')))")
 KEYWORD_DOCS = 3000      # texts per narrative fed to c-TF-IDF (the closest ones), and 5x that as background
 MIN_CAPTURED = 0.15      # LSA: least share of a text's TF-IDF vector the reduced space must keep
 EXAMPLES = 10            # most central texts kept per narrative
