@@ -114,7 +114,7 @@ def run_trace(store: Store, engine, trace: tr.Trace, scales: list[int], cfg: dic
     ws = window_sql(trace.name, sql, scales, cfg["min_shared"], stratum, trace.unit)
     for table, select in ws.prepare:
         engine.create_table(table, select)
-    d = int(engine.arrow(f"SELECT count(*) AS d FROM {ws.act(ws.scales[0])}").column("d")[0].as_py() or 0)
+    d = int(engine.arrow(ws.actions_sql).column("d")[0].as_py() or 0)
     if d == 0:  # nothing to pair (no reposts, no objects, ...): the trace's empty tables, not 20 statements
         return _nothing(store, engine, trace, ws, cfg)
     # One cap for every scale, from the work it gives over all of them (`WindowSql.cap_deltas`):
