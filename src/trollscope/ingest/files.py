@@ -338,15 +338,13 @@ class BoundedContent:
         return b"".join(pieces)
 
     def read_up_to(self, n: int) -> bytes:
-        """`n` bytes, or all there are."""
-        pieces, got = [], 0
-        while got < n:
-            piece = self.read(n - got)
-            if not piece:
-                break
-            pieces.append(piece)
-            got += len(piece)
-        return b"".join(pieces)
+        """`n` bytes, or all there are; a truncated or corrupt gzip raises at once (`read_block` with
+        its cut not put off)."""
+        data = self.read_block(n)
+        if self._cut is not None:
+            cut, self._cut = self._cut, None
+            raise cut
+        return data
 
     def readline(self, n: int = -1) -> bytes:
         return self._count(self.fh.readline(n))
