@@ -34,6 +34,7 @@ class StaticModel:
     """Token vectors plus the tokenizer that maps text to token ids."""
 
     def __init__(self, path: Path | str = MODEL_DIR):
+        import pyarrow as pa
         from tokenizers import Tokenizer
 
         path = Path(path)
@@ -50,8 +51,9 @@ class StaticModel:
         self._skip = np.array([i for i in skip if i is not None], dtype=np.int64)
         self._skip_mask = np.zeros(self.vectors.shape[0], dtype=bool)
         self._skip_mask[self._skip] = True
-        self._vocabulary = self.tokenizer.get_vocab()
-        self._entries = None  # the vocabulary as Arrow keys and their ids (`_vocabulary_ids`)
+        vocabulary = self.tokenizer.get_vocab()
+        # the vocabulary as Arrow keys and their ids (`_vocabulary_ids`)
+        self._entries = (pa.array(list(vocabulary)), np.array(list(vocabulary.values()), dtype=np.int64))
         if self.vectors.shape[0] > 1 << 16:  # token ids are kept as uint16 (`tokens`)
             raise ValueError(f"{path}: a vocabulary of {self.vectors.shape[0]} tokens does not fit 16 bits")
 
@@ -132,11 +134,8 @@ class StaticModel:
         """Per word of the Arrow string array `words`, its vocabulary id when it is an entry as it
         stands and made of lower-case ASCII letters and digits (what the normalizer leaves as it
         is), else -1."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        if self._entries is None:
-            self._entries = (pa.array(list(self._vocabulary)), np.array(list(self._vocabulary.values()), dtype=np.int64))
         keys, ids = self._entries
         plain = pc.and_(pc.and_(pc.string_is_ascii(words), pc.ascii_is_alnum(words)),
                         pc.invert(pc.match_substring_regex(words, "[A-Z]")))
