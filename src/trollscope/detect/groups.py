@@ -87,27 +87,27 @@ def find_groups(store: Store, cfg: dict, window: int, traces: list[tr.Trace],
     actions detect.incremental keeps), read instead of computing them or keeping a copy.
     `at_once`: traces worked on at once, each on a connection of its own (detect.parallel; needs
     the run's database, detect.rundb, where each leaves its evidence)."""
-    shared = at_once > 1 and rundb.is_attached(store.con)
-    test = GroupTest(store, cfg, window, traces, sources, shared)
-    return test.finish(parallel.on_connections(store, at_once if shared else 1, test.jobs))
+    test = GroupTest(store, cfg, window, traces, sources, at_once)
+    return test.finish(parallel.on_connections(store, test.at_once, test.jobs))
 
 
 class GroupTest:
     """The group test of a run as jobs, one per trace with a group test (`Trace.group_test`), and
     what gathers them. A job takes a view of the store (detect.parallel) and returns the trace's
     groups; it reads the trace's actions from `sources` when it runs, so a run can start it as soon
-    as the trace's actions are made, beside other traces (detect.stage). With `shared`, each job
-    leaves its evidence in the run's database (detect.rundb), so jobs may run on connections of
-    their own. `finish` gets the jobs' results in their order."""
+    as the trace's actions are made, beside other traces (detect.stage). `at_once`: jobs that may run
+    at once, each on a connection of its own, which needs the run's database (detect.rundb), where
+    each then leaves its evidence; else 1. `finish` gets the jobs' results in their order."""
 
     def __init__(self, store: Store, cfg: dict, window: int, traces: list[tr.Trace],
-                 sources: dict[str, str] | None = None, shared: bool = False):
+                 sources: dict[str, str] | None = None, at_once: int = 1):
         self.store, self.cfg = store, cfg
         self.traces = [t for t in traces if t.group_test] if cfg.get("groups", True) else []
+        self.shared = at_once > 1 and rundb.is_attached(store.con)
+        self.at_once = at_once if self.shared else 1
         # each trace's evidence in a table of its own, gathered in the order of the traces
         # (made by the trace's job, on its connection: in the run's database when `shared`)
-        self.shared = shared
-        self.ev_tables = [rundb.name(f"_g_ev_{t.name}") if shared else f"_g_ev_{t.name}" for t in self.traces]
+        self.ev_tables = [rundb.name(f"_g_ev_{t.name}") if self.shared else f"_g_ev_{t.name}" for t in self.traces]
         self.jobs = [self._job(i, t, window, {} if sources is None else sources) for i, t in enumerate(self.traces)]
         self.took = [0.0] * len(self.traces)  # each job's seconds (jobs may run at once, beside other work)
 

@@ -152,7 +152,7 @@ def _detect(store, cfg, traces, scales, window, estimated, result, say, started,
     sources: dict[str, str] = {}
     workers = parallel_traces(store) if keeps else 1
     if keeps:
-        groups = GroupTest(store, cfg, window, traces, sources, shared=workers > 1 and rundb.is_attached(store.con))
+        groups = GroupTest(store, cfg, window, traces, sources, at_once=workers)
         done, parts = _traces_at_once(store, cfg, traces, scales, update, say, preludes, workers, groups, sources)
         result.groups = groups.finish(parts)
     else:  # Spark: one engine for the run, one trace after the other, then the groups
