@@ -64,3 +64,19 @@ def test_help_imports_no_heavy_library(args, shown):
 def test_the_probe_sees_a_heavy_import():
     _, loaded = _loaded(["--help"], prelude="import numpy")
     assert "numpy" in loaded
+
+
+def test_preload_imports_beside_the_command_and_skips_a_module_that_fails():
+    """A command starts its heavy libraries loading in a thread (cli.app.preload); a module that
+    cannot be imported is left for the command to fail on, and the ones after it still load."""
+    code = ("import sys, threading\n"
+            "from trollscope.cli.app import preload\n"
+            "assert 'mailbox' not in sys.modules and 'wave' not in sys.modules\n"
+            "preload('mailbox', 'trollscope_no_such_module', 'wave')\n"
+            "[t.join() for t in threading.enumerate() if t.name == 'trollscope-preload']\n"
+            "print(sorted(m for m in ('mailbox', 'wave', 'trollscope_no_such_module') if m in sys.modules))\n")
+    path = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['mailbox', 'wave']"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import errno
 import functools
+import importlib
 import io
 import json
 import os
@@ -238,6 +239,24 @@ def install_interrupt() -> None:
 
 
 _wakeup: list[socket.socket] = []  # the sockets must live as long as the process
+
+
+def preload(*modules: str) -> None:
+    """Import `modules` in a thread of their own while the command goes on. A command imports its
+    heavy libraries where they are first used, so that `--help` and the others do not pay for them;
+    the command that will use them starts them here, and the import (0.2-0.3 s for SciPy's special
+    functions) runs while the command's own first statements hold DuckDB, which releases the GIL.
+    A module the command reaches first is waited for (Python's import lock is per module); one
+    that fails to import fails again, with its error, where it is used; the others still load."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - raised again, in context, where the command imports it
+                continue
+
+    threading.Thread(target=load, name="trollscope-preload", daemon=True).start()
 
 
 # --- renderers --------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from trollscope.cli.app import (DbOption, JsonOption, OutputFormat, command, emit, emit_json, err, open_store, out,
-                                print_campaigns)
+                                preload, print_campaigns)
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Detect"
+# imported where detection first uses them; loaded beside its first statements (see `preload`)
+LIBRARIES = ("numpy.random", "scipy.special", "pyarrow.compute", "igraph", "leidenalg")
 
 
 @command(PANEL)
@@ -46,6 +48,7 @@ def detect(
     After new posts are ingested, detect updates the newest run when its settings are the same
     and posts were only appended (docs/detection.md, "Incremental runs"); --full recomputes.
     """
+    preload(*LIBRARIES)
     from dataclasses import asdict
 
     from trollscope.cli.summary import print_excess

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, command, emit, emit_json, err,
-                                is_interrupt, open_store, out)
+                                is_interrupt, open_store, out, preload)
 from trollscope.store import DEFAULT_DB
 
 PANEL = "Monitor"
@@ -90,10 +90,13 @@ def watch(
 
     import duckdb
 
+    from trollscope.cli.detect import LIBRARIES
     from trollscope.settings import parse_assignments
     from trollscope.views.changes import summary_line
     from trollscope.views.pages import plain
     from trollscope.watch import Detected, Ingested, Skipped, watch as follow
+
+    preload(*LIBRARIES)  # the first batch's detection uses them
 
     def stop(signum, frame):  # a service manager's SIGTERM stops as Ctrl-C does
         raise KeyboardInterrupt

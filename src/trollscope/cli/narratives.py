@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trollscope.cli.app import (DbOption, FormatOption, OutputFormat, RawOption, clip, command, emit, emit_json,
-                                err, open_store, out)
+                                err, open_store, out, preload)
 from trollscope.store.names import campaign_key
 from trollscope.store import DEFAULT_DB
 
@@ -50,6 +50,8 @@ def narratives(
         run = runs.latest(store)
         cfg = run.config(**overrides)
         if recompute or not nq.is_current(store, run, **overrides):
+            # the clustering's libraries load while the posts' texts are cleaned in DuckDB
+            preload("tokenizers", "sklearn.cluster", "sklearn.decomposition", "sklearn.feature_extraction.text")
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=err, transient=True) as bar:
                 task = bar.add_task("narratives", total=100)
