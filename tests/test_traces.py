@@ -20,8 +20,10 @@ from hypothesis import given, settings, strategies as st
 from trollscope.detect import detect
 from trollscope.views.results import explain
 from trollscope.detect.traces.base import NORM_TEXT
+from trollscope.detect.traces import neardup
 from trollscope.detect.traces.neardup import build_text_clusters
 from trollscope.detect.window import bucket_cap, cap_within
+from trollscope.store.db import size_bytes
 
 from detect_helpers import at, epoch, evidence, fetch, make_store, pair_tests, post
 
@@ -282,14 +284,12 @@ def test_near_duplicate_texts_cluster_and_pair(tmp_path):
     assert ev[0][0] == "ndup:" + clusters["a1"] and ev[1][0] == "ndup:" + clusters["a2"]
 
 
-def test_near_duplicate_catch_rate_follows_the_lsh_design(tmp_path):
-    """MinHash LSH is probabilistic: K=30 values in 6 bands of 5, verified at 0.7. A one-word
-    change in a 40-word text (Jaccard 37/43 = 0.86 on word 3-grams) is caught with probability
-    about 0.98; texts sharing half their words (Jaccard ~ 0.3) almost never."""
+def _edited_and_half_copies(n: int) -> list[dict]:
+    """n random 40-word texts (alice), each with a one-word edit (bob) and a copy of its first half
+    (carol)."""
     rng = np.random.default_rng(5)
     vocab = [f"w{i}" for i in range(3000)]
     rows = []
-    n = 150
     for i in range(n):
         words = list(rng.choice(vocab, 40))
         rows.append(post(f"orig{i}", "alice", i * 1000, " ".join(words)))
@@ -298,7 +298,15 @@ def test_near_duplicate_catch_rate_follows_the_lsh_design(tmp_path):
         rows.append(post(f"edit{i}", "bob", i * 1000 + 5, " ".join(changed)))
         half = words[:20] + list(rng.choice(vocab, 20))
         rows.append(post(f"half{i}", "carol", i * 1000 + 9, " ".join(half)))
-    store = make_store(tmp_path, rows)
+    return rows
+
+
+def test_near_duplicate_catch_rate_follows_the_lsh_design(tmp_path):
+    """MinHash LSH is probabilistic: K=30 values in 6 bands of 5, verified at 0.7. A one-word
+    change in a 40-word text (Jaccard 37/43 = 0.86 on word 3-grams) is caught with probability
+    about 0.98; texts sharing half their words (Jaccard ~ 0.3) almost never."""
+    n = 150
+    store = make_store(tmp_path, _edited_and_half_copies(n))
     stats = build_text_clusters(store, threshold=0.7, seed=42)
     assert stats["texts"] == 3 * n
     cluster = {r["post_id"]: r["cluster"] for r in fetch(store, "SELECT post_id, cluster FROM text_clusters")}
@@ -309,6 +317,22 @@ def test_near_duplicate_catch_rate_follows_the_lsh_design(tmp_path):
     # clusters are pairs here: nothing links the messages of different i
     sizes = [r["n"] for r in fetch(store, "SELECT count(*) AS n FROM text_clusters GROUP BY cluster")]
     assert max(sizes) <= 3
+
+
+def test_near_duplicate_signatures_taken_in_parts_are_the_ones_made_at_once(tmp_path, monkeypatch):
+    """Many texts against the memory limit: the signatures are computed in parts by text hash
+    (at 50 M posts one aggregation spilled past 8 GiB); the signatures and clusters are the same."""
+    store = make_store(tmp_path, _edited_and_half_copies(150))
+    whole = build_text_clusters(store, threshold=0.7, seed=42)
+    signatures = fetch(store, "SELECT * FROM _nd_keep_sig ORDER BY th")
+    clusters = fetch(store, "SELECT * FROM text_clusters ORDER BY post_id")
+    limit = size_bytes(store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    monkeypatch.setattr(neardup, "TEXT_BYTES", limit // 4 // 100)  # a hundred texts a part
+    parted = build_text_clusters(store, threshold=0.7, seed=42)
+    assert whole["signature_parts"] == 1 and parted["signature_parts"] == 5  # 450 texts
+    assert fetch(store, "SELECT * FROM _nd_keep_sig ORDER BY th") == signatures
+    assert fetch(store, "SELECT * FROM text_clusters ORDER BY post_id") == clusters
+    assert parted["clusters"] == whole["clusters"] > 100
 
 
 def test_near_duplicate_does_not_cluster_texts_that_share_only_a_phrase(tmp_path):

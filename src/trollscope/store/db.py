@@ -6,6 +6,7 @@ import copy
 import os
 import re
 import shutil
+import threading
 import time
 import tempfile
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ _UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 LOCK_WAIT = float(os.environ.get("TROLLSCOPE_LOCK_WAIT", "5"))  # seconds a writer waits for the store
 MAX_SPILL = os.environ.get("TROLLSCOPE_MAX_SPILL", DEFAULTS["max_spill"])
+_SCRATCH = threading.Lock()  # one scratch database attached at a time in a process (`Store.scratch`)
 
 
 def size_bytes(text: str) -> int:
@@ -159,6 +161,29 @@ class Store:
             yield view
         finally:
             view.con.close()
+
+    @contextmanager
+    def scratch(self) -> Iterator[str]:
+        """A database file of its own in the spill folder, attached as `scratch` (the name yielded)
+        until the block ends, when the file is deleted. For work tables that outgrow memory: a
+        temporary table's spill blocks are barely compressed and count against `max_spill`, a
+        database file's are compressed (synchrony's pair rows at 10 M synthetic posts: 5.8 GiB
+        spilled, 2.1 GiB as a file) and the file goes whole at the end. One at a time in a process
+        (an attached database is seen by every connection of the store): a second block waits."""
+        with _SCRATCH:
+            self.spill.mkdir(parents=True, exist_ok=True)
+            path = str(self.spill / f"scratch-{os.getpid()}.duckdb")
+            for leftover in (path, path + ".wal"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+            self.con.execute(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS scratch")
+            try:
+                yield "scratch"
+            finally:
+                self.con.execute("DETACH scratch")
+                for done in (path, path + ".wal"):
+                    if os.path.exists(done):
+                        os.remove(done)
 
     def close(self) -> None:
         try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -15,17 +13,14 @@ from trollscope.store.db import size_bytes
 # (the pairs across neighbouring buckets too) of ~54 bytes each as DuckDB spills them, in `raw` and
 # again in `gaps` (synchrony at 10 M synthetic posts: 49.6 M pairs, 116 M rows, 5.8 GiB for `raw`).
 PAIR_BYTES = 250
-# One scratch database at a time in a process: traces on two connections (detect.stage) would
-# attach it under one name, and two joins that each outgrow half the memory should not run together.
-_SCRATCH = threading.Lock()
 
 
 class DuckDBEngine:
     name = "duckdb"
 
     def __init__(self, store):
+        self._store = store
         self.con = store.con
-        self._spill = store.spill
         self._scratch: set[str] = set()  # tables made in the scratch database (`scratch`)
 
     def memory_bytes(self) -> int:
@@ -54,40 +49,22 @@ class DuckDBEngine:
 
     @contextlib.contextmanager
     def scratch(self, tables) -> Iterator[None]:
-        """Make `tables` in a scratch database file of their own (in the store's spill folder) until
-        the block ends, when the file is deleted. For the window join's pair rows when they outgrow
-        memory (`outgrows`): a temporary table's spill blocks are barely compressed and count against
-        `max_spill`, a database file's are compressed (synchrony at 10 M synthetic posts: 116 M
-        pair rows, 5.8 GiB spilled, 2.1 GiB as a file) and the file goes whole when the trace ends.
-        Unqualified names find them through the search path; the rest of the engine is unchanged."""
+        """Make `tables` in the store's scratch database (`Store.scratch`) until the block ends. For
+        the window join's pair rows when they outgrow memory (`outgrows`). Unqualified names find
+        them through the search path; the rest of the engine is unchanged."""
         tables = set(tables)
         if not tables:
             yield
             return
-        with _SCRATCH, self._scratch_file(tables):
-            yield
-
-    @contextlib.contextmanager
-    def _scratch_file(self, tables: set[str]) -> Iterator[None]:
-        self._spill.mkdir(parents=True, exist_ok=True)
-        path = str(self._spill / f"scratch-{os.getpid()}.duckdb")
-        for leftover in (path, path + ".wal"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        path_sql = path.replace("'", "''")
-        search = str(self.con.execute("SELECT current_setting('search_path')").fetchall()[0][0] or "")
-        self.con.execute(f"ATTACH '{path_sql}' AS scratch")
-        try:
-            self.con.execute(f"SET search_path = '{search or 'main'},scratch'")
-            self._scratch = tables
-            yield
-        finally:
-            self._scratch = set()
-            self.con.execute(f"SET search_path = '{search}'")
-            self.con.execute("DETACH scratch")
-            for done in (path, path + ".wal"):
-                if os.path.exists(done):
-                    os.remove(done)
+        with self._store.scratch() as name:
+            search = str(self.con.execute("SELECT current_setting('search_path')").fetchall()[0][0] or "")
+            try:
+                self.con.execute(f"SET search_path = '{search or 'main'},{name}'")
+                self._scratch = tables
+                yield
+            finally:
+                self._scratch = set()
+                self.con.execute(f"SET search_path = '{search}'")
 
     def arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
