@@ -165,9 +165,11 @@ def _cluster(vectors: np.ndarray, cfg: dict) -> np.ndarray:
     norms = np.linalg.norm(reduced, axis=1, keepdims=True)
     reduced = np.divide(reduced, norms, out=np.zeros_like(reduced), where=norms > 0)
     # 'leaf' picks the fine clusters at the bottom of the tree: on short posts 'eom' tends to return
-    # one giant cluster of everything plus a few crumbs.
+    # one giant cluster of everything plus a few crumbs. n_jobs: the core distances (each text's
+    # distance to its min_samples-th neighbour, a k-d tree query per text) on every core, in
+    # threads; each query is the same alone, so the labels are too.
     return HDBSCAN(min_cluster_size=int(cfg["narrative_min_cluster"]), min_samples=int(cfg["narrative_min_samples"]),
-                   cluster_selection_method="leaf", copy=True).fit_predict(reduced)
+                   cluster_selection_method="leaf", copy=True, n_jobs=-1).fit_predict(reduced)
 
 
 def _group(store: Store, lang: str, cfg: dict) -> list[dict]:
