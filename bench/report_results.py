@@ -564,6 +564,35 @@ def coortweet_section(c: dict) -> list[str]:
     return out + ["", COORTWEET_NOTES]
 
 
+RERUNS = (("dec3", "3 Dec 2026, main at 49e5c11 (DuckDB's share of the 8GB is 6.4 GB since the memory "
+                   "setting covers the whole process)"),)
+
+
+def rerun_section(before: dict) -> list[str]:
+    """Sizes measured again on later code (`bench/synth.py run --label LABEL`, same data and
+    settings), beside the scaling table's run of that size."""
+    out = []
+    for label, what in RERUNS:
+        for path in sorted(RESULTS.glob(f"{label}_synth_*.json")):
+            r = json.loads(path.read_text())
+            old = before.get(r["posts"])
+            if not out:
+                out = ["### Sizes measured again on later code", "",
+                       "| posts | code | ingest wall (CPU) | detect wall (CPU) | total wall | peak RSS | precision | recall "
+                       "| campaigns recovered | crowd flagged |", "|---|---|---|---|---|---|---|---|---|---|"]
+            for name, x in (("25 Nov (the table above)", old), (what, r)):
+                if not x or "quality" not in x:
+                    if x:
+                        out.append(f"| {x['posts']:,} | {name} | {x.get('status', 'not finished')} | | | | | | | |")
+                    continue
+                q = x["quality"]
+                out.append(f"| {x['posts']:,} | {name} | {wall_cpu(x['ingest'])} | {wall_cpu(x['detect'])} "
+                           f"| {fmt_s(x['total_seconds'])} | {fmt_mb(x.get('peak_rss_mb'))} | {q['precision']:.3f} "
+                           f"| {q['recall']:.3f} | {q['campaigns_recovered']}/{q['campaigns_planted']} "
+                           f"| {q['crowd_flagged']}/{q['crowd_accounts']:,} |")
+    return out + [""] if out else []
+
+
 def main() -> None:
     by_size: dict = {}
     for path in sorted(RESULTS.glob("synth_*.json")):
@@ -607,6 +636,7 @@ def main() -> None:
                 lines += [f"### {r['posts']:,} posts: not finished", "", "Last lines of its log:", "", "```",
                           *tail, "```", ""]
         lines += [BIG_NOTES]
+        lines += rerun_section(by_size)
     lines += scales_section()
     q = _load("vs_qut.json")
     if q:
