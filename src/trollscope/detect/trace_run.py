@@ -247,7 +247,7 @@ def _nothing(store: Store, engine, trace: tr.Trace, ws: WindowSql, cfg: dict) ->
                NULL::VARCHAR AS post_a, NULL::VARCHAR AS post_b, 0::BIGINT AS t_a, 0::BIGINT AS t_b,
                0::BIGINT AS scale_seconds LIMIT 0
     """)
-    for table in ws.tables():
+    for table, _ in ws.prepare:  # the only tables made before the count found no action
         engine.drop(table)
     return TraceResult(trace.name, 0, 0, 0.0, 0, 0, 0.0, 0, tuple(ws.scales), 0, {})
 
