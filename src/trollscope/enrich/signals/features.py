@@ -129,8 +129,11 @@ def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = 
     tz = literal(str(cfg["operator_timezone"]))
     lo, hi = _hours(cfg["operator_hours"])
     mine = "" if only is None else f" AND account_id IN (SELECT account_id FROM {only})"
+    # p is read by five of the CTEs below: NOT MATERIALIZED has each scan the columns of `posts` it
+    # needs instead of one copy of them all (hashtag lists included) held for the query, which
+    # spilled 3.6 GB at 10 M synthetic posts with the default memory: 15.3 -> 11.7 s there, the same rows
     return f"""
-    WITH p AS (
+    WITH p AS NOT MATERIALIZED (
       SELECT account_id, created_at, kind, hashtags,
              CAST(created_at AS TIMESTAMP) AS utc,
              timezone({tz}, created_at) AS op
