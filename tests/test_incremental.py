@@ -309,6 +309,28 @@ def test_settings_change_or_changed_post_falls_back_to_full(tmp_path):
     store.close()
 
 
+def test_text_hashes_kept_without_their_accounts_make_the_run_full(tmp_path):
+    """State kept by a version whose text hashes lacked their accounts (the account signals read the
+    accounts from there): the next run is full and says why, and keeps the hashes in today's form."""
+    a, b = _split(_world())
+    store = trollscope.open(tmp_path / "s.duckdb")
+    ingest(store, [str(write_csv(tmp_path / "a.csv", a))], mapping=MAPPING)
+    detect(store, traces="near_duplicate")
+    store.con.execute("ALTER TABLE inc_nd_posts DROP COLUMN account_id")
+    ingest(store, [str(write_csv(tmp_path / "b.csv", b))], mapping=MAPPING)
+    older = detect(store, traces="near_duplicate")
+    assert not older.incremental
+    assert older.reason == "R1 kept its text hashes in an older form (without their accounts)"
+    kept = store.con.execute("SELECT count(*), count(DISTINCT h.account_id), count(*) FILTER (h.account_id <> p.account_id) "
+                             "FROM inc_nd_posts h JOIN posts p USING (post_id)").fetchall()[0]
+    assert kept[0] == store.con.execute("SELECT count(*) FROM posts WHERE kind <> 'repost' AND text IS NOT NULL"
+                                        ).fetchall()[0][0] > 0 and kept[1] > 1 and kept[2] == 0
+    ingest(store, [str(write_csv(tmp_path / "c.csv", [post("late1", "acct_x", SPAN + 60.0, text="a late post of one more account")]))],
+           mapping=MAPPING)
+    assert detect(store, traces="near_duplicate").incremental
+    store.close()
+
+
 def test_cli_says_update_or_full(stores, tmp_path):
     import shutil
 

@@ -11,7 +11,7 @@ run's results in one transaction, so they always belong to the newest run):
   inc_src_<trace> each trace's actions (account_id, item, t, post_id), as the window join took them
                   (computed whole, they are written as `inc_staged_src_<trace>` while the run goes
                   on, which `keep` renames: held in memory to the end of the run they filled it)
-  inc_nd_posts    every authored post's normalised-text hash and length (near-duplicate text; the
+  inc_nd_posts    every authored post's account, normalised-text hash and length (near-duplicate text; the
                   account signals' duplicate share reads it too: `text_hashes`)
   inc_nd_sig      near-duplicate text: the MinHash signature of each distinct text (the LSH index)
   inc_membership  the fused graph's full Leiden partition (every vertex, not only campaign members)
@@ -81,10 +81,12 @@ def plan(store: Store, cfg: dict, scales: dict[str, list[int]], full: bool, engi
     if json.loads(state[0][1]) != {k: list(v) for k, v in scales.items()}:
         return Plan(False, f"the data's time scales changed since {last.run_id} (its clock resolution)")
     missing = [t for t in scales if not store.has_table(f"inc_src_{t}")]
-    if "near_duplicate" in scales and not (store.has_table("inc_nd_sig") and _has_column(store, "inc_nd_posts", "chars")):
+    if "near_duplicate" in scales and not (store.has_table("inc_nd_sig") and store.has_table("inc_nd_posts")):
         missing.append("near_duplicate (its text signatures and hashes)")
     if missing:
         return Plan(False, f"{last.run_id} kept no actions for {', '.join(missing)}")
+    if "near_duplicate" in scales and not _has_column(store, "inc_nd_posts", "account_id"):
+        return Plan(False, f"{last.run_id} kept its text hashes in an older form (without their accounts)")
     # One pass over the posts: those the run did not see, those it saw with another row hash; a post
     # it saw and no longer in the store is one the posts lack against inc_posts' count. (Two joins,
     # one for changes and one for the new posts, took twice as long: ira-dev 2.3 s against 1.2 s,
@@ -117,13 +119,14 @@ def _has_column(store: Store, table: str, column: str) -> bool:
 
 
 def text_hashes(store: Store, run_id: str) -> str | None:
-    """A SELECT of (post_id, th, chars), every authored post's normalised-text hash and length, as
-    near-duplicate text made them for `run_id`; None when the kept state is not that run's (another
-    run, or near-duplicate text not run). Posts ingested after the run are not in it."""
-    if not (store.has_table("inc_state") and _has_column(store, "inc_nd_posts", "chars")):
+    """A SELECT of (post_id, account_id, th, chars), every authored post's account, normalised-text
+    hash and length, as near-duplicate text made them for `run_id`; None when the kept state is not
+    that run's (another run, near-duplicate text not run, or state kept before the accounts were).
+    Posts ingested after the run are not in it."""
+    if not (store.has_table("inc_state") and _has_column(store, "inc_nd_posts", "account_id")):
         return None
     state = store.con.execute("SELECT run_id FROM inc_state").fetchall()
-    return "SELECT post_id, th, chars FROM inc_nd_posts" if state == [(run_id,)] else None
+    return "SELECT post_id, account_id, th, chars FROM inc_nd_posts" if state == [(run_id,)] else None
 
 
 def updated_from(store: Store, run_id: str) -> str | None:
