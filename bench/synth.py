@@ -487,10 +487,11 @@ def child(cmd: list[str], env: dict | None = None, log: Path | None = None) -> d
 
 
 def _step(step: str, db: str, data: str, window: int | None = None) -> None:
-    """Child process: ingest or detect through the library (what the CLI does), printing each
-    stage with the seconds since start."""
+    """Child process: ingest or detect through the library (what the CLI does: detect is the
+    pipeline's, with the account signals and DISARM techniques after the detection stage; before
+    4 Dec it was the stage alone), printing each stage with the seconds since start."""
     import trollscope
-    from trollscope.detect import detect
+    from trollscope.pipeline import detect
     from trollscope.ingest import ingest
 
     t0 = time.perf_counter()
