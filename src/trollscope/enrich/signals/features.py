@@ -149,20 +149,21 @@ def account_features_sql(cfg: dict, hashes: str | None = None, complete: bool = 
              log10(count(*) / greatest(1.0, (epoch(max(created_at)) - epoch(min(created_at))) / 86400.0)) AS ppd
       FROM p GROUP BY account_id
     ),
-    hourly AS (
-      SELECT h.account_id, h.hr, coalesce(c.n, 0) AS n
-      FROM (SELECT account_id, unnest(range(24)) AS hr FROM base WHERE posts >= 24) h
-      LEFT JOIN (SELECT account_id, hour(utc) AS hr, count(*) AS n FROM p GROUP BY ALL) c
-        ON c.account_id = h.account_id AND c.hr = h.hr
-    ),
-    smooth AS (  -- posts in the 5 hours centred on each hour, circularly
-      SELECT x.account_id, x.hr, sum(y.n) AS n5
-      FROM hourly x JOIN hourly y ON y.account_id = x.account_id
-       AND ((y.hr - x.hr + 24) % 24 <= 2 OR (x.hr - y.hr + 24) % 24 <= 2)
-      GROUP BY x.account_id, x.hr
+    hourly AS (  -- posts per UTC hour of the day, as a list of 24 counts (accounts of 24 posts or more)
+      SELECT b.account_id, [coalesce(c.n[i], 0) FOR i IN range(1, 25)] AS c
+      FROM (SELECT account_id FROM base WHERE posts >= 24) b
+      LEFT JOIN (SELECT account_id, map_from_entries(list(struct_pack(k := hr + 1, v := n))) AS n
+                 FROM (SELECT account_id, hour(utc) AS hr, count(*) AS n FROM p GROUP BY ALL) GROUP BY account_id) c
+        ON c.account_id = b.account_id
     ),
     trough AS (
-      SELECT account_id, arg_min(hr, n5 * 100 + hr) AS trough_hr FROM smooth GROUP BY account_id
+      -- posts in the 5 hours centred on each hour, circularly, times 100 plus the hour: the least is
+      -- the quietest hour, the earliest of a tie (list functions: the 24 x 24 self-join of each
+      -- account's hours this replaces took 1.3 s more at 10 M posts)
+      SELECT account_id, list_position(k, list_min(k)) - 1 AS trough_hr FROM (
+        SELECT account_id, [(c[(i + 22) % 24 + 1] + c[(i + 23) % 24 + 1] + c[i + 1] + c[(i + 1) % 24 + 1]
+                             + c[(i + 2) % 24 + 1]) * 100 + i FOR i IN range(24)] AS k
+        FROM hourly)
     ),
     tz AS (  -- the trough's centre is taken as 04:00 local time
       SELECT account_id, CASE WHEN o > 12 THEN o - 24 ELSE o END AS offset_h
