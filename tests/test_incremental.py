@@ -161,6 +161,10 @@ def test_the_state_kept_for_the_next_update_equals_a_full_runs(stores):
         got, want = _rows(inc, sql), _rows(full, sql)
         assert got == want, trace
     assert _rows(full, "SELECT * FROM inc_src_synchrony")  # the world gives synchrony actions to keep
+    # near-duplicate text's index: each authored post's account, text hash and length, each text's signature
+    for sql in ("SELECT post_id, account_id, th, chars FROM inc_nd_posts", "SELECT * FROM inc_nd_sig"):
+        got, want = _rows(inc, sql), _rows(full, sql)
+        assert got == want and want, sql
 
 
 def test_campaign_membership_equal(stores):
