@@ -566,9 +566,8 @@ def coortweet_section(c: dict) -> list[str]:
 
 RERUNS = (("dec3", "3 Dec 2026, main at 49e5c11 (DuckDB's share of the 8GB is 6.4 GB since the memory "
                    "setting covers the whole process)"),
-          ("dec4", "4 Dec 2026 (50 M: e971582; 10 M: 55f1af9, with the later signals and ingest changes): detect "
-                   "as the CLI runs it, account signals and DISARM techniques included (the rows above: the "
-                   "detection stage alone)"))
+          ("dec4", "4 Dec 2026: detect as the CLI runs it, account signals and DISARM techniques included "
+                   "(the rows above: the detection stage alone)"))
 
 
 def rerun_section(before: dict) -> list[str]:
@@ -578,7 +577,7 @@ def rerun_section(before: dict) -> list[str]:
     for label, what in RERUNS:
         for path in sorted(RESULTS.glob(f"{label}_synth_*.json")):
             r = json.loads(path.read_text())
-            runs.setdefault(r["posts"], []).append((what, r))
+            runs.setdefault(r["posts"], []).append((what + (f"; code {r['code']}" if r.get("code") else ""), r))
     if not runs:
         return []
     out = ["### Sizes measured again on later code", "",

@@ -552,6 +552,8 @@ def measure(posts: int, data_dir: Path, memory_limit: str | None, seed: int = 1,
         "posts": truth["posts"], "stored_posts": stored, "accounts": truth["accounts"],
         "memory_limit": memory_limit or os.environ.get("TROLLSCOPE_MEMORY_LIMIT", "2000MB"),
         "window": window,  # None: detect's defaults (every time scale)
+        "code": subprocess.run(["git", "-C", str(RESULTS.parent), "describe", "--always", "--dirty"],
+                               capture_output=True, text=True).stdout.strip() or None,
         "generate_seconds": truth["seconds"],
         "parquet_mb": round(sum(f.stat().st_size for f in data.glob("*.parquet")) / 2**20, 1),
         "ingest": {k: v for k, v in ing.items() if k != "output"},
