@@ -11,8 +11,8 @@ run's results in one transaction, so they always belong to the newest run):
   inc_src_<trace> each trace's actions (account_id, item, t, post_id), as the window join took them
                   (computed whole, they are written as `inc_staged_src_<trace>` while the run goes
                   on, which `keep` renames: held in memory to the end of the run they filled it)
-  inc_nd_posts    every authored post's account, normalised-text hash and length (near-duplicate text; the
-                  account signals' duplicate share reads it too: `text_hashes`)
+  inc_nd_posts    every authored post's account, normalised-text hash and length (near-duplicate
+                  text; the account signals' duplicate share reads it too: `text_hashes`)
   inc_nd_sig      near-duplicate text: the MinHash signature of each distinct text (the LSH index)
   inc_membership  the fused graph's full Leiden partition (every vertex, not only campaign members)
 
