@@ -289,3 +289,23 @@ def test_when_nothing_is_significant_the_summary_says_so_in_figures(tmp_path):
     assert "No pair of accounts is significant" in r.stdout
     line = next(x for x in r.stdout.splitlines() if x.startswith("co_repost, within"))
     assert "pairs shared one item or more; chance predicts" in line
+
+
+def test_the_observed_pairs_are_the_same_whatever_pairs_are_tested(tmp_path):
+    """The excess's observed side counts every co-acting pair, however many items a pair needs to
+    be tested: from its own grouping (min_shared 3), from the tested pairs and the rows seen
+    (min_shared 2) or from the tested pairs alone (1). A small cap on the buckets sends the crowded
+    ones down the ladder, so pairs co-act in buckets of several scales and on an item more than once."""
+    w = synthetic_world(seed=23, n_honest=80, n_items=120, ring_size=6, ring_items=10, viral_reposters=60,
+                        mean_delay=120.0)
+    store = make_store(tmp_path, w.rows)
+    query = ("SELECT trace, scale_seconds, min_items, observed FROM coaction_excess "
+             "WHERE trace IN ('co_repost', 'co_hashtag', 'co_object') ORDER BY ALL")
+    seen = {}
+    for k in (3, 2, 1):
+        detect(store, traces="co_repost,co_hashtag,co_object", groups=False, full=True, min_shared=k, max_bucket=12)
+        seen[k] = fetch(store, query)
+    ones = [r for r in seen[3] if r["min_items"] == 1]
+    assert ones and all(r["observed"] > 0 for r in ones if r["trace"] == "co_repost")
+    assert any(r["observed"] > 0 for r in seen[3] if r["min_items"] == 3)
+    assert seen[2] == seen[3] and seen[1] == seen[3]

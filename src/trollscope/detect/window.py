@@ -251,7 +251,14 @@ class WindowSql:
                          f"AS seen_{int(s)}" for s in self.scales)
         counts = ", ".join(f"CAST(sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
                            f"AS {self.count_column(s)}" for s in self.scales)
-        units = p + "gaps"
+        # The closest co-action per pair and item: a pair has more than one row of `raw` on an item
+        # only when one of its accounts acted on it in two or more of the item-buckets paired (`twice`),
+        # so only those rows are grouped (`<prefix>gaps`); the others are read as they are. The two
+        # together are `gaps`, a subquery: copying the rows that need no grouping into a table of
+        # their own cost a write and a read of most pair rows (co_repost at 10 M posts: 6 s of 22).
+        gaps = (f"(SELECT a, bb AS b, item, d, {plain_gaps}{{ev}} FROM {p}raw WHERE NOT multi "
+                f"UNION ALL SELECT * FROM {p}gaps)")
+        units = gaps
         steps = []
         if self.unit in ("post", "events"):
             # ev numbers the pair of posts of the closest co-action on the item (post numbers are
@@ -261,59 +268,74 @@ class WindowSql:
             # per scale: Spark expands each DISTINCT count into a copy of every row.)
             plain_ev = ", post_a * 4294967296 + post_b AS ev"
             min_ev = ", struct_extract(min(struct_pack(d := d, ev := post_a * 4294967296 + post_b)), 'ev') AS ev"
+            gaps = units = gaps.format(ev=plain_ev)
             g_min = ", ".join(f"min(g_{int(s)}) AS g_{int(s)}" for s in self.scales)
             if self.unit == "post":
                 units = p + "events"
-                steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {p}gaps GROUP BY a, b, ev")]
+                steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {gaps} x GROUP BY a, b, ev")]
         else:
-            plain_ev = min_ev = ""
+            min_ev = ""
+            gaps = units = gaps.format(ev="")
         # The tested pairs straight from the grouping: every co-acting pair's counts (36 M pairs for
         # co_repost at 10 M synthetic posts, 0.5 M of them tested) were a table of their own, and
         # spilled past 8 GiB beside the rows they came from.
-        pairs = (f"SELECT a, b, {counts} FROM {units} g GROUP BY a, b "
+        derived = int(self.min_shared) <= 2  # `_observed`: the excess's observed side from the pairs
+        pairs = (f"SELECT a, b, {counts}{', ' + seen if derived else ''} FROM {units} g GROUP BY a, b "
                  f"HAVING count(*) >= {int(self.min_shared)}")
-        steps_pairs = [(self.pairs, pairs)]
+        having = self.pairs if self.unit != "events" else p + "pair_items"
+        steps_pairs = [(having, pairs)]
         if self.unit == "events":
             # Items counted, and per scale the distinct pairs of posts they came from (e_<s>), for the
             # pairs with min_shared items: a pair is tested at a scale only when its items there came
             # from min_shared pairs of posts, as one post pair sharing two hashtags is one act.
             ev_counts = ", ".join(f"CAST(sum(CASE WHEN d <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
                                   f"AS {self.event_column(s)}" for s in self.scales)
-            steps_pairs = [(p + "pair_items", pairs), (self.pairs, f"""
+            steps_pairs.append((self.pairs, f"""
                 SELECT c.a, c.b, {", ".join(f"c.{self.count_column(s)}" for s in self.scales)},
                        {", ".join(f"e.{self.event_column(s)}" for s in self.scales)}
                 FROM {p}pair_items c JOIN (
                   SELECT a, b, {ev_counts} FROM (
-                    SELECT g.a, g.b, g.ev, min(g.d) AS d FROM {p}gaps g
+                    SELECT g.a, g.b, g.ev, min(g.d) AS d FROM {gaps} g
                     JOIN {p}pair_items q ON q.a = g.a AND q.b = g.b
                     GROUP BY g.a, g.b, g.ev) v
                   GROUP BY a, b) e ON e.a = c.a AND e.b = c.b
                 WHERE e.{self.event_column(self.top)} >= {int(self.min_shared)}
-            """)]
+            """))
+        if derived:
+            # observed after the table it reads (for events, before `pairs` frees pair_items)
+            steps_pairs.insert(1, (self.observed, self._observed(having)))
+            observed = [(p + "seen_rows", "SELECT " + ", ".join(
+                f"CAST(sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) AS r_{int(s)}"
+                for s in self.scales) + f" FROM {units} g")] if int(self.min_shared) == 2 else []
+        else:
+            observed = [(self.observed, "SELECT " + ", ".join(
+                f"CAST(sum(CASE WHEN seen_{int(s)} >= {k} THEN 1 ELSE 0 END) AS BIGINT) AS o_{int(s)}_{k}"
+                for s in self.scales for k in range(1, EXCESS_ITEMS + 1))
+                + f" FROM (SELECT a, b, {seen} FROM {units} g GROUP BY a, b) x")]
+        paired = " UNION ALL ".join(
+            f"SELECT x.account_id, x.item FROM {self.act(s)} x "
+            f"JOIN {p}kept n ON n.scale = {int(s)} AND n.item = x.item AND n.b = x.b AND n.multi" for s in levels)
         return [
             # The item-buckets paired at each scale, and whether their item has other buckets paired:
             # an item with one bucket gives each pair at most one co-action, which needs no grouping.
             (p + "kept", f"""
                 SELECT scale, item, b, count(*) OVER (PARTITION BY item) > 1 AS multi FROM ({kept_all}) k
             """),
+            # The accounts that acted on an item in two or more of its item-buckets paired (at any
+            # scale): only their pairs can co-act on the item more than once in `raw`.
+            (p + "twice", f"SELECT account_id, item FROM ({paired}) x GROUP BY account_id, item HAVING count(*) > 1"),
             # Item-buckets left crowded at the finest scale examined: not paired, still in the null.
             (p + "open", f"SELECT scale, item, b FROM ({opened}) o"),
             # Every co-acting pair of actions, before keeping the closest per (pair, item). Kept as
             # a table of its own: DuckDB fed straight from these joins into the grouping below
             # does not spill (out of memory at 3 M posts with 1.5 GB).
             (p + "raw", raw),
-            # Per pair and item, the gap of the closest co-action (d), and of the closest found at
-            # each scale or coarser (g_<s>): numbers only, for every co-acting pair.
-            (p + "gaps", f"""
-                SELECT a, bb AS b, item, d, {plain_gaps}{plain_ev} FROM {p}raw WHERE NOT multi
-                UNION ALL
-                SELECT a, bb AS b, item, min(d) AS d, {min_gaps}{min_ev} FROM {p}raw WHERE multi GROUP BY a, bb, item
-            """),
+            # Per pair and item, for the rows that need grouping (`multi`), the gap of the closest
+            # co-action (d), and of the closest found at each scale or coarser (g_<s>).
+            (p + "gaps", f"SELECT a, bb AS b, item, min(d) AS d, {min_gaps}{min_ev} FROM {p}raw WHERE multi "
+                         f"GROUP BY a, bb, item"),
             *steps,
-            (self.observed, "SELECT " + ", ".join(
-                f"CAST(sum(CASE WHEN seen_{int(s)} >= {k} THEN 1 ELSE 0 END) AS BIGINT) AS o_{int(s)}_{k}"
-                for s in self.scales for k in range(1, EXCESS_ITEMS + 1))
-             + f" FROM (SELECT a, b, {seen} FROM {units} GROUP BY a, b) x"),
+            *observed,
             *steps_pairs,
             # The closest co-action of each tested pair on each item, with both posts: the evidence.
             (self.coactions, f"""
@@ -326,6 +348,26 @@ class WindowSql:
                   FROM r WHERE multi GROUP BY a, bb, item) g
             """),
         ]
+
+    def _observed(self, having: str) -> str:
+        """The excess's observed side from `having`, the pairs with at least min_shared (1 or 2)
+        items, each with its seen_<s>, instead of a grouping of every co-acting pair of its own
+        (synchrony at 10 M posts: 7.5 s of its 37). A pair with fewer items than min_shared has
+        fewer than min_shared seen: every pair counted at k ≥ min_shared is in `having`. With
+        min_shared = 2 the pairs left out have one row each, seen 0 or 1, so those sharing one item
+        within s are the rows seen within s (`seen_rows`, r_s) less those of the pairs kept."""
+        inner, outer = [], []
+        for s in (int(s) for s in self.scales):
+            inner += [f"sum(CASE WHEN seen_{s} >= {k} THEN 1 ELSE 0 END) AS c_{s}_{k}"
+                      for k in range(1, EXCESS_ITEMS + 1)] + [f"sum(seen_{s}) AS z_{s}"]
+            for k in range(1, EXCESS_ITEMS + 1):
+                col = f"coalesce(x.c_{s}_{k}, 0)"
+                if k == 1 and int(self.min_shared) == 2:
+                    col += f" + coalesce(r.r_{s}, 0) - coalesce(x.z_{s}, 0)"
+                outer.append(f"CAST({col} AS BIGINT) AS o_{s}_{k}")
+        rows = f" CROSS JOIN {self.prefix}seen_rows r" if int(self.min_shared) == 2 else ""
+        # (the aggregate gives its one row even when no pair has min_shared items)
+        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {having}) x{rows}"
 
     def pair_tables(self) -> list[str]:
         """The join's tables of pair rows (every co-acting pair of actions, then per pair and item,
@@ -355,7 +397,7 @@ class WindowSql:
                    CASE WHEN d_ff = d THEN yp WHEN d_fl = d THEN ypl WHEN d_lf = d THEN yp ELSE ypl END AS post_b
             FROM (
               SELECT *, least(d_ff, d_fl, d_lf, d_ll) AS d FROM (
-                SELECT x.account_id AS a, y.account_id AS bb, x.item, x.multi,
+                SELECT x.account_id AS a, y.account_id AS bb, x.item, x.multi OR y.multi AS multi,
                        x.t AS xt, x.t_last AS xtl, x.post_id AS xp, x.post_last AS xpl,
                        y.t AS yt, y.t_last AS ytl, y.post_id AS yp, y.post_last AS ypl,
                        abs(x.t - y.t) AS d_ff, abs(x.t - y.t_last) AS d_fl,
@@ -367,8 +409,9 @@ class WindowSql:
             SELECT a, bb, item, post_a, post_b, t_a, t_b, CAST(abs(t_a - t_b) AS INTEGER) AS d, multi,
                    CAST({w} AS INTEGER) AS lvl FROM (
               WITH a{w} AS (
-                SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, n.multi
+                SELECT x.account_id, x.item, x.b, x.t, x.post_id, x.t_last, x.post_last, tw.item IS NOT NULL AS multi
                 FROM {act} x JOIN {p}kept n ON n.scale = {w} AND n.item = x.item AND n.b = x.b
+                LEFT JOIN {p}twice tw ON tw.account_id = x.account_id AND tw.item = x.item
               )
               SELECT a, bb, item, post_a, post_b, t_a, t_b, multi FROM ({same}) sb
               UNION ALL
@@ -381,7 +424,7 @@ class WindowSql:
                      CASE WHEN x.account_id < y.account_id THEN y.post_id ELSE x.post_last END,
                      CASE WHEN x.account_id < y.account_id THEN x.t_last ELSE y.t END,
                      CASE WHEN x.account_id < y.account_id THEN y.t ELSE x.t_last END,
-                     TRUE
+                     x.multi OR y.multi
               FROM a{w} x JOIN a{w} y ON x.item = y.item AND y.b = x.b + 1
               WHERE x.account_id <> y.account_id AND y.t - x.t_last <= {w}
             ) r{w}
@@ -561,7 +604,8 @@ class WindowSql:
         p = self.prefix
         return ([t for t, _ in self.prepare]
                 + [self.cover(s) for s in self.scales]
-                + [p + "kept", p + "open", p + "raw", p + "gaps"] + ([p + "events"] if self.unit == "post" else [])
+                + [p + "kept", p + "twice", p + "open", p + "raw", p + "gaps", p + "seen_rows"]
+                + ([p + "events"] if self.unit == "post" else [])
                 + [self.coactions, self.observed, p + "pair_items", self.pairs,
                    self.activity, p + "ibc", p + "item_strata", self.strata, p + "curve", self.expected])
 

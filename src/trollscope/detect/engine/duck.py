@@ -11,7 +11,7 @@ from trollscope.store.db import size_bytes
 
 # Bytes the window join holds per action pair it enumerates within a bucket: about 2.3 pair rows
 # (the pairs across neighbouring buckets too) of ~54 bytes each as DuckDB spills them, in `raw` and
-# again in `gaps` (synchrony at 10 M synthetic posts: 49.6 M pairs, 116 M rows, 5.8 GiB for `raw`).
+# again, for those grouped, in `gaps` (synchrony at 10 M synthetic posts: 49.6 M pairs, 116 M rows, 5.8 GiB for `raw`).
 PAIR_BYTES = 250
 
 
