@@ -167,7 +167,7 @@ def _trace_groups(store: Store, trace: tr.Trace, w: int, cfg: dict, first_uid: i
         _evidence(store, [g for g in out if g["p_value"] <= float(cfg["alpha"])], w, ev_table)
         return out
     finally:
-        for table in ("_g_rows", "_g_units", "_g_sel"):
+        for table in ("_g_rows", "_g_units", "_g_sel", "_g_names"):
             store.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -271,12 +271,22 @@ def _evidence(store: Store, groups: list[dict], w: int, table: str) -> None:
 def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     """Candidate groups from half `h` alone: weak pairs -> Leiden -> members kept while they co-act."""
     con = store.con
-    # Accounts with ≥ MIN_UNITS rows in this half; their units with ≥ 3 of them.
+    # Accounts with ≥ MIN_UNITS rows in this half, numbered (32-bit) in the order of their ids: the
+    # selection's tables, the pair join and its groupings run on these numbers, as the pair tests'
+    # join does (window.py), and names come back from `_g_names` only where they leave SQL. The
+    # order kept makes a < b and every ORDER BY on accounts mean what they meant on the ids (DuckDB
+    # compares strings by their UTF-8 bytes, which is Python's order of code points), so the graph
+    # handed to Leiden, its vertices and edges in the same order, and so the groups are the same.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _g_names AS
+        SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INTEGER) AS an
+        FROM (SELECT account_id FROM _g_rows WHERE h = {h} GROUP BY account_id HAVING count(*) >= {MIN_UNITS}) e
+    """)
+    # Their units with ≥ 3 of them.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _g_sel AS
-        WITH e AS (SELECT account_id FROM _g_rows WHERE h = {h} GROUP BY account_id HAVING count(*) >= {MIN_UNITS}),
-        x AS (SELECT DISTINCT v.o, r.ik, (r.b + v.o) // 2 AS tile, r.account_id
-              FROM _g_rows r JOIN e USING (account_id) CROSS JOIN (VALUES (0), (1)) v(o)
+        WITH x AS (SELECT DISTINCT v.o, r.ik, (r.b + v.o) // 2 AS tile, e.an
+              FROM _g_rows r JOIN _g_names e USING (account_id) CROSS JOIN (VALUES (0), (1)) v(o)
               JOIN _g_units u ON u.o = v.o AND u.h = {h} AND u.ik = r.ik AND u.tile = (r.b + v.o) // 2 AND u.c >= 3
               WHERE r.h = {h})
         SELECT x.*, count(*) OVER (PARTITION BY o, ik, tile) AS n FROM x
@@ -291,18 +301,18 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     # Pairs: shared units (the tiling with more), and λ under the pair null of this half (tiling 0).
     pairs = con.execute(f"""
         WITH u AS (SELECT * FROM _g_sel WHERE n <= {cap}),
-        p AS (SELECT x.account_id AS a, y.account_id AS b, x.o, count(*) AS k
-              FROM u x JOIN u y ON x.o = y.o AND x.ik = y.ik AND x.tile = y.tile AND x.account_id < y.account_id
+        p AS (SELECT x.an AS a, y.an AS b, x.o, count(*) AS k
+              FROM u x JOIN u y ON x.o = y.o AND x.ik = y.ik AND x.tile = y.tile AND x.an < y.an
               GROUP BY ALL),
         pm AS (SELECT a, b, max(k) AS shared FROM p GROUP BY a, b HAVING max(k) >= {MIN_UNITS}),
         st AS (SELECT s_lo AS s, sum(c * (c - 1) / 2.0) AS pp FROM _g_units WHERE o = 0 AND h = {h} GROUP BY 1),
         dd AS (SELECT s, count(*) AS d FROM _g_rows WHERE h = {h} GROUP BY s),
-        act AS (SELECT account_id, s, count(*) AS n FROM _g_rows WHERE h = {h}
-                AND account_id IN (SELECT a FROM pm UNION SELECT b FROM pm) GROUP BY ALL)
+        act AS (SELECT n.an, r.s, count(*) AS n FROM _g_rows r JOIN _g_names n USING (account_id)
+                WHERE r.h = {h} AND n.an IN (SELECT a FROM pm UNION SELECT b FROM pm) GROUP BY ALL)
         SELECT pm.a, pm.b, pm.shared, coalesce({exact_sum('2.0 * st.pp * x.n * y.n / (dd.d * dd.d)')}, 0) AS expected
         FROM pm
-        LEFT JOIN act x ON x.account_id = pm.a
-        LEFT JOIN act y ON y.account_id = pm.b AND y.s = x.s
+        LEFT JOIN act x ON x.an = pm.a
+        LEFT JOIN act y ON y.an = pm.b AND y.s = x.s
         LEFT JOIN st ON st.s = x.s LEFT JOIN dd ON dd.s = x.s
         GROUP BY pm.a, pm.b, pm.shared ORDER BY pm.a, pm.b
     """).fetchall()
@@ -327,16 +337,19 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
     if not communities:
         return []
     gid = [i for i, c in enumerate(communities) for _ in c]
-    con.register("_g_cand_in", pa.table({"account_id": pa.array([a for c in communities for a in sorted(c)], pa.string()),
+    con.register("_g_cand_in", pa.table({"an": pa.array([a for c in communities for a in sorted(c)], pa.int32()),
                                          "gid": pa.array(gid, pa.int64())}))
     rows = con.execute("""
-        SELECT c.gid, s.o, s.ik, s.tile, s.account_id, u.c
-        FROM _g_sel s JOIN _g_cand_in c USING (account_id)
+        SELECT c.gid, s.o, s.ik, s.tile, s.an, u.c
+        FROM _g_sel s JOIN _g_cand_in c USING (an)
         JOIN _g_units u ON u.o = s.o AND u.h = ? AND u.ik = s.ik AND u.tile = s.tile
         ORDER BY ALL
     """, [h]).fetchall()
+    # the candidates' accounts by their ids again, for the groups this returns
+    name = dict(con.execute("SELECT an, account_id FROM _g_names SEMI JOIN _g_cand_in USING (an)").fetchall())
     con.unregister("_g_cand_in")
     con.execute("DROP TABLE IF EXISTS _g_sel")
+    con.execute("DROP TABLE IF EXISTS _g_names")
     units: dict[int, dict[tuple, set]] = defaultdict(lambda: defaultdict(set))
     size: dict[tuple, int] = {}
     for gid, o, ik, tile, account, c in rows:
@@ -350,8 +363,9 @@ def _select(store: Store, h: int, w: int, cfg: dict) -> list[dict]:
         counts = [len(units[gid][u] & members) for u in kept]
         k = max(3, math.ceil(K_SHARE * float(np.median(counts))))
         c_max = C_FACTOR * max(size[u] for u in kept)
-        out.append({"members": sorted(members), "k": k, "c_max": c_max, "selection_units": kept,
-                    "selection_unit_members": {u: sorted(units[gid][u] & members) for u in kept}})
+        # (sorted by number is sorted by id)
+        out.append({"members": [name[a] for a in sorted(members)], "k": k, "c_max": c_max, "selection_units": kept,
+                    "selection_unit_members": {u: [name[a] for a in sorted(units[gid][u] & members)] for u in kept}})
     return out
 
 
@@ -360,22 +374,22 @@ def _grow(store: Store, seeds: list[set], rounds: int = 2) -> list[set]:
     members in ≥ MIN_UNITS units of the selection half where the community's members are at least
     half of the unit's accounts, then merged where they overlap by half:
     a ring whose members share one item per pair in this half falls into several seeds, and its
-    members each act with several members of each seed."""
+    members each act with several members of each seed. Accounts are their numbers in `_g_names`."""
     con = store.con
     groups = [set(c) for c in seeds]
     for _ in range(rounds):
         gid = [i for i, c in enumerate(groups) for _ in c]
         con.register("_g_seed", pa.table({"gid": pa.array(gid, pa.int64()),
-                                          "account_id": pa.array([a for c in groups for a in sorted(c)], pa.string())}))
+                                          "an": pa.array([a for c in groups for a in sorted(c)], pa.int32())}))
         try:
             rows = con.execute(f"""
-                WITH cu AS (SELECT g.gid, s.o, s.ik, s.tile FROM _g_sel s JOIN _g_seed g USING (account_id)
+                WITH cu AS (SELECT g.gid, s.o, s.ik, s.tile FROM _g_sel s JOIN _g_seed g USING (an)
                             GROUP BY g.gid, s.o, s.ik, s.tile
                             HAVING count(*) >= 2 AND 2 * count(*) >= any_value(s.n)),
-                per AS (SELECT cu.gid, cu.o, s.account_id, count(*) AS n
+                per AS (SELECT cu.gid, cu.o, s.an, count(*) AS n
                         FROM cu JOIN _g_sel s ON s.o = cu.o AND s.ik = cu.ik AND s.tile = cu.tile
                         GROUP BY ALL)
-                SELECT gid, account_id FROM per GROUP BY gid, account_id HAVING max(n) >= {MIN_UNITS}
+                SELECT gid, an FROM per GROUP BY gid, an HAVING max(n) >= {MIN_UNITS}
                 ORDER BY ALL
             """).fetchall()
         finally:
@@ -413,13 +427,13 @@ def _prune(members: set, units: dict[tuple, set], size: dict[tuple, int]) -> tup
 def _prune_by(members: set, units: dict[tuple, set], size: dict[tuple, int], dominant: bool) -> tuple[set, list]:
     while True:
         best: list[tuple] = []
-        per_member: dict[str, int] = defaultdict(int)
+        per_member: dict[int, int] = defaultdict(int)
         for o in (0, 1):
             us = [u for u, who in units.items() if u[0] == o and len(who & members) >= 3
                   and (not dominant or 2 * len(who & members) >= size[u])]
             if len(us) > len(best):
                 best = us
-            seen: dict[str, int] = defaultdict(int)
+            seen: dict[int, int] = defaultdict(int)
             for u in us:
                 for a in units[u] & members:
                     seen[a] += 1
