@@ -87,12 +87,18 @@ def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int], di
                 "SELECT source_file, count(*) FROM posts GROUP BY ALL")
         elif posts_source == "_good":
             # the rows already present counted first, then the others inserted straight: a copy of
-            # the new rows (every column) to count them per file was ~0.6-1 s a batch of 1.7 M posts
-            present = per_file("SELECT source_file, count(*) FROM _good g "
-                               "WHERE EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id) GROUP BY ALL")
-            con.execute(f"INSERT INTO posts BY NAME SELECT {post_cols} FROM _good g "
-                        "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)")
-            stored = {src: n - present.get(src, 0) for src, n in good.items()}
+            # the new rows (every column) to count them per file was ~0.6-1 s a batch of 1.7 M posts.
+            # A batch of one file (a big file is a batch alone) needs no count: its rows stored are
+            # the rows the INSERT says it inserted, and the rest of its good rows were present.
+            one_file = len(good) == 1
+            present = {} if one_file else per_file(
+                "SELECT source_file, count(*) FROM _good g "
+                "WHERE EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id) GROUP BY ALL")
+            inserted = con.execute(
+                f"INSERT INTO posts BY NAME SELECT {post_cols} FROM _good g "
+                "WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = g.post_id)").fetchall()[0][0]
+            stored = ({src: inserted for src in good} if one_file
+                      else {src: n - present.get(src, 0) for src, n in good.items()})
         else:  # (`_dedup`, a view read once)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
