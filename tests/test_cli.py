@@ -128,3 +128,13 @@ def test_every_command_renders_errors_as_one_line():
 
 def test_schema_doc_is_generated_from_the_code():
     assert (ROOT / "docs" / "schema.md").read_text() == docs.markdown() + "\n"
+
+
+def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source():
+    """A docstring's paragraph is one paragraph in --help: its lines are joined, so a wide terminal
+    shows the sentence unbroken where the source wrapped it; each `Example:` stays a line of its own."""
+    r = runner.invoke(app, ["watch", "--help"], env={"COLUMNS": "300"}, terminal_width=300)
+    assert r.exit_code == 0, r.output
+    lines = [line.strip(" │") for line in r.output.splitlines()]
+    assert any(line.startswith("Follow files and folders") and line.endswith("as one JSON line.") for line in lines)
+    assert sum(line.startswith("Example: trollscope watch") for line in lines) == 2

@@ -67,10 +67,29 @@ def command(panel: str, **kwargs) -> Callable:
 
     def register(fn: Callable) -> Callable:
         wrapped = user_errors(fn)
-        app.command(rich_help_panel=panel, **kwargs)(wrapped)
+        app.command(rich_help_panel=panel, **({"help": help_text(fn.__doc__)} if fn.__doc__ else {}),
+                    **kwargs)(wrapped)
         return wrapped
 
     return register
+
+
+def help_text(doc: str) -> str:
+    """A command's docstring as --help shows it: each paragraph's lines joined into one, which the
+    terminal wraps (rich keeps a docstring's line breaks, so a paragraph wrapped at the source's
+    width came out broken mid-sentence at the terminal's); an `Example:` line stays a line."""
+    import inspect
+
+    paragraphs = []
+    for block in inspect.cleandoc(doc).split("\n\n"):
+        lines, joined = [line.strip() for line in block.splitlines() if line.strip()], []
+        for line in lines:
+            if joined and not line.startswith("Example:") and not joined[-1].startswith("Example:"):
+                joined[-1] += " " + line
+            else:
+                joined.append(line)
+        paragraphs.append("\n".join(joined))
+    return "\n\n".join(paragraphs)
 
 
 # --- errors -----------------------------------------------------------------------------------------
