@@ -136,5 +136,5 @@ def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source():
     r = runner.invoke(app, ["watch", "--help"], env={"COLUMNS": "300"}, terminal_width=300)
     assert r.exit_code == 0, r.output
     lines = [line.strip(" │") for line in r.output.splitlines()]
-    assert any(line.startswith("Follow files and folders") and line.endswith("as one JSON line.") for line in lines)
+    assert any(line.startswith("Stops cleanly on Ctrl-C") and line.endswith("Progress goes to stderr.") for line in lines)
     assert sum(line.startswith("Example: trollscope watch") for line in lines) == 2
