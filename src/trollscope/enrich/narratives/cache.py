@@ -50,9 +50,10 @@ def add_posts(con, fresh: str) -> int:
         con.execute(f"INSERT INTO narrative_cache_posts SELECT post_id, key, lang, script FROM {fresh}")
         con.execute(f"""
             INSERT INTO narrative_cache_texts
-            SELECT key, any_value(clean) FROM {fresh} f
-            WHERE key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM narrative_cache_texts t WHERE t.key = f.key)
-            GROUP BY key""")
+            SELECT f.key, any_value(f.clean) FROM {fresh} f
+            ANTI JOIN narrative_cache_texts t ON t.key = f.key  -- (not NOT EXISTS: see ingest.ids)
+            WHERE f.key IS NOT NULL
+            GROUP BY f.key""")
         n = con.execute(f"SELECT count(*) FROM {fresh}").fetchall()[0][0]
     except BaseException:
         con.execute("ROLLBACK")
