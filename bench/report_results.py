@@ -567,7 +567,10 @@ def coortweet_section(c: dict) -> list[str]:
 RERUNS = (("dec3", "3 Dec 2026, main at 49e5c11 (DuckDB's share of the 8GB is 6.4 GB since the memory "
                    "setting covers the whole process)"),
           ("dec4", "4 Dec 2026: detect as the CLI runs it, account signals and DISARM techniques included "
-                   "(the rows above: the detection stage alone)"))
+                   "(the rows above: the detection stage alone)"),
+          ("dec4c", "4 Dec 2026, later: the window join's observed side from the tested pairs, integer keys in "
+                    "the group test, one anti-join in an ingest into a store holding posts; an AMD EPYC machine of "
+                    "this kind (the earlier rows: Intel Xeon), its stages 7-20 % slower (bench/results/speed_notes.md)"))
 
 
 def rerun_section(before: dict) -> list[str]:
