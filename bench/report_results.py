@@ -570,7 +570,9 @@ RERUNS = (("dec3", "3 Dec 2026, main at 49e5c11 (DuckDB's share of the 8GB is 6.
                    "(the rows above: the detection stage alone)"),
           ("dec4c", "4 Dec 2026, later: the window join's observed side from the tested pairs, integer keys in "
                     "the group test, one anti-join in an ingest into a store holding posts; an AMD EPYC machine of "
-                    "this kind (the earlier rows: Intel Xeon), its stages 7-20 % slower (bench/results/speed_notes.md)"))
+                    "this kind (the earlier rows: Intel Xeon), its stages 7-20 % slower (bench/results/speed_notes.md)"),
+          ("dec4d", "4 Dec 2026, last: with the ingest's ids already present found by a semi join on the batch's "
+                    "ids (no hash table of every stored id per batch); the same AMD EPYC machine"))
 
 
 def rerun_section(before: dict) -> list[str]:
