@@ -251,15 +251,6 @@ class WindowSql:
                          f"AS seen_{int(s)}" for s in self.scales)
         counts = ", ".join(f"CAST(sum(CASE WHEN g.d <= {int(s)} THEN 1 ELSE 0 END) AS INTEGER) "
                            f"AS {self.count_column(s)}" for s in self.scales)
-        # The closest co-action per pair and item: a pair has more than one row of `raw` on an item
-        # only when one of its accounts acted on it in two or more of the item-buckets paired (`twice`),
-        # so only those rows are grouped (`<prefix>gaps`); the others are read as they are. The two
-        # together are `gaps`, a subquery: copying the rows that need no grouping into a table of
-        # their own cost a write and a read of most pair rows (co_repost at 10 M posts: 6 s of 22).
-        gaps = (f"(SELECT a, bb AS b, item, d, {plain_gaps}{{ev}} FROM {p}raw WHERE NOT multi "
-                f"UNION ALL SELECT * FROM {p}gaps)")
-        units = gaps
-        steps = []
         if self.unit in ("post", "events"):
             # ev numbers the pair of posts of the closest co-action on the item (post numbers are
             # row numbers, far below 2^32). Per pair and ev the closest gaps: a pair's counts are
@@ -268,14 +259,20 @@ class WindowSql:
             # per scale: Spark expands each DISTINCT count into a copy of every row.)
             plain_ev = ", post_a * 4294967296 + post_b AS ev"
             min_ev = ", struct_extract(min(struct_pack(d := d, ev := post_a * 4294967296 + post_b)), 'ev') AS ev"
-            gaps = units = gaps.format(ev=plain_ev)
-            g_min = ", ".join(f"min(g_{int(s)}) AS g_{int(s)}" for s in self.scales)
-            if self.unit == "post":
-                units = p + "events"
-                steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {gaps} x GROUP BY a, b, ev")]
         else:
-            min_ev = ""
-            gaps = units = gaps.format(ev="")
+            plain_ev = min_ev = ""
+        # The closest co-action per pair and item: a pair has more than one row of `raw` on an item
+        # only when one of its accounts acted on it in two or more of the item-buckets paired (`twice`),
+        # so only those rows are grouped (`<prefix>gaps`); the others are read as they are. The two
+        # together are `gaps`, a subquery: copying the rows that need no grouping into a table of
+        # their own cost a write and a read of most pair rows (co_repost at 10 M posts: 6 s of 22).
+        gaps = units = (f"(SELECT a, bb AS b, item, d, {plain_gaps}{plain_ev} FROM {p}raw WHERE NOT multi "
+                        f"UNION ALL SELECT * FROM {p}gaps)")
+        steps = []
+        if self.unit == "post":
+            g_min = ", ".join(f"min(g_{int(s)}) AS g_{int(s)}" for s in self.scales)
+            units = p + "events"
+            steps = [(units, f"SELECT a, b, ev, min(d) AS d, {g_min} FROM {gaps} x GROUP BY a, b, ev")]
         # The tested pairs straight from the grouping: every co-acting pair's counts (36 M pairs for
         # co_repost at 10 M synthetic posts, 0.5 M of them tested) were a table of their own, and
         # spilled past 8 GiB beside the rows they came from.
@@ -304,11 +301,11 @@ class WindowSql:
         if derived:
             # observed after the table it reads (for events, before `pairs` frees pair_items)
             steps_pairs.insert(1, (self.observed, self._observed(having)))
-            observed = [(p + "seen_rows", "SELECT " + ", ".join(
+            excess_rows = [(p + "seen_rows", "SELECT " + ", ".join(
                 f"CAST(sum(CASE WHEN g_{int(s)} <= {int(s)} THEN 1 ELSE 0 END) AS BIGINT) AS r_{int(s)}"
                 for s in self.scales) + f" FROM {units} g")] if int(self.min_shared) == 2 else []
         else:
-            observed = [(self.observed, "SELECT " + ", ".join(
+            excess_rows = [(self.observed, "SELECT " + ", ".join(
                 f"CAST(sum(CASE WHEN seen_{int(s)} >= {k} THEN 1 ELSE 0 END) AS BIGINT) AS o_{int(s)}_{k}"
                 for s in self.scales for k in range(1, EXCESS_ITEMS + 1))
                 + f" FROM (SELECT a, b, {seen} FROM {units} g GROUP BY a, b) x")]
@@ -335,7 +332,7 @@ class WindowSql:
             (p + "gaps", f"SELECT a, bb AS b, item, min(d) AS d, {min_gaps}{min_ev} FROM {p}raw WHERE multi "
                          f"GROUP BY a, bb, item"),
             *steps,
-            *observed,
+            *excess_rows,
             *steps_pairs,
             # The closest co-action of each tested pair on each item, with both posts: the evidence.
             (self.coactions, f"""

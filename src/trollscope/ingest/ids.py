@@ -94,17 +94,13 @@ def store_posts(con) -> tuple[dict[str, int], dict[str, int], dict[str, int], di
             con.execute("CREATE OR REPLACE TEMP TABLE _present AS "
                         f"SELECT p.post_id FROM posts p SEMI JOIN {rows} g ON g.post_id = p.post_id")
             if posts_source == "_good":
-                # A batch of one file (a big file is a batch alone) needs no count: its rows stored
-                # are the rows the INSERT says it inserted, and the rest of its good rows were present.
-                one_file = len(good) == 1
-                present = {} if one_file else per_file(
+                # per file, the rows already present (none, nearly always: no query then)
+                present = per_file(
                     "SELECT source_file, count(*) FROM _good g SEMI JOIN _present p ON p.post_id = g.post_id "
-                    "GROUP BY ALL")
-                inserted = con.execute(
-                    f"INSERT INTO posts BY NAME SELECT {post_cols} FROM _good g "
-                    "ANTI JOIN _present p ON p.post_id = g.post_id").fetchall()[0][0]
-                stored = ({src: inserted for src in good} if one_file
-                          else {src: n - present.get(src, 0) for src, n in good.items()})
+                    "GROUP BY ALL") if con.execute("SELECT count(*) FROM _present").fetchall()[0][0] else {}
+                con.execute(f"INSERT INTO posts BY NAME SELECT {post_cols} FROM _good g "
+                            "ANTI JOIN _present p ON p.post_id = g.post_id")
+                stored = {src: n - present.get(src, 0) for src, n in good.items()}
             else:  # (`_dedup`, a view read once)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {post_cols} FROM {posts_source} g "
                             "ANTI JOIN _present p ON p.post_id = g.post_id")
